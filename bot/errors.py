@@ -1,0 +1,116 @@
+"""The error tree: every failure the engine must decide about has exactly one class here.
+
+    BotError
+    ├─ ConfigError           bad or missing setting: exit 2 at start, naming the variable
+    ├─ FeedError             this feed is skipped this tick, with backoff; others go on
+    └─ PublishError(platform)
+       ├─ AuthError          bad or expired token: the platform is paused and reported loudly
+       ├─ Rejected           the platform refused this post for good (invalid, too long, bad media)
+       ├─ Unsuitable         the post cannot work on this platform (e.g. no JPEG): skipped, not failed
+       ├─ AlreadyPublished   the platform says it is a duplicate: recorded as published
+       ├─ RateLimited(retry_after)   429 or Graph throttling codes, with the reset time
+       └─ Transient          5xx, timeouts, connection errors
+
+Adapters translate their library's exceptions into these at their edge, so nothing above the
+adapters ever imports tweepy or httpx exceptions.
+"""
+
+from __future__ import annotations
+
+
+class BotError(Exception):
+    """Root of everything the bot raises on purpose."""
+
+
+class ConfigError(BotError):
+    """A setting is missing or malformed; the message names the variable and a good example."""
+
+    def __init__(self, message: str, variable: str | None = None) -> None:
+        super().__init__(message)
+        self.variable = variable
+
+
+class FeedError(BotError):
+    """One feed could not be fetched or parsed this time."""
+
+    def __init__(
+        self,
+        url: str,
+        reason: str,
+        *,
+        retry_after: float | None = None,
+        gone: bool = False,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(f"{url}: {reason}")
+        self.url = url
+        self.reason = reason
+        self.retry_after = retry_after
+        self.gone = gone
+        self.status = status
+
+
+class PublishError(BotError):
+    """A platform refused or failed one attempt; `message` is the platform's own text."""
+
+    def __init__(self, platform: str, message: str, *, code: str | None = None) -> None:
+        super().__init__(f"{platform}: {message}")
+        self.platform = platform
+        self.message = message
+        self.code = code
+
+
+class AuthError(PublishError):
+    """The credentials are bad, revoked or expired; `variable` names what the user must fix."""
+
+    def __init__(
+        self, platform: str, message: str, *, variable: str | None = None, code: str | None = None
+    ) -> None:
+        super().__init__(platform, message, code=code)
+        self.variable = variable
+
+
+class Rejected(PublishError):
+    """The platform refused this post for good; retrying the same request cannot help."""
+
+
+class Unsuitable(PublishError):
+    """The post cannot be made on this platform (no usable image...): recorded as skipped."""
+
+
+class AlreadyPublished(PublishError):
+    """The platform says this exact post already exists (X duplicate content, Graph 506)."""
+
+    def __init__(
+        self,
+        platform: str,
+        message: str,
+        *,
+        remote_id: str | None = None,
+        remote_url: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(platform, message, code=code)
+        self.remote_id = remote_id
+        self.remote_url = remote_url
+
+
+class RateLimited(PublishError):
+    """Throttled: try again after `retry_after` seconds (None: the platform gave no hint)."""
+
+    def __init__(
+        self,
+        platform: str,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        long_pause: bool = False,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(platform, message, code=code)
+        self.retry_after = retry_after
+        self.long_pause = long_pause
+
+
+class Transient(PublishError):
+    """A failure that may pass: 5xx, timeouts, dropped connections, "not ready yet"."""

@@ -1,0 +1,45 @@
+"""The adapter contract: what every platform publisher offers, and nothing about scheduling.
+
+An adapter makes exactly one attempt per call and never sleeps: deciding to retry, defer or give
+up belongs to the engine. It raises only the errors of `bot.errors` (translated from its
+library's exceptions at its edge, in one place), each carrying the platform's own message.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import ClassVar
+
+from bot.models import Account, Limits, Post, PublishResult
+
+Checkpoint = Callable[[Mapping[str, str]], None]
+"""Called by an adapter with recovery handles (e.g. Instagram's container id) that the engine
+must persist before the adapter takes its one effectful, non-idempotent step."""
+
+
+class Publisher(ABC):
+    """One subclass per platform, registered by name in `bot.platforms.REGISTRY`."""
+
+    name: ClassVar[str]
+    limits: ClassVar[Limits]
+    credential_variables: ClassVar[tuple[str, ...]] = ()
+    """The settings a user must fix when this platform answers with an auth error."""
+
+    @abstractmethod
+    def verify(self) -> Account:
+        """One cheap authenticated call: whose token is this? Raises AuthError when refused."""
+
+    @abstractmethod
+    def publish(self, post: Post, checkpoint: Checkpoint | None = None) -> PublishResult:
+        """Make the post: exactly one attempt, no sleeping, no retry loops."""
+
+    @abstractmethod
+    def find(
+        self, post: Post, since: datetime, recovery: Mapping[str, str] | None = None
+    ) -> PublishResult | None:
+        """Was this post already made (at or after `since`)? Used to reconcile after a crash."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most adapters hold nothing to close
+        """Release connections; the default has nothing to release."""
