@@ -5,8 +5,8 @@
     ├─ FeedError             this feed is skipped this tick, with backoff; others go on
     └─ PublishError(platform)
        ├─ AuthError          bad or expired token: the platform is paused and reported loudly
-       ├─ Rejected           the platform refused this post for good (invalid, too long, bad media)
-       ├─ Unsuitable         the post cannot work on this platform (e.g. no JPEG): skipped, not failed
+       ├─ Rejected           refused for good (invalid, too long, bad media)
+       ├─ Unsuitable         cannot work on this platform (e.g. no JPEG): skipped, not failed
        ├─ AlreadyPublished   the platform says it is a duplicate: recorded as published
        ├─ RateLimited(retry_after)   429 or Graph throttling codes, with the reset time
        └─ Transient          5xx, timeouts, connection errors

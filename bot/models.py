@@ -36,7 +36,12 @@ class DeliveryStatus(StrEnum):
 
 
 TERMINAL_STATUSES = frozenset(
-    {DeliveryStatus.PUBLISHED, DeliveryStatus.SKIPPED, DeliveryStatus.FAILED, DeliveryStatus.DRY_RUN}
+    {
+        DeliveryStatus.PUBLISHED,
+        DeliveryStatus.SKIPPED,
+        DeliveryStatus.FAILED,
+        DeliveryStatus.DRY_RUN,
+    }
 )
 
 

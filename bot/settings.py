@@ -206,9 +206,18 @@ def parse_int(name: str, raw: str, *, minimum: int = 0, maximum: int | None = No
 
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|k|mb|m|gb|g|kib|mib|gib)?\s*$", re.IGNORECASE)
 _SIZE_UNIT = {
-    None: 1, "b": 1, "k": 1000, "kb": 1000, "m": 1000**2, "mb": 1000**2, "g": 1000**3,
-    "gb": 1000**3, "kib": 1024, "mib": 1024**2, "gib": 1024**3,
-}  # fmt: skip
+    None: 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1000,
+    "m": 1000**2,
+    "mb": 1000**2,
+    "g": 1000**3,
+    "gb": 1000**3,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+}
 
 
 def parse_size(name: str, raw: str) -> int:
@@ -238,8 +247,11 @@ def parse_feed_urls(name: str, raw: str, base: Path) -> tuple[str, ...]:
         lowered = item.lower()
         if lowered.startswith(("http://", "https://")):
             if not re.match(r"^https?://[^/\s?#]+", item):
-                raise ConfigError(f"{name} has {item!r}, which has no host; use e.g. "
-                                  "https://www.jckonline.com/feed/", name)  # fmt: skip
+                raise ConfigError(
+                    f"{name} has {item!r}, which has no host; use e.g. "
+                    "https://www.jckonline.com/feed/",
+                    name,
+                )
             urls.append(item)
         elif lowered.startswith("file://"):
             urls.append(item)
@@ -255,7 +267,9 @@ def parse_feed_urls(name: str, raw: str, base: Path) -> tuple[str, ...]:
                 path = (base / path).resolve()
             urls.append(path.as_uri())
     if not urls:
-        raise ConfigError(f"{name} is empty; set e.g. FEED_URLS=https://www.jckonline.com/feed/", name)
+        raise ConfigError(
+            f"{name} is empty; set e.g. FEED_URLS=https://www.jckonline.com/feed/", name
+        )
     return tuple(dict.fromkeys(urls))
 
 
@@ -337,7 +351,9 @@ def parse_clock(name: str, raw: str) -> time:
         hours, minutes = raw.strip().split(":")
         return time(int(hours), int(minutes))
     except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a time window; use e.g. 23:00-06:00", name) from None
+        raise ConfigError(
+            f"{name}={raw!r} is not a time window; use e.g. 23:00-06:00", name
+        ) from None
 
 
 def parse_quiet_hours(name: str, raw: str) -> QuietHours | None:
@@ -425,7 +441,10 @@ class _Reader:
 
 
 def load_settings(
-    environ: Mapping[str, str] | None = None, cwd: Path | None = None, *, dry_run: bool | None = None
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    *,
+    dry_run: bool | None = None,
 ) -> Settings:
     """Build the Settings once, at start. Raises ConfigError (exit 2) on the first bad value."""
     environ = dict(os.environ if environ is None else environ)

@@ -1,0 +1,81 @@
+"""The composition root: builds store, fetcher, composer, adapters and engine from Settings.
+
+Nothing below this module reads the environment or picks an implementation by itself; tests build
+the same objects with their own fakes (a clock, a local server URL) through the same function.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from bot import USER_AGENT
+from bot.compose import Composer, load_composer
+from bot.engine import Engine
+from bot.feeds.fetch import Fetcher
+from bot.platforms import build_publishers
+from bot.settings import Settings
+from bot.store import Store
+
+log = logging.getLogger("bot")
+
+
+@dataclass
+class App:
+    settings: Settings
+    store: Store
+    fetcher: Fetcher
+    composer: Composer
+    http: httpx.Client
+    engine: Engine
+
+    def close(self) -> None:
+        for publisher in self.engine.publishers.values():
+            publisher.close()
+        self.fetcher.close()
+        self.http.close()
+        self.store.close()
+
+
+def make_http(settings: Settings) -> httpx.Client:
+    """The synchronous client for article pages and images: same timeouts as feeds."""
+    return httpx.Client(
+        timeout=httpx.Timeout(settings.http_timeout),
+        headers={"User-Agent": USER_AGENT},
+        follow_redirects=True,
+        max_redirects=5,
+    )
+
+
+def load_composer_for(settings: Settings) -> Composer:
+    return load_composer(
+        settings.template_dir,
+        settings.handles_file,
+        brand_handles=settings.handles,
+        hashtag_caps=settings.hashtag_caps,
+    )
+
+
+def build_app(
+    settings: Settings,
+    *,
+    dry_run: bool | None = None,
+    clock: Callable[[], float] = time.time,
+) -> App:
+    """Everything a command needs. Raises ConfigError (exit 2) for templates or handles."""
+    composer = load_composer_for(settings)
+    dry = settings.dry_run if dry_run is None else dry_run
+    store = Store.open(settings.database_url)
+    http = make_http(settings)
+    fetcher = Fetcher(
+        timeout=settings.http_timeout,
+        max_bytes=settings.max_feed_bytes,
+        concurrency=settings.feed_concurrency,
+    )
+    publishers = build_publishers(settings, dry_run=dry, http=http)
+    engine = Engine(settings, store, fetcher, composer, publishers, http=http, clock=clock)
+    return App(settings, store, fetcher, composer, http, engine)

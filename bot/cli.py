@@ -1,0 +1,291 @@
+"""Command line: `python main.py COMMAND`. Settings are read here, once, and passed down.
+
+Exit codes: 0 success, 1 a feed or a delivery failed for good (or, for `check`/`status`, something
+is unhealthy), 2 bad configuration or usage. With --json, stdout carries only JSON; logs and
+human-readable text go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from bot import __version__
+from bot.app import build_app, load_composer_for
+from bot.delivery import DeliveryReport
+from bot.errors import BotError, ConfigError, FeedError, PublishError
+from bot.logs import Redactor, configure_logging
+from bot.models import Platform
+from bot.settings import Settings, load_settings
+
+log = logging.getLogger("bot")
+PLATFORM_CHOICE = click.Choice([p.value for p in Platform], case_sensitive=False)
+
+
+class Context:
+    """Per-invocation state: the settings and the redactor every printed line goes through."""
+
+    def __init__(self, settings: Settings, redact: Redactor) -> None:
+        self.settings = settings
+        self.redact = redact
+
+    def out(self, text: str) -> None:
+        click.echo(self.redact(text))
+
+    def err(self, text: str) -> None:
+        click.echo(self.redact(text), err=True)
+
+    def json_line(self, obj: Any) -> None:
+        click.echo(self.redact(json.dumps(obj, ensure_ascii=False, default=str)))
+
+
+def _start(dry_run: bool | None = None) -> Context:
+    settings = load_settings(dry_run=dry_run or None)
+    redact = configure_logging(settings.log_level, settings.log_format, settings.secrets())
+    if settings.demo:
+        log.warning(
+            "DEMO MODE: no .env found and FEED_URLS is not set, so the bundled sample feed "
+            "(config/sample-feed.xml) is used in dry run and nothing is posted. To go live: "
+            "cp .env.example .env, set FEED_URLS and your platform credentials, set DRY_RUN=false"
+        )
+    return Context(settings, redact)
+
+
+def _print_reports(ctx: Context, reports: Sequence[DeliveryReport], as_json: bool) -> None:
+    for r in reports:
+        if as_json:
+            ctx.json_line(r.as_dict())
+            continue
+        where = r.remote_url or r.remote_id or ""
+        head = f"[{r.platform}] {r.status}" + (f" {where}" if where else "")
+        if r.error:
+            head += f" ({r.error})"
+        if r.next_attempt_at:
+            head += (
+                f" next attempt {datetime.fromtimestamp(r.next_attempt_at, UTC):%Y-%m-%d %H:%M:%SZ}"
+            )
+        ctx.err(head)
+        ctx.err("  " + r.text.replace("\n", "\n  "))
+        if r.link:
+            ctx.err(f"  link: {r.link}")
+        if r.image_url:
+            ctx.err(f"  image: {r.image_url}")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="feedbot")
+def cli() -> None:
+    """Turn a newsroom's feed into posts on X, Facebook and Instagram, once per story.
+
+    Configure with environment variables or a .env file (see .env.example). With no .env and no
+    FEED_URLS, the bundled demo runs in dry run.
+    """
+
+
+@cli.command()
+def run() -> int:
+    """Run the background worker: poll at start, then on POLL_INTERVAL or POLL_CRON."""
+    from bot.scheduler import Worker
+
+    ctx = _start()
+    app = build_app(ctx.settings)
+    try:
+        return Worker(app.engine, ctx.settings).run()
+    finally:
+        app.close()
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Publish nothing; report what would be posted.")
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines on stdout, one per delivery.")
+def poll(dry_run: bool, as_json: bool) -> int:
+    """Run one cycle now (poll every feed, queue what is new, publish what is due), then exit."""
+    ctx = _start(dry_run=dry_run or None)
+    app = build_app(ctx.settings, dry_run=dry_run or None)
+    try:
+        report = app.engine.tick()
+    finally:
+        app.close()
+    _print_reports(ctx, report.deliveries, as_json)
+    for feed in report.feeds:
+        if feed.error:
+            ctx.err(f"feed {feed.url}: {feed.status}: {feed.error}")
+    if not as_json:
+        sent = sum(1 for d in report.deliveries if d.status in ("published", "dry_run"))
+        ctx.err(f"{len(report.feeds)} feed(s) polled, {sent} post(s) made")
+    return 1 if report.failed else 0
+
+
+@cli.command()
+@click.argument("url")
+@click.option(
+    "--platform",
+    "platforms",
+    multiple=True,
+    type=PLATFORM_CHOICE,
+    help="Only this platform (repeatable); default: every configured one.",
+)
+@click.option("--text", default=None, help="Post this text instead of the composed one.")
+@click.option("--dry-run", is_flag=True, help="Compose and show; send nothing, record nothing.")
+@click.option("--force", is_flag=True, help="Post again even where it was already published.")
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines on stdout, one per platform.")
+def post(
+    url: str,
+    platforms: tuple[str, ...],
+    text: str | None,
+    dry_run: bool,
+    force: bool,
+    as_json: bool,
+) -> int:
+    """Post the story at URL now (from the store if known, else from the article page)."""
+    from bot.manual import manual_post
+
+    ctx = _start(dry_run=dry_run or None)
+    app = build_app(ctx.settings, dry_run=dry_run or None)
+    try:
+        result = manual_post(
+            app,
+            url,
+            platforms=[p.lower() for p in platforms],
+            text=text,
+            force=force,
+            dry_run=dry_run or ctx.settings.dry_run,
+        )
+    finally:
+        app.close()
+    _print_reports(ctx, result.reports, as_json)
+    return result.exit_code
+
+
+@cli.command()
+@click.argument("url", required=False)
+@click.option(
+    "--platform",
+    "platforms",
+    multiple=True,
+    type=PLATFORM_CHOICE,
+    help="Only this platform (repeatable).",
+)
+@click.option("--limit", default=3, show_default=True, help="How many of the newest stories.")
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines on stdout.")
+def preview(url: str | None, platforms: tuple[str, ...], limit: int, as_json: bool) -> int:
+    """Show the posts that would be made, without publishing or marking anything seen."""
+    from bot.preview import preview_posts
+
+    ctx = _start()
+    composer = load_composer_for(ctx.settings)
+    rows = preview_posts(
+        ctx.settings, composer, url=url, platforms=[p.lower() for p in platforms], limit=limit
+    )
+    for row in rows:
+        if as_json:
+            ctx.json_line(row)
+            continue
+        ctx.out(f"== {row['platform']} == {row['title']}")
+        ctx.out(row["text"])
+        ctx.out(
+            f"-- length {row['length']}/{row['limit']}" + (" (weighted)" if row["weighted"] else "")
+        )
+        if row["link"]:
+            ctx.out(f"-- link: {row['link']}")
+        ctx.out(f"-- image: {row['image_url'] or 'none'}")
+        for warning in row["warnings"]:
+            ctx.out(f"-- warning: {warning}")
+        ctx.out("")
+    return 0
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+def status(as_json: bool) -> int:
+    """Per platform and per feed: what was posted, what waits, what failed. Exit 1 when stale."""
+    from bot.status import format_status, gather_status
+    from bot.store import Store
+
+    ctx = _start()
+    store = Store.open(ctx.settings.database_url)
+    try:
+        info = gather_status(store, ctx.settings, time.time())
+    finally:
+        store.close()
+    if as_json:
+        ctx.json_line(info)
+    else:
+        ctx.out(format_status(info))
+    return 0 if info["healthy"] else 1
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines on stdout, one per platform.")
+def check(as_json: bool) -> int:
+    """Verify each configured platform's credentials with one cheap call."""
+    from bot.app import make_http
+    from bot.platforms import build_publishers
+    from bot.settings import credential_variables
+
+    ctx = _start(dry_run=False)
+    if not ctx.settings.platforms:
+        ctx.err("no platform is configured: set the credentials of at least one (see .env.example)")
+        return 1
+    http = make_http(ctx.settings)
+    publishers = build_publishers(ctx.settings, dry_run=False, http=http)
+    ok = True
+    try:
+        for name, publisher in publishers.items():
+            row: dict[str, Any] = {
+                "platform": name,
+                "ok": True,
+                "account": None,
+                "id": None,
+                "error": None,
+                "fix": None,
+            }
+            try:
+                account = publisher.verify()
+                row.update(account=account.name, id=account.id)
+            except PublishError as exc:
+                ok = False
+                variables = getattr(exc, "variable", None) or " and ".join(
+                    credential_variables(name)
+                )
+                row.update(ok=False, error=exc.message, fix=variables)
+            if as_json:
+                ctx.json_line(row)
+            elif row["ok"]:
+                ctx.out(f"{name}: ok, posting as {row['account']} (id {row['id']})")
+            else:
+                ctx.out(f"{name}: FAILED: {row['error']} (check {row['fix']})")
+    finally:
+        for publisher in publishers.values():
+            publisher.close()
+        http.close()
+    return 0 if ok else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and map every outcome to the documented exit codes."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        result = cli.main(args=args, prog_name="main.py", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return 2 if isinstance(exc, click.UsageError) else exc.exit_code
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 2
+    except (FeedError, BotError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 1
+    return result if isinstance(result, int) else 0

@@ -1,0 +1,427 @@
+"""Publishing with an exactly-once guarantee: the only place that decides retry, defer or give up.
+
+The order of operations is the guarantee:
+1. a delivery is claimed (a lease, so one worker handles it);
+2. `sending` is committed before the platform is called, so a crash during the call is visible;
+3. the adapter makes one attempt; its answer moves the delivery to published, deferred, skipped
+   or failed in one commit;
+4. a delivery found in `sending` whose worker is gone, or one whose last attempt ended in an
+   uncertain way (timeout, dropped connection), is first looked up on the platform (`find`)
+   and only sent again when the platform does not have it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bot.errors import (
+    AlreadyPublished,
+    AuthError,
+    PublishError,
+    RateLimited,
+    Rejected,
+    Transient,
+    Unsuitable,
+)
+from bot.models import DeliveryStatus, PublishResult
+from bot.pacing import Pacing, retry_delay
+from bot.platforms.base import Publisher
+from bot.store import DeliveryRow, Store
+
+log = logging.getLogger("bot.delivery")
+S = DeliveryStatus
+LONG_PAUSE = 6 * 3600.0
+FIND_SLACK = 120.0  # look a little before the attempt: platform clocks and ours differ
+
+
+@dataclass
+class DeliveryReport:
+    """What happened to one delivery in a run: the JSON Lines record of `poll` and `post`."""
+
+    delivery_id: int | None
+    platform: str
+    story_url: str | None
+    status: str
+    text: str
+    link: str | None
+    image_url: str | None
+    remote_id: str | None = None
+    remote_url: str | None = None
+    error: str | None = None
+    next_attempt_at: float | None = None
+    title: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "platform": self.platform,
+            "story_url": self.story_url,
+            "status": self.status,
+            "text": self.text,
+            "link": self.link,
+            "image_url": self.image_url,
+            "remote_id": self.remote_id,
+            "remote_url": self.remote_url,
+            "error": self.error,
+            "next_attempt_at": _iso(self.next_attempt_at),
+        }
+
+
+def report_for(row: DeliveryRow, status: str | None = None, **changes: object) -> DeliveryReport:
+    report = DeliveryReport(
+        delivery_id=row.id,
+        platform=row.platform,
+        story_url=row.post.story_url,
+        status=status or row.status,
+        text=row.post.text,
+        link=row.post.link,
+        image_url=row.post.image_url,
+        remote_id=row.remote_id,
+        remote_url=row.remote_url,
+        error=row.reason if row.status in (S.FAILED, S.DEFERRED, S.SKIPPED) else None,
+        next_attempt_at=row.next_attempt_at if row.status == S.DEFERRED else None,
+        title=row.post.parts.get("title"),
+    )
+    for key, value in changes.items():
+        setattr(report, key, value)
+    return report
+
+
+def _iso(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
+
+
+class Deliverer:
+    """Drains due deliveries, platform by platform, each in its own thread."""
+
+    def __init__(
+        self,
+        store: Store,
+        publishers: Mapping[str, Publisher],
+        *,
+        owner: str,
+        pacing: Pacing,
+        retry_base: float,
+        max_attempts: int,
+        lease: float,
+        clock: Callable[[], float],
+        rng: Callable[[], float],
+        credential_hint: Callable[[str], str],
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.store = store
+        self.publishers = dict(publishers)
+        self.owner = owner
+        self.pacing = pacing
+        self.retry_base = retry_base
+        self.max_attempts = max_attempts
+        self.lease = lease
+        self.clock = clock
+        self.rng = rng
+        self.credential_hint = credential_hint
+        self.stop = stop or threading.Event()
+
+    # --- reconciliation ----------------------------------------------------------------------
+
+    def reconcile(self) -> list[DeliveryReport]:
+        """Settle every delivery left in `sending` by a dead worker before anything is re-sent."""
+        reports: list[DeliveryReport] = []
+        now = self.clock()
+        for row in self.store.claim_stale_sending(now, self.owner, self.lease):
+            publisher = self.publishers.get(row.platform)
+            if publisher is None:  # platform no longer configured: leave it for whoever has it
+                self.store.finish(row, S.QUEUED, now, reason="platform not configured")
+                continue
+            reports.append(self._reconcile_one(publisher, row))
+        return reports
+
+    def _reconcile_one(self, publisher: Publisher, row: DeliveryRow) -> DeliveryReport:
+        since = (row.sending_since or row.first_attempt_at or row.created_at) - FIND_SLACK
+        try:
+            found = publisher.find(row.post, _dt(since), row.recovery)
+        except PublishError as exc:
+            # We cannot tell whether it went out: keep it in `sending`, never re-send blindly.
+            log.warning(
+                "could not reconcile an interrupted post; will try again",
+                extra={"platform": row.platform, "story": row.post.story_url, "error": exc.message},
+            )
+            self.store.finish(row, S.SENDING, self.clock(), reason=exc.message)
+            return report_for(row, S.SENDING.value, error=exc.message)
+        now = self.clock()
+        if found is not None:
+            self.store.finish(row, S.PUBLISHED, now, result=found, event_kind="reconciled")
+            log.info(
+                "interrupted post was found on the platform: marked published",
+                extra={
+                    "platform": row.platform,
+                    "story": row.post.story_url,
+                    "remote_url": found.remote_url,
+                },
+            )
+            return report_for(
+                row, S.PUBLISHED.value, remote_id=found.remote_id, remote_url=found.remote_url
+            )
+        self.store.finish(
+            row,
+            S.QUEUED,
+            now,
+            reason="interrupted; not on the platform",
+            uncertain=False,
+            next_attempt_at=now,
+            event_kind="requeued",
+        )
+        log.info(
+            "interrupted post is not on the platform: queued again",
+            extra={"platform": row.platform, "story": row.post.story_url},
+        )
+        return report_for(row, S.QUEUED.value)
+
+    # --- draining ----------------------------------------------------------------------------
+
+    def drain(self, only_ids: Sequence[int] | None = None) -> list[DeliveryReport]:
+        """Send what is due on every platform, concurrently, so one slow platform delays none."""
+        names = list(self.publishers)
+        if len(names) <= 1:
+            return [r for name in names for r in self.drain_platform(name, only_ids)]
+        with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="drain") as pool:
+            results = list(pool.map(lambda n: self.drain_platform(n, only_ids), names))
+        return [r for chunk in results for r in chunk]
+
+    def drain_platform(
+        self, platform: str, only_ids: Sequence[int] | None = None
+    ) -> list[DeliveryReport]:
+        publisher = self.publishers[platform]
+        reports: list[DeliveryReport] = []
+        if not self._platform_ready(platform, publisher):
+            return reports
+        while not self.stop.is_set():
+            now = self.clock()
+            wait = self.pacing.wait_until(
+                now,
+                self.store.last_post_at(platform),
+                self.store.published_since(platform, now - 3600),
+            )
+            if wait is not None and not _is_dry(publisher):
+                log.debug(
+                    "pacing: waiting",
+                    extra={"platform": platform, "until": _iso(wait[0]), "why": wait[1]},
+                )
+                break
+            rows = self.store.claim_due(platform, now, self.owner, self.lease, only_ids=only_ids)
+            if not rows:
+                break
+            report = self.process(publisher, rows[0])
+            reports.append(report)
+            if report.status in (S.QUEUED.value,) and report.error:  # paused or held
+                break
+            if self._held(platform):
+                break
+        return reports
+
+    def _platform_ready(self, platform: str, publisher: Publisher) -> bool:
+        """False while the platform is paused (bad token) or held (rate limit) — nothing lost."""
+        state = self.store.platform_states().get(platform, {})
+        now = self.clock()
+        if state.get("hold_until") and state["hold_until"] > now:
+            return False
+        if not state.get("paused"):
+            return True
+        try:
+            account = publisher.verify()
+        except AuthError:
+            return False  # still refused: stays paused; the loud line was logged when it paused
+        except PublishError as exc:
+            log.info(
+                "paused platform could not be checked",
+                extra={"platform": platform, "error": exc.message},
+            )
+            return False
+        self.store.resume_platform(platform, now)
+        log.warning(
+            "platform resumed: the token is accepted again",
+            extra={"platform": platform, "account": account.name},
+        )
+        return True
+
+    def _held(self, platform: str) -> bool:
+        state = self.store.platform_states().get(platform, {})
+        return bool(state.get("paused")) or bool(
+            state.get("hold_until") and state["hold_until"] > self.clock()
+        )
+
+    # --- one delivery ------------------------------------------------------------------------
+
+    def process(self, publisher: Publisher, row: DeliveryRow) -> DeliveryReport:
+        """One attempt at one claimed delivery, with its outcome committed before returning."""
+        if row.uncertain:
+            settled = self._settle_uncertain(publisher, row)
+            if settled is not None:
+                return settled
+        self.store.mark_sending(row.id, self.clock())
+        keeper = _LeaseKeeper(self.store, row.id, self.owner, self.lease, self.clock)
+        try:
+            with keeper:
+                result = publisher.publish(
+                    row.post,
+                    lambda handles: self.store.save_recovery(row.id, handles, self.clock()),
+                )
+        except PublishError as exc:
+            return self._on_error(row, exc)
+        except Exception as exc:  # a bug in an adapter must not kill the worker nor lose the post
+            log.exception("unexpected error while publishing", extra={"platform": row.platform})
+            return self._on_error(row, Transient(row.platform, f"{type(exc).__name__}: {exc}"))
+        status = S.DRY_RUN if _is_dry(publisher) else S.PUBLISHED
+        self.store.finish(row, status, self.clock(), result=result)
+        log.info(
+            "dry run: would post" if status == S.DRY_RUN else "published",
+            extra={
+                "platform": row.platform,
+                "story": row.post.story_url,
+                "remote_url": result.remote_url,
+                "text": row.post.text,
+            },
+        )
+        return report_for(
+            row, status.value, remote_id=result.remote_id, remote_url=result.remote_url
+        )
+
+    def _settle_uncertain(self, publisher: Publisher, row: DeliveryRow) -> DeliveryReport | None:
+        """After a timeout or dropped connection, the post may exist: look before re-sending."""
+        since = (row.first_attempt_at or row.created_at) - FIND_SLACK
+        try:
+            found = publisher.find(row.post, _dt(since), row.recovery)
+        except PublishError as exc:
+            return self._on_error(row, exc)
+        if found is None:
+            return None
+        self.store.finish(row, S.PUBLISHED, self.clock(), result=found, event_kind="reconciled")
+        log.info(
+            "earlier attempt had gone through: marked published",
+            extra={"platform": row.platform, "story": row.post.story_url},
+        )
+        return report_for(
+            row, S.PUBLISHED.value, remote_id=found.remote_id, remote_url=found.remote_url
+        )
+
+    def _on_error(self, row: DeliveryRow, exc: PublishError) -> DeliveryReport:
+        now = self.clock()
+        context = {"platform": row.platform, "story": row.post.story_url, "error": exc.message}
+        if isinstance(exc, AlreadyPublished):
+            result = PublishResult(exc.remote_id or "", exc.remote_url)
+            self.store.finish(
+                row,
+                S.PUBLISHED,
+                now,
+                result=result,
+                reason=exc.message,
+                event_kind="already_published",
+            )
+            log.info("platform says it is already published: recorded as published", extra=context)
+            return report_for(
+                row, S.PUBLISHED.value, remote_id=exc.remote_id, remote_url=exc.remote_url
+            )
+        if isinstance(exc, AuthError):
+            hint = exc.variable or self.credential_hint(row.platform)
+            reason = f"{exc.message} (fix {hint})"
+            self.store.finish(
+                row, S.QUEUED, now, reason=reason, uncertain=False, event_kind="auth_error"
+            )
+            if self.store.pause_platform(row.platform, reason, now):
+                log.error(
+                    f"{row.platform.upper()} PAUSED: the platform refused the credentials; "
+                    f"fix {hint} and the bot resumes by itself. Nothing is lost: "
+                    "its posts wait in the queue",
+                    extra=context,
+                )
+            return report_for(row, S.QUEUED.value, error=reason)
+        if isinstance(exc, RateLimited):
+            delay = exc.retry_after
+            if delay is None:
+                delay = LONG_PAUSE if exc.long_pause else retry_delay(1, self.retry_base, self.rng)
+            until = now + max(1.0, delay)
+            self.store.finish(
+                row,
+                S.DEFERRED,
+                now,
+                reason=exc.message,
+                next_attempt_at=until,
+                uncertain=False,
+                event_kind="rate_limited",
+            )
+            self.store.hold_platform(row.platform, until, exc.message, now)
+            log.warning("rate limited: deferred", extra={**context, "until": _iso(until)})
+            return report_for(row, S.DEFERRED.value, error=exc.message, next_attempt_at=until)
+        if isinstance(exc, Unsuitable):
+            self.store.finish(row, S.SKIPPED, now, reason=exc.message, uncertain=False)
+            log.info("skipped: the platform cannot take this post", extra=context)
+            return report_for(row, S.SKIPPED.value, error=exc.message)
+        if isinstance(exc, Rejected):
+            self.store.finish(row, S.FAILED, now, reason=exc.message, uncertain=False)
+            self.store.platform_error(row.platform, exc.message, now)
+            log.error("the platform rejected the post", extra=context)
+            return report_for(row, S.FAILED.value, error=exc.message)
+        # Transient (and anything unknown): the post may or may not exist; retry with care.
+        failures = row.failures + 1
+        self.store.platform_error(row.platform, exc.message, now)
+        if failures >= self.max_attempts:
+            self.store.finish(
+                row, S.FAILED, now, reason=exc.message, count_failure=True, uncertain=True
+            )
+            log.error(f"gave up after {failures} attempts", extra=context)
+            return report_for(row, S.FAILED.value, error=exc.message)
+        until = now + retry_delay(failures, self.retry_base, self.rng)
+        self.store.finish(
+            row,
+            S.DEFERRED,
+            now,
+            reason=exc.message,
+            next_attempt_at=until,
+            count_failure=True,
+            uncertain=True,
+        )
+        log.warning("temporary failure: will retry", extra={**context, "until": _iso(until)})
+        return report_for(row, S.DEFERRED.value, error=exc.message, next_attempt_at=until)
+
+
+def _is_dry(publisher: Publisher) -> bool:
+    return getattr(publisher, "is_dry_run", False) or publisher.name == "dryrun"
+
+
+def _dt(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+class _LeaseKeeper:
+    """Renews a delivery's lease while a slow publish runs, so no other worker takes it over."""
+
+    def __init__(
+        self, store: Store, delivery_id: int, owner: str, lease: float, clock: Callable[[], float]
+    ) -> None:
+        self.store = store
+        self.delivery_id = delivery_id
+        self.owner = owner
+        self.lease = lease
+        self.clock = clock
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
+
+    def _run(self) -> None:
+        while not self._done.wait(self.lease / 3):
+            try:
+                self.store.renew_lease(self.delivery_id, self.owner, self.clock() + self.lease)
+            except Exception:
+                log.warning("could not renew a delivery lease", exc_info=True)
+
+    def __enter__(self) -> _LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join(timeout=5)

@@ -1,0 +1,315 @@
+"""One tick of the bot: poll due feeds, queue what is new, publish what is due.
+
+The engine wires the pure pieces (parse, normalise, filter, compose) to the I/O pieces (fetcher,
+store, publishers). It decides what a story becomes (queued per platform, or skipped and why);
+the Deliverer decides what happens to each delivery.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import httpx
+
+from bot.compose import Composer
+from bot.delivery import Deliverer, DeliveryReport, report_for
+from bot.errors import FeedError
+from bot.feeds.article import find_og_image
+from bot.feeds.backoff import feed_backoff
+from bot.feeds.fetch import FeedRequest, Fetcher, FetchResult
+from bot.feeds.filters import StoryFilter
+from bot.feeds.parse import parse_feed
+from bot.models import DeliveryStatus, Story
+from bot.net import DownloadError, download
+from bot.pacing import Pacing
+from bot.platforms.base import Publisher
+from bot.settings import Settings, credential_variables
+from bot.store import FeedRow, NewDelivery, Store, worker_id
+
+log = logging.getLogger("bot.engine")
+S = DeliveryStatus
+
+
+@dataclass
+class FeedReport:
+    url: str
+    status: str  # "ok" | "not_modified" | "error" | "gone"
+    new_stories: int = 0
+    error: str | None = None
+
+
+@dataclass
+class CycleReport:
+    """What one cycle did; `failed` drives the exit code of `poll`."""
+
+    feeds: list[FeedReport] = field(default_factory=list)
+    deliveries: list[DeliveryReport] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return any(f.status in ("error", "gone") for f in self.feeds) or any(
+            d.status == S.FAILED for d in self.deliveries
+        )
+
+    def merge(self, reports: Sequence[DeliveryReport]) -> None:
+        """Keep one record per delivery: its latest state in this cycle."""
+        index = {d.delivery_id: i for i, d in enumerate(self.deliveries) if d.delivery_id}
+        for report in reports:
+            if report.delivery_id in index:
+                self.deliveries[index[report.delivery_id]] = report
+            else:
+                index[report.delivery_id] = len(self.deliveries)
+                self.deliveries.append(report)
+
+
+class Engine:
+    """Everything a tick needs, built once by the CLI (the composition root) and passed in."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        fetcher: Fetcher,
+        composer: Composer,
+        publishers: Mapping[str, Publisher],
+        *,
+        http: httpx.Client | None = None,
+        clock: Callable[[], float] = time.time,
+        rng: Callable[[], float] = random.random,
+        owner: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.fetcher = fetcher
+        self.composer = composer
+        self.publishers = dict(publishers)
+        self.http = http
+        self.clock = clock
+        self.owner = owner or worker_id()
+        self.stop_event = threading.Event()
+        self.filter = StoryFilter(
+            include_keywords=settings.include_keywords,
+            exclude_keywords=settings.exclude_keywords,
+            include_categories=settings.include_categories,
+            exclude_categories=settings.exclude_categories,
+        )
+        self.deliverer = Deliverer(
+            store,
+            self.publishers,
+            owner=self.owner,
+            pacing=Pacing(
+                settings.post_spacing,
+                settings.max_posts_per_hour,
+                settings.quiet_hours,
+                settings.tz,
+            ),
+            retry_base=settings.retry_base_seconds,
+            max_attempts=settings.max_attempts,
+            lease=settings.lease_seconds,
+            clock=clock,
+            rng=rng,
+            credential_hint=lambda p: " and ".join(credential_variables(p)) or p,
+            stop=self.stop_event,
+        )
+        self._reconciled = False
+
+    def stop(self) -> None:
+        """Ask a running tick to finish the delivery in hand and return."""
+        self.stop_event.set()
+
+    # --- the tick ----------------------------------------------------------------------------
+
+    def tick(self, *, poll: bool = True) -> CycleReport:
+        report = CycleReport()
+        report.merge(self.deliverer.reconcile())
+        if poll and not self.stop_event.is_set():
+            self.poll(report)
+        if not self.stop_event.is_set():
+            report.merge(self.deliverer.drain())
+        self.store.set_meta("last_tick_at", repr(self.clock()))
+        return report
+
+    # --- polling -----------------------------------------------------------------------------
+
+    def poll(self, report: CycleReport) -> None:
+        now = self.clock()
+        self.store.ensure_feeds(self.settings.feed_urls)
+        rows = self.store.claim_feeds(self.settings.feed_urls, now, self.owner, 120.0)
+        if rows:
+            requests = [FeedRequest(r.current_url, r.etag, r.last_modified) for r in rows]
+            results = self.fetcher.fetch_many(requests)
+            for row, result in zip(rows, results, strict=True):
+                report.feeds.append(self._handle_fetch(row, result, report))
+        self.store.set_meta("last_poll_at", repr(self.clock()))
+
+    def _handle_fetch(self, row: FeedRow, result: FetchResult, report: CycleReport) -> FeedReport:
+        now = self.clock()
+        if result.error is not None:
+            return self._feed_failed(row, result.error, now)
+        validators = {"etag": result.etag, "last_modified": result.last_modified}
+        if result.permanent_url and result.permanent_url != row.current_url:
+            log.warning(
+                "feed moved permanently: using the new address from now on",
+                extra={"feed": row.url, "new_url": result.permanent_url},
+            )
+        if result.not_modified:
+            self.store.feed_polled(
+                row.id,
+                now,
+                current_url=result.permanent_url,
+                initialized=row.initialized,
+                **validators,
+            )
+            return FeedReport(row.url, "not_modified")
+        try:
+            parsed = parse_feed(
+                result.body or b"",
+                url=result.final_url,
+                now=datetime.fromtimestamp(now, UTC),
+                content_type=result.content_type,
+            )
+        except FeedError as exc:
+            return self._feed_failed(row, exc, now)
+        if parsed.warning:
+            log.info(
+                "feed parsed with a warning", extra={"feed": row.url, "warning": parsed.warning}
+            )
+        queued = self._ingest(row, parsed.stories, now, report)
+        self.store.feed_polled(row.id, now, current_url=result.permanent_url, **validators)
+        return FeedReport(row.url, "ok", new_stories=queued)
+
+    def _feed_failed(self, row: FeedRow, error: FeedError, now: float) -> FeedReport:
+        failures = row.failures + 1
+        delay = feed_backoff(failures, retry_after=error.retry_after)
+        self.store.feed_failed(
+            row.id, now, error.reason, next_poll_at=now + delay, disabled=error.gone
+        )
+        if error.gone:
+            log.error(
+                "FEED DISABLED: the server says it is gone for good (410); "
+                "remove it from FEED_URLS or fix the address",
+                extra={"feed": row.url},
+            )
+            return FeedReport(row.url, "gone", error=error.reason)
+        log.warning(
+            "feed failed; will retry later",
+            extra={"feed": row.url, "reason": error.reason, "retry_in_s": round(delay)},
+        )
+        return FeedReport(row.url, "error", error=error.reason)
+
+    # --- queueing ----------------------------------------------------------------------------
+
+    def _ingest(
+        self, row: FeedRow, stories: Sequence[Story], now: float, report: CycleReport
+    ) -> int:
+        """Record every unseen story: queued per platform, or skipped with its reason."""
+        fresh = self.store.unseen(stories)
+        backlog = self.settings.backlog
+        keep: set[str] = {s.identity for s in fresh}
+        if not row.initialized and backlog.mode != "all":
+            newest = sorted(fresh, key=lambda s: s.published, reverse=True)
+            allowed = newest[: backlog.count] if backlog.mode == "latest" else []
+            keep = {s.identity for s in allowed}
+        queued = 0
+        for story in sorted(fresh, key=lambda s: (s.published, s.identity)):
+            reason = None
+            if story.identity not in keep:
+                reason = f"backlog: first poll of this feed (BACKLOG={_backlog_text(backlog)})"
+            else:
+                reason = self._age_reason(story, now) or self.filter.reason(story)
+            if reason is not None:
+                if self.store.add_story(story, now, status="skipped", reason=reason) is not None:
+                    log.info(
+                        "story skipped",
+                        extra={"feed": row.url, "story": story.url, "reason": reason},
+                    )
+                continue
+            deliveries = self._compose_all(story)
+            if self.store.add_story(story, now, status="queued", new_deliveries=deliveries) is None:
+                continue  # another worker recorded it first
+            queued += 1
+            log.info(
+                "story queued", extra={"feed": row.url, "story": story.url, "title": story.title}
+            )
+            for d in deliveries:
+                if d.status == S.SKIPPED:
+                    report.deliveries.append(
+                        DeliveryReport(
+                            None,
+                            d.platform,
+                            story.url,
+                            S.SKIPPED.value,
+                            d.post.text,
+                            d.post.link,
+                            d.post.image_url,
+                            error=d.reason,
+                        )
+                    )
+        return queued
+
+    def _age_reason(self, story: Story, now: float) -> str | None:
+        limit = self.settings.max_story_age
+        if limit and story.dated and story.published.timestamp() < now - limit:
+            return f"older than MAX_STORY_AGE ({_age_text(limit)})"
+        return None
+
+    def compose_story(self, story: Story) -> list[NewDelivery]:
+        """The deliveries one story becomes, one per configured platform (used by `post` too)."""
+        return self._compose_all(story)
+
+    def _compose_all(self, story: Story) -> list[NewDelivery]:
+        story = self._with_image_if_needed(story)
+        out: list[NewDelivery] = []
+        for name, publisher in self.publishers.items():
+            post = self.composer.compose(story, name, publisher.limits)
+            if publisher.limits.requires_image and not post.image_url:
+                out.append(NewDelivery(name, post, S.SKIPPED.value, "no image"))
+            else:
+                out.append(NewDelivery(name, post))
+        return out
+
+    def _with_image_if_needed(self, story: Story) -> Story:
+        """Only when a platform needs an image and the feed gave none: the page's og:image."""
+        needs = any(p.limits.requires_image for p in self.publishers.values())
+        if story.image_url or not needs or not story.url or self.http is None:
+            return story
+        try:
+            page = download(
+                self.http,
+                story.url,
+                max_bytes=2 * 1024 * 1024,
+                accept=("text/html", "application/xhtml"),
+            )
+        except DownloadError as exc:
+            log.info(
+                "no og:image: article page unavailable",
+                extra={"story": story.url, "reason": exc.reason},
+            )
+            return story
+        image = find_og_image(page.body, page.final_url)
+        if image is None:
+            return story
+        from dataclasses import replace
+
+        return replace(story, image_url=image)
+
+    def status_rows(self, delivery_ids: Sequence[int]) -> list[DeliveryReport]:
+        return [report_for(self.store.delivery(i)) for i in delivery_ids]
+
+
+def _backlog_text(backlog: object) -> str:
+    mode = getattr(backlog, "mode", "skip")
+    return f"latest:{backlog.count}" if mode == "latest" else mode  # type: ignore[attr-defined]
+
+
+def _age_text(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"

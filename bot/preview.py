@@ -1,0 +1,102 @@
+"""`preview`: the exact posts the bot would make, shown before anything is sent or marked seen."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.app import make_http
+from bot.compose import Composer
+from bot.errors import ConfigError, FeedError
+from bot.feeds.article import fetch_article
+from bot.feeds.fetch import FeedRequest, Fetcher
+from bot.feeds.normalize import canonical_url
+from bot.feeds.parse import parse_feed
+from bot.models import Platform, Story
+from bot.platforms import limits_for
+from bot.settings import Settings
+from bot.store import Store
+
+
+def newest_stories(settings: Settings, limit: int, now: float) -> list[Story]:
+    fetcher = Fetcher(
+        timeout=settings.http_timeout,
+        max_bytes=settings.max_feed_bytes,
+        concurrency=settings.feed_concurrency,
+    )
+    stories: list[Story] = []
+    try:
+        for result in fetcher.fetch_many([FeedRequest(u) for u in settings.feed_urls]):
+            if result.error or not result.body:
+                continue
+            try:
+                parsed = parse_feed(
+                    result.body,
+                    url=result.final_url,
+                    content_type=result.content_type,
+                    now=datetime.fromtimestamp(now, UTC),
+                )
+            except FeedError:
+                continue
+            stories.extend(parsed.stories)
+    finally:
+        fetcher.close()
+    return sorted(stories, key=lambda s: s.published, reverse=True)[:limit]
+
+
+def story_for_url(settings: Settings, url: str, now: float) -> Story:
+    store = Store.open(settings.database_url)
+    try:
+        known = store.story_by_url(canonical_url(url, url) or url)
+    finally:
+        store.close()
+    if known:
+        return known[1]
+    http = make_http(settings)
+    try:
+        return fetch_article(
+            http, url, now=datetime.fromtimestamp(now, UTC), max_bytes=settings.max_feed_bytes
+        )
+    except FeedError as exc:
+        raise ConfigError(f"cannot preview {url}: {exc.reason}") from None
+    finally:
+        http.close()
+
+
+def preview_posts(
+    settings: Settings,
+    composer: Composer,
+    *,
+    url: str | None,
+    platforms: Sequence[str],
+    limit: int,
+    now: float | None = None,
+) -> list[dict[str, Any]]:
+    now = time.time() if now is None else now
+    names = list(platforms) or list(settings.platforms) or [p.value for p in Platform]
+    stories = [story_for_url(settings, url, now)] if url else newest_stories(settings, limit, now)
+    rows: list[dict[str, Any]] = []
+    for story in stories:
+        for name in names:
+            limits = limits_for(name)
+            post = composer.compose(story, name, limits)
+            warnings = list(post.warnings)
+            if limits.requires_image and not post.image_url:
+                warnings.append(f"no image: {name} will skip this story")
+            rows.append(
+                {
+                    "platform": name,
+                    "title": story.title,
+                    "story_url": story.url,
+                    "text": post.text,
+                    "link": post.link,
+                    "image_url": post.image_url,
+                    "length": composer.measure(name, post.text, limits),
+                    "limit": limits.max_length,
+                    "weighted": limits.weighted,
+                    "warnings": warnings,
+                }
+            )
+    return rows

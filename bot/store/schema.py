@@ -1,0 +1,152 @@
+"""Tables and migrations.
+
+Times are stored as UTC epoch seconds (floats): identical on SQLite and PostgreSQL,
+cheap to compare, and free of the time-zone surprises of DATETIME columns. Each migration is
+a function applied once, in order, and recorded in `schema_version`; so a later column is added
+to an existing database instead of breaking it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.engine import Connection
+
+metadata = MetaData()
+
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("applied_at", Float, nullable=False),
+)
+
+feeds = Table(
+    "feeds",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("url", Text, nullable=False, unique=True),  # as configured
+    Column("current_url", Text, nullable=False),  # after permanent redirects
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("initialized_at", Float),  # first successful poll: before it, BACKLOG applies
+    Column("last_polled_at", Float),
+    Column("last_success_at", Float),
+    Column("last_error", Text),
+    Column("failures", Integer, nullable=False, server_default="0"),
+    Column("next_poll_at", Float, nullable=False, server_default="0"),
+    Column("disabled", Boolean, nullable=False, server_default="0"),
+    Column("lease_owner", String(200)),
+    Column("lease_until", Float),
+)
+
+stories = Table(
+    "stories",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("identity", Text, nullable=False, unique=True),
+    Column("url", Text, unique=True),  # canonical URL: a second key for "seen"
+    Column("feed_url", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("published_at", Float, nullable=False),
+    Column("first_seen_at", Float, nullable=False),
+    Column("status", String(20), nullable=False),  # "queued" | "skipped"
+    Column("reason", Text),
+    Column("data", Text, nullable=False),  # the normalised Story as JSON
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("story_id", Integer, ForeignKey("stories.id"), nullable=False),
+    Column("platform", String(20), nullable=False),
+    Column("seq", Integer, nullable=False, server_default="0"),  # >0: forced manual re-posts
+    Column("status", String(20), nullable=False),
+    Column("post", Text, nullable=False),  # the composed Post as JSON, replayed as is
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("failures", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", Float, nullable=False, server_default="0"),
+    Column("first_attempt_at", Float),
+    Column("sending_since", Float),
+    Column("uncertain", Boolean, nullable=False, server_default="0"),
+    Column("reason", Text),
+    Column("remote_id", Text),
+    Column("remote_url", Text),
+    Column("recovery", Text),  # JSON handles from the adapter (Instagram container id)
+    Column("lease_owner", String(200)),
+    Column("lease_until", Float),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("published_at", Float),
+    UniqueConstraint("story_id", "platform", "seq", name="uq_delivery_story_platform"),
+)
+Index("ix_deliveries_due", deliveries.c.platform, deliveries.c.status, deliveries.c.next_attempt_at)
+Index("ix_deliveries_published", deliveries.c.platform, deliveries.c.published_at)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", Float, nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("story_id", Integer),
+    Column("delivery_id", Integer),
+    Column("platform", String(20)),
+    Column("feed_url", Text),
+    Column("detail", Text),
+)
+Index("ix_events_story", events.c.story_id)
+
+platform_state = Table(
+    "platform_state",
+    metadata,
+    Column("platform", String(20), primary_key=True),
+    Column("paused", Boolean, nullable=False, server_default="0"),
+    Column("paused_reason", Text),
+    Column("paused_at", Float),
+    Column("last_success_at", Float),
+    Column("last_error", Text),
+    Column("last_error_at", Float),
+    Column("last_post_at", Float),
+    Column("hold_until", Float),  # rate limited: nothing is tried before this time
+    Column("hold_reason", Text),
+)
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(100), primary_key=True),
+    Column("value", Text),
+)
+
+
+def _v1(conn: Connection) -> None:
+    metadata.create_all(conn)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1]
+"""Append-only. Migration N (1-based) brings the schema from version N-1 to N."""
+
+LATEST = len(MIGRATIONS)
+
+
+def current_version(conn: Connection) -> int:
+    if not conn.dialect.has_table(conn, "schema_version"):
+        return 0
+    value = conn.execute(text("SELECT MAX(version) FROM schema_version")).scalar()
+    return int(value or 0)
