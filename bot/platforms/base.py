@@ -32,8 +32,17 @@ class Publisher(ABC):
         """One cheap authenticated call: whose token is this? Raises AuthError when refused."""
 
     @abstractmethod
-    def publish(self, post: Post, checkpoint: Checkpoint | None = None) -> PublishResult:
-        """Make the post: exactly one attempt, no sleeping, no retry loops."""
+    def publish(
+        self,
+        post: Post,
+        checkpoint: Checkpoint | None = None,
+        recovery: Mapping[str, str] | None = None,
+    ) -> PublishResult:
+        """Make the post: exactly one attempt, no sleeping, no retry loops.
+
+        `recovery` holds the handles a previous attempt checkpointed (e.g. Instagram's
+        container id), so the adapter can finish that attempt instead of starting a second one.
+        """
 
     @abstractmethod
     def find(

@@ -1,0 +1,128 @@
+"""Facebook Page publisher: link posts on /feed, or photo posts on /photos (FACEBOOK_POST_TYPE).
+
+All Graph traffic and its error translation go through `bot.platforms.graph.GraphApi`.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, ClassVar
+
+import httpx
+
+from bot.errors import ConfigError
+from bot.models import Account, Limits, Post, PublishResult
+from bot.platforms.base import Checkpoint, Publisher
+from bot.platforms.graph import GraphApi
+from bot.settings import FacebookSettings, Settings
+
+PLATFORM = "facebook"
+TOKEN_VARIABLE = "FACEBOOK_PAGE_ACCESS_TOKEN"
+FIND_FIELDS = "id,message,created_time,permalink_url,attachments{url,unshimmed_url}"
+
+
+def _norm(text: str | None) -> str:
+    return " ".join(unicodedata.normalize("NFC", text or "").split())
+
+
+def _same_url(a: str, b: str) -> bool:
+    return a.rstrip("/").lower() == b.rstrip("/").lower()
+
+
+def fallback_url(post_id: str) -> str:
+    """Facebook resolves /{page-id}_{post-id} to the post when no permalink is known."""
+    return f"https://www.facebook.com/{post_id}"
+
+
+class FacebookPublisher(Publisher):
+    """Publishes as the Page whose token is configured; one Graph write per publish."""
+
+    name: ClassVar[str] = PLATFORM
+    limits: ClassVar[Limits] = Limits(max_length=63206)
+    credential_variables: ClassVar[tuple[str, ...]] = (TOKEN_VARIABLE,)
+
+    def __init__(
+        self, settings: FacebookSettings, *, http: httpx.Client | None = None, timeout: float = 20.0
+    ) -> None:
+        self.page_id = settings.page_id
+        self.post_type = settings.post_type
+        self._own_http = http is None
+        self.http = http or httpx.Client(timeout=timeout)
+        self.graph = GraphApi(
+            platform=PLATFORM,
+            base_url=settings.graph_base_url,
+            version=settings.graph_version,
+            token=settings.page_access_token,
+            variable=TOKEN_VARIABLE,
+            http=self.http,
+        )
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, http: httpx.Client | None = None
+    ) -> FacebookPublisher:
+        if settings.facebook is None:
+            raise ConfigError(
+                "facebook is listed in PLATFORMS but FACEBOOK_PAGE_ID and "
+                "FACEBOOK_PAGE_ACCESS_TOKEN are not set",
+                variable="FACEBOOK_PAGE_ID",
+            )
+        return cls(settings.facebook, http=http, timeout=settings.http_timeout)
+
+    def close(self) -> None:
+        if self._own_http:
+            self.http.close()
+
+    def verify(self) -> Account:
+        me = self.graph.get("me", {"fields": "id,name"})
+        return Account(PLATFORM, str(me.get("id", "")), str(me.get("name", "")))
+
+    def _as_photo(self, post: Post) -> bool:
+        """Photo mode needs an image; a story without one still goes out as a link post."""
+        return self.post_type == "photo" and bool(post.image_url)
+
+    def _message(self, post: Post) -> str:
+        """The text as Facebook will store it: a photo caption carries the link itself."""
+        if self._as_photo(post) and post.link and post.link not in post.text:
+            return f"{post.text}\n\n{post.link}"
+        return post.text
+
+    def publish(
+        self,
+        post: Post,
+        checkpoint: Checkpoint | None = None,
+        recovery: Mapping[str, str] | None = None,
+    ) -> PublishResult:
+        if self._as_photo(post):
+            form = {"url": str(post.image_url), "caption": self._message(post)}
+            answer = self.graph.post(f"{self.page_id}/photos", form)
+            post_id = str(answer.get("post_id") or answer["id"])
+        else:
+            form = {"message": post.text}
+            if post.link:
+                form["link"] = post.link
+            post_id = str(self.graph.post(f"{self.page_id}/feed", form)["id"])
+        return PublishResult(post_id, fallback_url(post_id))
+
+    def find(
+        self, post: Post, since: datetime, recovery: Mapping[str, str] | None = None
+    ) -> PublishResult | None:
+        answer = self.graph.get(
+            f"{self.page_id}/published_posts",
+            {"fields": FIND_FIELDS, "since": int(since.timestamp()) - 60, "limit": 25},
+        )
+        wanted = _norm(self._message(post))
+        links = [u for u in (post.link, post.story_url) if u]
+        for item in answer.get("data") or []:
+            if _norm(item.get("message")) == wanted or self._links_match(item, links):
+                post_id = str(item["id"])
+                return PublishResult(post_id, item.get("permalink_url") or fallback_url(post_id))
+        return None
+
+    @staticmethod
+    def _links_match(item: Mapping[str, Any], links: list[str]) -> bool:
+        attachments = (item.get("attachments") or {}).get("data") or []
+        found = [a.get(k, "") for a in attachments for k in ("unshimmed_url", "url")]
+        return any(_same_url(f, w) for f in found if f for w in links)

@@ -1,0 +1,256 @@
+"""Instagram publisher (Instagram API with Facebook Login): container, wait, media_publish.
+
+Only `media_publish` makes anything visible, so the container id is handed to the engine's
+checkpoint before that step; after a crash `find`/`publish` read the container's status to tell
+"already published" from "safe to publish" instead of guessing. The status poll is the one
+wait inside an adapter: it uses the injected sleep and clock and gives up as Transient after
+`max_wait` seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import unicodedata
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import ClassVar
+
+import httpx
+
+from bot.errors import ConfigError, PublishError, RateLimited, Rejected, Transient, Unsuitable
+from bot.models import Account, Limits, Post, PublishResult
+from bot.platforms.base import Checkpoint, Publisher
+from bot.platforms.graph import GraphApi, rule_for
+from bot.platforms.media import ImageInfo, ImageProblem, probe_image
+from bot.settings import InstagramSettings, Settings
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "instagram"
+TOKEN_VARIABLE = "INSTAGRAM_ACCESS_TOKEN"
+QUOTA_RETRY_AFTER = 3600.0
+"""The quota is a rolling 24 h window and Meta does not say when the oldest post drops out of
+it; checking again in an hour costs one cheap read and never waits a whole day needlessly."""
+MAX_WAIT = 60.0
+FIRST_DELAY = 0.5
+MAX_DELAY = 8.0
+_SUBCODE = re.compile(r"\b(2207\d{3})\b")
+
+
+def _norm(text: str | None) -> str:
+    return " ".join(unicodedata.normalize("NFC", text or "").split())
+
+
+def _epoch(stamp: str | None) -> float | None:
+    if not stamp:
+        return None
+    try:
+        return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S%z").timestamp()
+    except ValueError:
+        return None
+
+
+class InstagramPublisher(Publisher):
+    """Publishes single-image posts; the image must be a public JPEG of at most 8 MiB."""
+
+    name: ClassVar[str] = PLATFORM
+    limits: ClassVar[Limits] = Limits(
+        max_length=2200,
+        requires_image=True,
+        max_hashtags=30,
+        max_mentions=20,
+        image_types=("image/jpeg",),
+        max_image_bytes=8 * 1024 * 1024,
+    )
+    credential_variables: ClassVar[tuple[str, ...]] = (TOKEN_VARIABLE,)
+
+    def __init__(
+        self,
+        settings: InstagramSettings,
+        *,
+        http: httpx.Client | None = None,
+        timeout: float = 20.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        max_wait: float = MAX_WAIT,
+    ) -> None:
+        self.user_id = settings.user_id
+        self._own_http = http is None
+        self.http = http or httpx.Client(timeout=timeout)
+        self.sleep = sleep
+        self.clock = clock
+        self.max_wait = max_wait
+        self.graph = GraphApi(
+            platform=PLATFORM,
+            base_url=settings.graph_base_url,
+            version=settings.graph_version,
+            token=settings.access_token,
+            variable=TOKEN_VARIABLE,
+            http=self.http,
+        )
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, http: httpx.Client | None = None
+    ) -> InstagramPublisher:
+        if settings.instagram is None:
+            raise ConfigError(
+                "instagram is listed in PLATFORMS but INSTAGRAM_USER_ID is not set",
+                variable="INSTAGRAM_USER_ID",
+            )
+        return cls(settings.instagram, http=http, timeout=settings.http_timeout)
+
+    def close(self) -> None:
+        if self._own_http:
+            self.http.close()
+
+    def verify(self) -> Account:
+        me = self.graph.get(self.user_id, {"fields": "username"})
+        return Account(PLATFORM, str(me.get("id", self.user_id)), f"@{me.get('username', '')}")
+
+    # -- publishing -------------------------------------------------------------------------
+
+    def publish(
+        self,
+        post: Post,
+        checkpoint: Checkpoint | None = None,
+        recovery: Mapping[str, str] | None = None,
+    ) -> PublishResult:
+        container_id = (recovery or {}).get("container_id")
+        if container_id:
+            code, _ = self._status(container_id)
+            if code == "PUBLISHED":
+                return self._published(post, container_id, since=None)
+            if code not in {"FINISHED", "IN_PROGRESS"}:
+                container_id = None  # expired or failed: a fresh container is needed
+        if not container_id:
+            image = self._check_image(post)
+            self._check_quota()
+            container_id = self._create_container(post, image)
+            if checkpoint is not None:
+                checkpoint({"container_id": container_id})
+        else:
+            self._check_quota()
+        if self._wait_until_ready(container_id) == "PUBLISHED":
+            return self._published(post, container_id, since=None)
+        answer = self.graph.post(f"{self.user_id}/media_publish", {"creation_id": container_id})
+        media_id = str(answer["id"])
+        return PublishResult(media_id, self._permalink(media_id), container_id)
+
+    def _check_image(self, post: Post) -> ImageInfo:
+        try:
+            return probe_image(
+                self.http,
+                post.image_url,
+                max_bytes=self.limits.max_image_bytes,
+                types=self.limits.image_types,
+            )
+        except ImageProblem as exc:
+            kind = Transient if exc.transient else Unsuitable
+            raise kind(PLATFORM, f"image unusable for Instagram: {exc.reason}") from None
+
+    def _check_quota(self) -> None:
+        answer = self.graph.get(
+            f"{self.user_id}/content_publishing_limit", {"fields": "quota_usage,config"}
+        )
+        entries = answer.get("data") or [{}]
+        usage = entries[0].get("quota_usage")
+        total = (entries[0].get("config") or {}).get("quota_total")
+        if isinstance(usage, int) and isinstance(total, int) and usage >= total:
+            raise RateLimited(
+                PLATFORM,
+                f"publishing quota spent: {usage} of {total} posts in the last 24 hours",
+                retry_after=QUOTA_RETRY_AFTER,
+                code="quota",
+            )
+
+    def _create_container(self, post: Post, image: ImageInfo) -> str:
+        form = {"image_url": image.url, "caption": post.text}
+        if post.alt_text:
+            form["alt_text"] = post.alt_text
+        return str(self.graph.post(f"{self.user_id}/media", form)["id"])
+
+    def _status(self, container_id: str) -> tuple[str, str]:
+        answer = self.graph.get(container_id, {"fields": "status_code,status"})
+        return str(answer.get("status_code", "")), str(answer.get("status", ""))
+
+    def _wait_until_ready(self, container_id: str) -> str:
+        """Poll with doubling delays until FINISHED (or PUBLISHED); bounded by `max_wait`."""
+        deadline = self.clock() + self.max_wait
+        delay = FIRST_DELAY
+        while True:
+            code, status = self._status(container_id)
+            if code in {"FINISHED", "PUBLISHED"}:
+                return code
+            if code == "ERROR":
+                raise self._container_error(container_id, status)
+            if code == "EXPIRED":
+                raise Transient(PLATFORM, f"container {container_id} expired: {status}")
+            remaining = deadline - self.clock()
+            if remaining <= 0:
+                raise Transient(
+                    PLATFORM,
+                    f"container {container_id} still {code or 'unknown'} after "
+                    f"{self.max_wait:.0f}s: {status}",
+                )
+            self.sleep(min(delay, remaining))
+            delay = min(delay * 2, MAX_DELAY)
+
+    @staticmethod
+    def _container_error(container_id: str, status: str) -> PublishError:
+        match = _SUBCODE.search(status)
+        rule = rule_for(None, int(match.group(1))) if match else None
+        message = f"container {container_id} failed: {status}"
+        code = match.group(1) if match else None
+        if rule is not None and rule.kind in {Transient, Unsuitable}:
+            return rule.kind(PLATFORM, message, code=code)
+        return Rejected(PLATFORM, message, code=code)
+
+    def _permalink(self, media_id: str) -> str | None:
+        """Best effort: the post is already out, so a failed lookup only costs the URL."""
+        try:
+            return self.graph.get(media_id, {"fields": "permalink"}).get("permalink")
+        except PublishError as exc:
+            log.warning(
+                "instagram: published %s but could not read its permalink: %s", media_id, exc
+            )
+            return None
+
+    # -- reconciliation ---------------------------------------------------------------------
+
+    def find(
+        self, post: Post, since: datetime, recovery: Mapping[str, str] | None = None
+    ) -> PublishResult | None:
+        container_id = (recovery or {}).get("container_id")
+        if container_id:
+            code, _ = self._status(container_id)
+            if code != "PUBLISHED":
+                return None  # FINISHED: not out yet; ERROR/EXPIRED: never went out
+            return self._published(post, container_id, since=since)
+        return self._search_media(post, since.timestamp())
+
+    def _published(self, post: Post, container_id: str, since: datetime | None) -> PublishResult:
+        found = self._search_media(post, since.timestamp() if since else None)
+        if found is not None:
+            return PublishResult(found.remote_id, found.remote_url, container_id)
+        log.warning(
+            "instagram: container %s is PUBLISHED but its media is not among the latest posts; "
+            "recording the container id instead",
+            container_id,
+        )
+        return PublishResult(container_id, None, container_id)
+
+    def _search_media(self, post: Post, since: float | None) -> PublishResult | None:
+        answer = self.graph.get(
+            f"{self.user_id}/media", {"fields": "id,caption,timestamp,permalink", "limit": 25}
+        )
+        wanted = _norm(post.text)
+        for item in answer.get("data") or []:
+            stamp = _epoch(item.get("timestamp"))
+            if since is not None and stamp is not None and stamp < since - 60:
+                continue
+            if _norm(item.get("caption")) == wanted:
+                return PublishResult(str(item["id"]), item.get("permalink"))
+        return None

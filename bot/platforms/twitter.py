@@ -1,0 +1,335 @@
+"""X (Twitter) publisher: tweepy for posts and reads, signed requests for the v2 media endpoints.
+
+Every request, tweepy's included, goes through one `requests.Session` (`XSession`) that sends it
+to TWITTER_API_BASE_URL and applies our timeouts; tweepy has no timeout or host setting of its
+own. Errors are translated in `map_x_error` and nowhere else.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import time
+import unicodedata
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+import httpx
+import requests
+import tweepy
+from requests_oauthlib import OAuth1
+from twitter_text.extract_urls import extract_urls_with_indices
+
+from bot.errors import (
+    AlreadyPublished,
+    AuthError,
+    ConfigError,
+    PublishError,
+    RateLimited,
+    Rejected,
+    Transient,
+)
+from bot.models import Account, Limits, Post, PublishResult
+from bot.platforms.base import Checkpoint, Publisher
+from bot.platforms.media import ImageProblem, fetch_image
+from bot.settings import Settings, TwitterSettings, credential_variables
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "twitter"
+TWEEPY_HOST = "https://api.twitter.com"
+USAGE_CAP_PAUSE = 24 * 3600.0
+"""How long to stop after a usage-cap 429: caps are monthly or per credit balance, so the
+15-minute x-rate-limit-reset says nothing about them; a day keeps us from hammering."""
+FIND_LOOKBACK = timedelta(minutes=1)
+
+
+class XSession(requests.Session):
+    """A requests session that sends tweepy's requests to our base URL, with timeouts.
+
+    tweepy.Client.request builds `"https://api.twitter.com" + route` in a local variable and hands
+    it, with an OAuth1 auth object, to `self.session.request`; the signature is computed later,
+    while requests prepares the request. Rewriting the URL here, at the entry of
+    `Session.request`, therefore happens BEFORE signing, so the signature covers the URL that is
+    really sent. A transport adapter would rewrite after signing (wrong signature), and
+    overriding tweepy's `request` would mean copying its error handling. `client.session` is a
+    public attribute, so swapping it is the least invasive hook. Anything bound for a host other
+    than the base URL is refused rather than sent.
+    """
+
+    def __init__(self, base_url: str, timeout: float) -> None:
+        super().__init__()
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        url = url.decode() if isinstance(url, bytes) else url
+        if url.startswith(TWEEPY_HOST + "/"):
+            url = self.base_url + url[len(TWEEPY_HOST) :]
+        if not url.startswith(self.base_url + "/"):
+            raise requests.exceptions.InvalidURL(f"refusing to send an X request to {url}")
+        kwargs.setdefault("timeout", self.timeout)
+        return super().request(method, url, *args, **kwargs)
+
+
+def _problem(response: requests.Response | None) -> dict[str, Any]:
+    if response is None:
+        return {}
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _message(problem: Mapping[str, Any], fallback: str) -> str:
+    errors = problem.get("errors")
+    details = [
+        str(e.get("message")) for e in errors or [] if isinstance(e, dict) and e.get("message")
+    ]
+    main = problem.get("detail") or problem.get("title")
+    parts = [str(main)] if main else []
+    parts += [d for d in details if d not in parts]
+    return "; ".join(parts) or fallback
+
+
+def map_x_error(
+    exc: Exception, *, now: float, variable: str = ", ".join(credential_variables(PLATFORM))
+) -> PublishError:
+    """The one translation table from tweepy/requests failures to the bot's error tree."""
+    if isinstance(exc, requests.exceptions.Timeout):
+        return Transient(PLATFORM, "the X API did not answer in time")
+    if isinstance(exc, requests.exceptions.InvalidURL):
+        return Rejected(PLATFORM, str(exc))
+    if (
+        isinstance(exc, ValueError | KeyError | TypeError)
+        and not isinstance(exc, requests.exceptions.RequestException)
+    ) or isinstance(exc, requests.exceptions.JSONDecodeError):
+        # a 2xx answer that is not the JSON we expect: the request may have worked
+        return Transient(PLATFORM, f"the X API sent an unreadable answer: {exc!r}")
+    if isinstance(exc, requests.exceptions.RequestException) and not isinstance(
+        exc, requests.exceptions.HTTPError
+    ):
+        return Transient(PLATFORM, f"the X API could not be reached: {type(exc).__name__}")
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", 0) or 0
+    problem = _problem(response)
+    message = _message(problem, f"HTTP {status}")
+    kind = str(problem.get("type", ""))
+    code = str(status)
+    if status == 429:
+        if problem.get("title") == "UsageCapExceeded" or kind.endswith("/usage-capped"):
+            return RateLimited(
+                PLATFORM, message, retry_after=USAGE_CAP_PAUSE, long_pause=True, code=code
+            )
+        reset = getattr(exc, "reset_time", None) or _int(response, "x-rate-limit-reset")
+        retry_after = max(1.0, reset - now) if reset else None
+        return RateLimited(PLATFORM, message, retry_after=retry_after, code=code)
+    if status == 401:
+        return AuthError(PLATFORM, message, variable=variable, code=code)
+    if status == 403:
+        if "duplicate content" in message.lower():
+            return AlreadyPublished(PLATFORM, message, code=code)
+        if kind.endswith(("/oauth1-permissions", "/client-not-enrolled")):
+            return AuthError(PLATFORM, message, variable=variable, code=code)
+        if kind.endswith("/usage-capped"):
+            return RateLimited(
+                PLATFORM, message, retry_after=USAGE_CAP_PAUSE, long_pause=True, code=code
+            )
+        return Rejected(PLATFORM, message, code=code)
+    if status >= 500:
+        return Transient(PLATFORM, message, code=code)
+    if isinstance(exc, tweepy.errors.TweepyException) and not status:
+        return Transient(PLATFORM, str(exc))
+    return Rejected(PLATFORM, message, code=code)
+
+
+def _int(response: requests.Response | None, header: str) -> int | None:
+    value = response.headers.get(header, "") if response is not None else ""
+    return int(value) if value.isdigit() else None
+
+
+def normalise_text(text: str) -> str:
+    """Text as comparable across X's rewriting: links replaced, entities decoded, spaces folded."""
+    text = unicodedata.normalize("NFC", html.unescape(text))
+    pieces, last = [], 0
+    for found in extract_urls_with_indices(text):
+        start, end = found["indices"]
+        pieces.append(text[last:start])
+        pieces.append("\x00URL\x00")
+        last = end
+    pieces.append(text[last:])
+    return " ".join("".join(pieces).split())
+
+
+def _same_url(a: str, b: str) -> bool:
+    return a.rstrip("/").lower() == b.rstrip("/").lower()
+
+
+class TwitterPublisher(Publisher):
+    """Posts with OAuth 1.0a user context; one HTTP attempt per call, no waiting."""
+
+    name: ClassVar[str] = PLATFORM
+    limits: ClassVar[Limits] = Limits(max_length=280, weighted=True, max_hashtags=30)
+    credential_variables: ClassVar[tuple[str, ...]] = credential_variables(PLATFORM)
+
+    def __init__(
+        self,
+        settings: TwitterSettings,
+        *,
+        http: httpx.Client | None = None,
+        timeout: float = 20.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.base_url = settings.base_url.rstrip("/")
+        self._own_http = http is None
+        self.http = http or httpx.Client(timeout=timeout)
+        self.clock = clock
+        self.client = tweepy.Client(
+            consumer_key=settings.api_key.reveal(),
+            consumer_secret=settings.api_secret.reveal(),
+            access_token=settings.access_token.reveal(),
+            access_token_secret=settings.access_token_secret.reveal(),
+            wait_on_rate_limit=False,
+        )
+        self.session = XSession(self.base_url, timeout)
+        self.client.session = self.session
+        self._auth = OAuth1(
+            settings.api_key.reveal(),
+            client_secret=settings.api_secret.reveal(),
+            resource_owner_key=settings.access_token.reveal(),
+            resource_owner_secret=settings.access_token_secret.reveal(),
+        )
+        self._me: tuple[str, str] | None = None
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, http: httpx.Client | None = None
+    ) -> TwitterPublisher:
+        if settings.twitter is None:
+            raise ConfigError(
+                "X is listed in PLATFORMS but its credentials are not set; set "
+                + ", ".join(cls.credential_variables),
+                variable=cls.credential_variables[0],
+            )
+        return cls(settings.twitter, http=http, timeout=settings.http_timeout)
+
+    def close(self) -> None:
+        self.session.close()
+        if self._own_http:
+            self.http.close()
+
+    def _call(self, action: Callable[[], Any]) -> Any:
+        try:
+            return action()
+        except (
+            tweepy.errors.TweepyException,
+            requests.exceptions.RequestException,
+            ValueError,
+            KeyError,
+            TypeError,
+        ) as exc:
+            raise map_x_error(exc, now=self.clock()) from None
+
+    def _account(self) -> tuple[str, str]:
+        if self._me is None:
+            response = self._call(lambda: self.client.get_me(user_auth=True))
+            self._me = (str(response.data.id), str(response.data.username))
+        return self._me
+
+    def verify(self) -> Account:
+        self._me = None
+        user_id, username = self._account()
+        return Account(PLATFORM, user_id, f"@{username}")
+
+    def publish(
+        self,
+        post: Post,
+        checkpoint: Checkpoint | None = None,
+        recovery: Mapping[str, str] | None = None,
+    ) -> PublishResult:
+        _, username = self._account()  # before posting: the URL needs it, and it is cached
+        media_ids = self._upload_image(post)
+        response = self._call(
+            lambda: self.client.create_tweet(
+                text=post.text, media_ids=media_ids or None, user_auth=True
+            )
+        )
+        tweet_id = str(response.data["id"])
+        return PublishResult(tweet_id, f"https://x.com/{username}/status/{tweet_id}")
+
+    def _upload_image(self, post: Post) -> list[str]:
+        """Upload the story image; on any failure post without it (a warning, not an error)."""
+        if not post.image_url:
+            return []
+        try:
+            image = fetch_image(
+                self.http,
+                post.image_url,
+                max_bytes=self.limits.max_image_bytes,
+                types=self.limits.image_types,
+            )
+            media_id = self._call(
+                lambda: self._upload(image.body, image.filename, image.content_type)
+            )
+        except ImageProblem as exc:
+            log.warning("X: posting without the image %s: %s", exc.url, exc.reason)
+            return []
+        except PublishError as exc:
+            log.warning("X: posting without the image %s: upload failed: %s", post.image_url, exc)
+            return []
+        if post.alt_text:
+            try:
+                self._call(lambda: self._set_alt_text(media_id, post.alt_text or ""))
+            except PublishError as exc:  # the image is still worth posting without alt text
+                log.warning("X: the image goes out without alt text: %s", exc)
+        return [media_id]
+
+    def _upload(self, body: bytes, filename: str, content_type: str) -> str:
+        response = self.session.post(
+            f"{self.base_url}/2/media/upload",
+            data={"media_category": "tweet_image"},
+            files={"media": (filename, body, content_type)},
+            auth=self._auth,
+        )
+        _raise_for_status(response)
+        return str(response.json()["data"]["id"])
+
+    def _set_alt_text(self, media_id: str, alt_text: str) -> None:
+        response = self.session.post(
+            f"{self.base_url}/2/media/metadata",
+            json={"id": media_id, "metadata": {"alt_text": {"text": alt_text[:1000]}}},
+            auth=self._auth,
+        )
+        _raise_for_status(response)
+
+    def find(
+        self, post: Post, since: datetime, recovery: Mapping[str, str] | None = None
+    ) -> PublishResult | None:
+        user_id, username = self._account()
+        response = self._call(
+            lambda: self.client.get_users_tweets(
+                user_id,
+                start_time=since - FIND_LOOKBACK,
+                exclude=["retweets"],
+                tweet_fields=["created_at", "entities"],
+                max_results=100,
+                user_auth=True,
+            )
+        )
+        wanted_urls = [u for u in (post.story_url, post.link) if u]
+        wanted_text = normalise_text(post.text)
+        for tweet in response.data or []:
+            expanded = [u.get("expanded_url", "") for u in (tweet.entities or {}).get("urls", [])]
+            by_url = any(_same_url(e, w) for e in expanded for w in wanted_urls)
+            if by_url or normalise_text(tweet.text) == wanted_text:
+                tweet_id = str(tweet.id)
+                return PublishResult(tweet_id, f"https://x.com/{username}/status/{tweet_id}")
+        return None
+
+
+def _raise_for_status(response: requests.Response) -> None:
+    """Our own v2 media calls fail the same way tweepy's do, so one table maps both."""
+    if response.status_code >= 400:
+        raise requests.exceptions.HTTPError(response=response)
