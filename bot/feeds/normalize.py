@@ -1,0 +1,402 @@
+"""Pure helpers that turn what a feed said into the bot's normal forms.
+
+Every function here is deterministic and cheap: they run for every item of every poll, and the
+store decides "seen before" from their output, so the same story must normalise to the same
+strings however its feed decorates links (tracking parameters, fragments, host case) or edits it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from urllib.parse import urljoin, urlsplit
+
+from bot.models import Story
+
+# Query parameters that only say where a click came from; the article is the same without them.
+TRACKING_PARAMS = frozenset(
+    {
+        "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid", "ttclid",
+        "igshid", "mc_cid", "mc_eid", "_hsenc", "_hsmi", "mkt_tok", "ref", "ref_src", "ref_url",
+        "spm", "vero_id", "vero_conv", "oly_anon_id", "oly_enc_id", "rb_clickid", "s_cid",
+        "ncid", "sr_share", "_ga", "_gl", "wt.mc_id", "cmpid", "icid", "share", "ocid",
+        "soc_src", "soc_trk", "cid", "feature", "recruiter",
+    }
+)  # fmt: skip
+TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_", "itm_", "__hs")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_UNSTABLE_GUIDS = frozenset({"", "0", "-1", "null", "none", "undefined", "true", "false", "nan"})
+
+_DROPPED_START_RE = re.compile(r"<(?:script|style|noscript|template|iframe|object|svg|math)", re.I)
+_SCRIPT_RE = re.compile(
+    r"<(script|style|noscript|template|iframe|object|svg|math)\b.*?(?:</\1\s*>|\Z)", re.I | re.S
+)
+_COMMENT_RE = re.compile(r"<!--.*?(?:-->|\Z)|<!\[CDATA\[|\]\]>", re.S)
+_BLOCK_TAG_RE = re.compile(
+    r"</?(?:p|div|br|li|ul|ol|h[1-6]|blockquote|tr|td|th|table|figure|figcaption|section|"
+    r"article|header|footer|pre|hr|dd|dt|dl|img|aside|nav|main)\b[^>]*>",
+    re.I,
+)
+_TAG_RE = re.compile(r"</?[a-zA-Z][^>]*>|<[!?][^>]*>")
+_WP_FOOTER_RE = re.compile(r"The post .{1,500}? appeared first on .{1,300}?\.?\s*\Z", re.S)
+_READ_MORE_RE = re.compile(
+    r"read more|continue reading|keep reading|read the full|read the rest|read full|"
+    r"more\s*(?:»|→|>>)",
+    re.I,
+)
+_SENTENCE_END = '.!?…:])"”»'
+_RFC822_RE = re.compile(
+    r"\s*(?:[A-Za-z]{3,9},?\s*)?(\d{1,2})\s+([A-Za-z]{3})[a-z]*\.?\s+(\d{4})\s+"
+    r"(\d{1,2}):(\d{2})(?::(\d{2}))?\s*(?:([+-])(\d{2}):?(\d{2})|(GMT|UTC|UT|Z))?\s*\Z"
+)
+_MONTHS = {
+    m: i + 1
+    for i, m in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+    )
+}
+_ELLIPSIS_RE = re.compile(r"\s*\[(?:…|\.\.\.|&hellip;)\]\s*\Z")
+_IMG_RE = re.compile(r"<img\b[^>]*?\ssrc\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>]+))", re.I)
+_URL_WS_RE = re.compile(r"[\s\x00-\x1f]+")
+
+
+def collapse(text: str) -> str:
+    """Collapse runs of whitespace (including NBSP and newlines) to single spaces and trim."""
+    return " ".join(text.split())
+
+
+def plain_text(markup: str) -> str:
+    """HTML (or text that may contain some) to one line of plain text for a post.
+
+    Scripts, styles and comments vanish with their content; block elements become spaces so
+    "<p>a</p><p>b</p>" reads "a b"; entities are decoded after tags are gone, so an escaped
+    "&lt;b&gt;" in the source stays visible text rather than turning into markup.
+    """
+    if "<" in markup:
+        if _DROPPED_START_RE.search(markup):
+            markup = _SCRIPT_RE.sub(" ", markup)
+        if "<!" in markup or "]]>" in markup:
+            markup = _COMMENT_RE.sub(" ", markup)
+        markup = _BLOCK_TAG_RE.sub(" ", markup)
+        markup = _TAG_RE.sub("", markup)
+    if "&" in markup:
+        markup = html.unescape(markup)
+    return collapse(markup)
+
+
+def clean_summary(text: str) -> str:
+    """Drop boilerplate that feeds append to every summary (WordPress footer, "Read more")."""
+    at = text.rfind("The post ")
+    if at >= 0 and _WP_FOOTER_RE.match(text, at):
+        text = text[:at]
+    for _ in range(2):  # "… Read more" after a footer, or the other way round
+        cut = _read_more_start(text)
+        if cut is None:
+            break
+        text = text[:cut].rstrip(" [")
+    if text.endswith("]"):
+        text = _ELLIPSIS_RE.sub("…", text)
+    return text.strip()
+
+
+def _read_more_start(text: str) -> int | None:
+    """Where a trailing "Read more"-style link starts: a phrase that begins a sentence within
+    the last 300 characters (so "…read more about it in May." mid-sentence is kept)."""
+    offset = max(0, len(text) - 300)
+    for match in _READ_MORE_RE.finditer(text, offset):
+        before = text[: match.start()].rstrip(" [")
+        if not before or before[-1] in _SENTENCE_END:
+            return match.start()
+    return None
+
+
+def first_image_src(markup: str) -> str | None:
+    """The src of the first <img> in an HTML fragment, unresolved (None when there is none)."""
+    if "<img" not in markup and "<IMG" not in markup:
+        return None
+    match = _IMG_RE.search(markup)
+    if not match:
+        return None
+    return html.unescape(match.group(1) or match.group(2) or match.group(3) or "") or None
+
+
+def _split_http(url: str | None, base: str | None) -> tuple[str, tuple[str, ...]] | None:
+    """(absolute url, (scheme, host, port, path, query)) for an http(s) link, else None."""
+    if not url:
+        return None
+    url = url.strip()
+    if not url.isprintable() or " " in url:
+        url = _URL_WS_RE.sub("", url)
+    if not url:
+        return None
+    if url.startswith("//") and not base:
+        url = "https:" + url
+    try:
+        if base and not url.lower().startswith(("http://", "https://")):
+            url = urljoin(base, url)
+        scheme, netloc, path, query, _ = urlsplit(url)
+    except ValueError:
+        return None
+    scheme = scheme.lower()
+    if scheme not in _DEFAULT_PORTS:
+        return None
+    if "@" in netloc:
+        netloc = netloc.rpartition("@")[2]
+    if netloc.startswith("["):
+        host, _, rest = netloc.partition("]")
+        host += "]"
+        port = rest[1:] if rest.startswith(":") else ""
+    else:
+        host, _, port = netloc.partition(":")
+    host = host.lower().rstrip(".")
+    if not host or host == "[]":
+        return None
+    if port and (not port.isdigit() or int(port) > 65535):
+        return None
+    return url, (scheme, host, port, path, query)
+
+
+def safe_url(url: str | None, base: str | None = None) -> str | None:
+    """Resolve `url` against `base` and keep it only if it is an absolute http(s) URL.
+
+    Everything else (javascript:, data:, mailto:, file:, garbage) becomes None, so no caller
+    can ever post or fetch a scripted or local link that a feed slipped in.
+    """
+    split = _split_http(url, base)
+    return split[0] if split else None
+
+
+def canonical_url(url: str | None, base: str | None = None) -> str | None:
+    """The form of a link under which the store recognises a story it has seen before.
+
+    Relative links are resolved against `base`; the scheme and host are lower-cased, the default
+    port, user info, fragment (including WordPress's "#comments") and tracking parameters
+    (utm_*, fbclid, gclid, mc_cid...) are dropped; the rest of the query keeps its order and
+    spelling because servers may depend on them. Returns None for anything not http(s).
+    """
+    split = _split_http(url, base)
+    if split is None:
+        return None
+    scheme, host, port, path, query = split[1]
+    if port and int(port) != _DEFAULT_PORTS[scheme]:
+        host = f"{host}:{int(port)}"
+    if query:
+        if "&amp;" in query:  # a feed that escaped its links twice
+            query = query.replace("&amp;", "&")
+        kept = [p for p in query.split("&") if p and not is_tracking_param(p.split("=", 1)[0])]
+        query = "&".join(kept)
+    return f"{scheme}://{host}{path or '/'}{'?' + query if query else ''}"
+
+
+def is_tracking_param(name: str) -> bool:
+    """True for a query parameter that only tracks the click (utm_source, fbclid...)."""
+    name = name.lower()
+    return name in TRACKING_PARAMS or name.startswith(TRACKING_PREFIXES)
+
+
+def stable_guid(guid: str | None) -> str | None:
+    """The guid trimmed, or None when it cannot identify one story ("", "0", "null"...)."""
+    if guid is None:
+        return None
+    guid = guid.strip()
+    if guid.lower() in _UNSTABLE_GUIDS or len(guid) > 2048:
+        return None
+    return guid
+
+
+def story_identity(
+    guid: str | None, url: str | None, title: str, published: datetime | None
+) -> str:
+    """The key for "seen before": guid when stable, else canonical URL, else a content hash.
+
+    A guid that is itself a link is canonicalised, so a feed that adds tracking parameters to
+    its guids does not repost everything. The hash uses the date only when the feed gave one
+    (an undated story's `published` is the time we first saw it, which changes every poll).
+    """
+    guid = stable_guid(guid)
+    if guid is not None:
+        if guid.lower().startswith(("http://", "https://")):
+            guid = canonical_url(guid) or guid
+        return f"guid:{guid}"
+    if url:
+        return f"url:{url}"
+    stamp = published.astimezone(UTC).isoformat() if published is not None else ""
+    digest = hashlib.sha256(f"{collapse(title)}\n{stamp}".encode()).hexdigest()
+    return f"hash:{digest}"
+
+
+def parse_date(value: str | None) -> datetime | None:
+    """A feed date (RFC 822, RFC 3339/W3CDTF, or feedparser's many oddities) as aware UTC.
+
+    A date without a zone is taken as UTC, which is what feedparser does too.
+    """
+    if not value:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    parsed: datetime | None = None
+    match = _RFC822_RE.match(value)
+    if match is not None:
+        parsed = _rfc822(match)
+        if parsed is not None:
+            return parsed
+    if value[:4].isdigit():
+        try:
+            parsed = datetime.fromisoformat(value.replace("z", "Z"))
+        except ValueError:
+            parsed = None
+    else:
+        try:
+            parsed = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            parsed = None
+    if parsed is None:
+        parsed = _feedparser_date(value)
+        if parsed is None:
+            return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _rfc822(match: re.Match[str]) -> datetime | None:
+    """The common RFC 822 shape without email.utils' generality (it runs for every item)."""
+    day, mon, year, hour, minute, second, sign, tzh, tzm, _zone = match.groups()
+    month = _MONTHS.get(mon.lower())
+    if month is None:
+        return None
+    try:
+        parsed = datetime(
+            int(year), month, int(day), int(hour), int(minute), int(second or 0), tzinfo=UTC
+        )
+    except ValueError:
+        return None
+    if sign:
+        offset = timedelta(hours=int(tzh), minutes=int(tzm))
+        parsed = parsed - offset if sign == "+" else parsed + offset
+    return parsed
+
+
+def _feedparser_date(value: str) -> datetime | None:
+    """feedparser's date zoo (Korean, Greek, Hungarian, W3CDTF partials...) for rare formats."""
+    from feedparser.datetimes import _parse_date  # local: rarely needed, keeps import cheap
+
+    try:
+        parsed = _parse_date(value)
+        if parsed is None:
+            return None
+        return datetime(*parsed[:6], tzinfo=UTC)
+    except (ValueError, OverflowError, TypeError):
+        return None
+
+
+@dataclass(slots=True)
+class RawItem:
+    """One entry as a parser found it, before normalisation: every parser path fills this, and
+    `build_story` alone decides what a Story looks like, so the paths cannot drift apart."""
+
+    title: str = ""
+    title_is_html: bool = True
+    link: str | None = None
+    guid: str | None = None
+    summary: str = ""
+    """HTML (or plain text, which plain_text leaves alone apart from entities)."""
+    content: str = ""
+    published: datetime | None = None
+    author: str | None = None
+    categories: list[str] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)
+    """Image URL candidates from metadata (media:content, thumbnails, enclosures), best first."""
+    base: str | None = None
+    """The URL relative links are resolved against (xml:base or the feed URL)."""
+
+
+SUMMARY_MAX_CHARS = 2000
+_EMAIL_NAME_RE = re.compile(r"^\s*\S+@\S+\s*\((.+)\)\s*$")
+
+
+def build_story(item: RawItem, *, feed_url: str, now: datetime) -> Story:
+    """Normalise one RawItem: plain text, canonical link, UTC date, best image, identity."""
+    base = item.base or feed_url
+    title = plain_text(item.title) if item.title_is_html else collapse(item.title)
+    url = canonical_url(item.link, base)
+    summary = clean_summary(plain_text(item.summary)) if item.summary else ""
+    if not summary and item.content:
+        summary = clean_summary(plain_text(item.content[: SUMMARY_MAX_CHARS * 20]))
+    if len(summary) > SUMMARY_MAX_CHARS:
+        summary = summary[:SUMMARY_MAX_CHARS].rsplit(" ", 1)[0] + "…"
+    image = None
+    for candidate in item.images:
+        image = safe_url(candidate, base)
+        if image:
+            break
+    if image is None:
+        for markup in (item.content, item.summary):
+            if markup:
+                image = safe_url(first_image_src(markup), base)
+                if image:
+                    break
+    author = None
+    if item.author:
+        author = plain_text(item.author)
+        match = _EMAIL_NAME_RE.match(author)
+        if match:
+            author = match.group(1).strip()
+        author = author or None
+    categories: list[str] = []
+    for raw in item.categories:
+        name = plain_text(raw)
+        if name and name not in categories:
+            categories.append(name)
+    dated = item.published is not None
+    published = item.published if item.published is not None else now.astimezone(UTC)
+    guid = stable_guid(item.guid)
+    return Story(
+        identity=story_identity(guid, url, title, item.published),
+        url=url,
+        title=title,
+        summary=summary,
+        published=published,
+        feed_url=feed_url,
+        guid=guid,
+        author=author,
+        categories=tuple(categories),
+        image_url=image,
+        dated=dated,
+    )
+
+
+def drop_shared_guids(items: list[RawItem], *feed_links: str | None) -> None:
+    """Forget guids that cannot tell stories apart: shared by two items, or the feed's own URL.
+
+    Some CMSs give every item the same guid (the site URL, a constant); trusting it would make
+    every later story look "seen". Such items fall back to their canonical link.
+    """
+    counts: dict[str, int] = {}
+    for item in items:
+        if item.guid:
+            key = item.guid.strip()
+            counts[key] = counts.get(key, 0) + 1
+    own = {_loose_key(link) for link in feed_links if link}
+    for item in items:
+        if not item.guid:
+            continue
+        key = item.guid.strip()
+        if counts.get(key, 0) > 1 or _loose_key(key) in own:
+            item.guid = None
+
+
+def _loose_key(url: str) -> str:
+    """A cheap comparison key for "is this guid just the site's URL?"."""
+    url = url.strip().lower()
+    if url.startswith(("http://", "https://")):
+        url = url.split("://", 1)[1]
+    return url.split("#", 1)[0].rstrip("/")
