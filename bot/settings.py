@@ -346,9 +346,9 @@ def parse_log_level(name: str, raw: str) -> str:
     return parse_choice(name, raw, ("info", "debug", "warning", "error", "critical")).upper()
 
 
-def parse_clock(name: str, raw: str) -> time:
+def parse_clock(name: str, raw: str, part: str) -> time:
     try:
-        hours, minutes = raw.strip().split(":")
+        hours, minutes = part.strip().split(":")
         return time(int(hours), int(minutes))
     except ValueError:
         raise ConfigError(
@@ -362,7 +362,7 @@ def parse_quiet_hours(name: str, raw: str) -> QuietHours | None:
     parts = raw.strip().split("-")
     if len(parts) != 2:
         raise ConfigError(f"{name}={raw!r} is not a time window; use e.g. 23:00-06:00", name)
-    start, end = (parse_clock(name, p) for p in parts)
+    start, end = (parse_clock(name, raw, p) for p in parts)
     if start == end:
         raise ConfigError(f"{name}={raw!r} is an empty window; use e.g. 23:00-06:00", name)
     return QuietHours(start, end)
@@ -487,10 +487,13 @@ def load_settings(
     elif not is_dry:
         for name in platforms:
             if configured[name] is None:
+                missing = _missing_credentials(name, r)
+                verb = "are" if " and " in missing else "is"
                 raise ConfigError(
-                    f"PLATFORMS lists {name!r} but {_missing_credentials(name, r)} is not set; "
-                    f"set it, or remove {name} from PLATFORMS, or run with DRY_RUN=true",
-                    variable=_missing_credentials(name, r),
+                    f"PLATFORMS lists {name!r} but {missing} {verb} not set; set "
+                    f"{'them' if verb == 'are' else 'it'}, or remove {name} from PLATFORMS, "
+                    "or run with DRY_RUN=true",
+                    variable=missing.split(" and ")[0],
                 )
 
     handles = {
