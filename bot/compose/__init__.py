@@ -1,0 +1,39 @@
+"""Pure post composition: Story + platform rules + templates + handles in, Post out.
+
+`load_composer` is the only function here that touches the disk (templates and handles.toml,
+read once at start); everything else is pure and reads no clock.
+"""
+
+from bot.compose.composer import (
+    ALT_TEXT_MAX,
+    DEFAULT_HASHTAG_CAPS,
+    LINK_CARD_PLATFORMS,
+    MENTION_STYLES,
+    Composer,
+    alt_text,
+    load_composer,
+)
+from bot.compose.handles import HandleBook, load_handles
+from bot.compose.hashtags import hashtag, hashtags
+from bot.compose.length import is_valid_tweet, weighted_length
+from bot.compose.templates import FIELDS, Template, load_template, parse_template
+
+__all__ = [
+    "ALT_TEXT_MAX",
+    "DEFAULT_HASHTAG_CAPS",
+    "FIELDS",
+    "LINK_CARD_PLATFORMS",
+    "MENTION_STYLES",
+    "Composer",
+    "HandleBook",
+    "Template",
+    "alt_text",
+    "hashtag",
+    "hashtags",
+    "is_valid_tweet",
+    "load_composer",
+    "load_handles",
+    "load_template",
+    "parse_template",
+    "weighted_length",
+]

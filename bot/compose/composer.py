@@ -1,0 +1,329 @@
+"""Story + platform rules + template + handles in, Post out: pure, no I/O, no clock.
+
+Fitting order when a post is too long (X in practice; the others only past their own limits):
+1. the summary is shortened at a word boundary with "…" (dropped if no part of it fits);
+2. hashtags are dropped, last first;
+3. {mentions} handles are dropped, last first;
+4. the author is dropped;
+5. the title is shortened at a word boundary with "…" (a single over-long plain word is cut
+   inside, never a URL, @handle or #hashtag).
+A template whose fixed text, URL and brand handle alone exceed the limit is refused at start by
+`Composer.check` (ConfigError). If a story still cannot fit (a URL longer than Instagram's whole
+caption), compose raises Unsuitable, which the engine records as skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.compose.fit import Shortenings, longest_fitting
+from bot.compose.handles import (
+    REPLACE,
+    SUFFIX,
+    HandleBook,
+    load_handles,
+    mentioned,
+    normalise_handle,
+    substitute,
+)
+from bot.compose.hashtags import MAX_HASHTAGS, hashtags
+from bot.compose.length import weighted_length
+from bot.compose.templates import Template, load_template
+from bot.compose.text import clean, count_hashtags, count_mentions, drop_sigils, find_hashtags
+from bot.errors import ConfigError, Unsuitable
+from bot.models import Limits, Post, Story
+
+PLATFORMS = ("twitter", "facebook", "instagram")
+DEFAULT_HASHTAG_CAPS = {"twitter": 2, "facebook": 3, "instagram": 5}
+MENTION_STYLES = {"twitter": REPLACE, "facebook": SUFFIX, "instagram": SUFFIX}
+"""X is short on space, so the handle replaces the name; elsewhere it follows it in brackets."""
+LINK_CARD_PLATFORMS = frozenset({"facebook"})
+"""Platforms that take the story URL beside the text (Post.link) and unfold it into a card."""
+ALT_TEXT_MAX = 1000
+"""X's alt-text limit; Instagram accepts at least as much."""
+PLATFORM_LABELS = {"twitter": "X", "facebook": "Facebook", "instagram": "Instagram"}
+_URL_PLACEHOLDER = "https://example.com/a/b/c"  # 23 code points, 23 weighted: a typical URL
+
+
+@dataclass
+class _Draft:
+    """The mutable state of one composition; reductions only ever remove things from it."""
+
+    title: str
+    summary: str
+    author: str
+    url: str
+    handle: str
+    tags: list[str] = field(default_factory=list)
+    mentions: list[str] = field(default_factory=list)
+    substituted: tuple[str, ...] = ()
+
+    def values(self) -> dict[str, str]:
+        return {
+            "title": self.title,
+            "summary": self.summary,
+            "url": self.url,
+            "handle": self.handle,
+            "hashtags": " ".join(self.tags),
+            "author": self.author,
+            "mentions": " ".join(self.mentions),
+        }
+
+
+class Composer:
+    """Holds the checked templates, the handle book and the per-platform settings."""
+
+    def __init__(
+        self,
+        templates: Mapping[str, Template],
+        handles: HandleBook,
+        *,
+        brand_handles: Mapping[str, str],
+        hashtag_caps: Mapping[str, int],
+        mention_styles: Mapping[str, str] = MENTION_STYLES,
+        link_platforms: frozenset[str] = LINK_CARD_PLATFORMS,
+    ) -> None:
+        self.templates = dict(templates)
+        self.handles = handles
+        self.brand_handles = {
+            p: normalise_handle(h or "", p, f"{p.upper()}_HANDLE", f"{p.upper()}_HANDLE")
+            for p, h in brand_handles.items()
+        }
+        self.hashtag_caps = dict(hashtag_caps)
+        for platform, cap in self.hashtag_caps.items():
+            if not 0 <= cap <= MAX_HASHTAGS:
+                name = f"HASHTAGS_{platform.upper()}"
+                raise ConfigError(f"{name}={cap} must be between 0 and {MAX_HASHTAGS}", name)
+        self.mention_styles = dict(mention_styles)
+        self.link_platforms = link_platforms
+
+    # --- measuring --------------------------------------------------------------------------
+
+    def measure(self, platform: str, text: str, limits: Limits) -> int:
+        """Length as the platform counts it: X's weighted length, else Python code points."""
+        return weighted_length(text) if limits.weighted else len(text)
+
+    def template(self, platform: str) -> Template:
+        try:
+            return self.templates[platform]
+        except KeyError:
+            raise ConfigError(
+                f"no template loaded for {platform}; add {platform}.txt to TEMPLATE_DIR",
+                variable="TEMPLATE_DIR",
+            ) from None
+
+    def check(self, platform: str, limits: Limits) -> None:
+        """Refuse, at start, a template that cannot fit even with every story field empty."""
+        template = self.template(platform)
+        skeleton = template.render(
+            {"url": _URL_PLACEHOLDER, "handle": self.brand_handles.get(platform, "")}
+        )
+        size = self.measure(platform, skeleton, limits)
+        if size > limits.max_length:
+            raise ConfigError(
+                f"template {template.source}: its fixed text, a link and the brand handle "
+                f"already take {size} of {limits.max_length}; shorten the template",
+                variable="TEMPLATE_DIR",
+            )
+        if limits.max_mentions is not None and count_mentions(skeleton) > limits.max_mentions:
+            raise ConfigError(
+                f"template {template.source}: more than {limits.max_mentions} @mentions",
+                variable="TEMPLATE_DIR",
+            )
+
+    # --- composing --------------------------------------------------------------------------
+
+    def compose(self, story: Story, platform: str, limits: Limits) -> Post:
+        """The post for one platform. Raises Unsuitable only when no valid post can exist."""
+        template = self.template(platform)
+        used = template.fields
+        text_fields = [f for f in used if f in ("title", "summary")]
+        raw = {"title": clean(story.title), "summary": clean(story.summary, multiline=True)}
+        cap = min(
+            self.hashtag_caps.get(platform, DEFAULT_HASHTAG_CAPS.get(platform, 0)),
+            limits.max_hashtags,
+            MAX_HASHTAGS,
+        )
+        hard_tags = min(limits.max_hashtags, MAX_HASHTAGS)
+        warnings: list[str] = []
+
+        skip: set[str] = set()
+        dehash = deat = 0
+        max_tags = cap
+        brand = self.brand_handles.get(platform, "")
+        handles = self.handles.for_platform(platform)
+        style = self.mention_styles.get(platform, SUFFIX)
+        story_names = mentioned([raw["title"], raw["summary"]], self.handles)
+
+        def build() -> _Draft:
+            texts = [raw[f] for f in text_fields]
+            texts = drop_sigils(texts, "#", dehash)
+            texts = drop_sigils(texts, "@", deat)
+            sub = substitute(texts, self.handles, platform, style, skip=frozenset(skip))
+            values = dict(zip(text_fields, sub.fields, strict=True))
+            seen = {brand.casefold()} if brand else set()
+            mentions: list[str] = []
+            if "mentions" in used:
+                for name in story_names:
+                    handle = handles.get(name)
+                    if handle is None or name in sub.names or name in skip:
+                        continue
+                    if handle.casefold() not in seen:
+                        seen.add(handle.casefold())
+                        mentions.append(handle)
+            present = [m.group(0) for t in sub.fields for m in find_hashtags(t)]
+            budget = max(0, min(max_tags, cap - len(present)))
+            tags = hashtags(story.categories, budget, exclude=present) if "hashtags" in used else []
+            return _Draft(
+                title=values.get("title", ""),
+                summary=values.get("summary", ""),
+                author=clean(story.author),
+                url=clean(story.url),
+                handle=brand,
+                tags=tags,
+                mentions=mentions,
+                substituted=sub.names,
+            )
+
+        draft = build()
+        # Hard platform caps on #tags and @mentions (Instagram): remove the least valuable first.
+        story_tags = sum(count_hashtags(raw[f]) for f in text_fields)
+        while count_hashtags(template.render(draft.values())) > hard_tags:
+            if draft.tags:
+                max_tags = len(draft.tags) - 1
+            elif dehash < story_tags:
+                dehash += 1
+            else:
+                break
+            draft = build()
+            warnings.append(f"hashtags reduced to the limit of {hard_tags}")
+        story_mentions = sum(count_mentions(raw[f]) for f in text_fields)
+        while (
+            limits.max_mentions is not None
+            and count_mentions(template.render(draft.values())) > limits.max_mentions
+        ):
+            if draft.mentions:
+                skip.update(n for n in story_names if handles.get(n) == draft.mentions[-1])
+            elif draft.substituted:
+                skip.add(draft.substituted[-1])
+            elif deat < story_mentions:
+                deat += 1
+            elif brand:
+                brand = ""
+            else:
+                break
+            draft = build()
+            warnings.append(f"mentions reduced to the limit of {limits.max_mentions}")
+
+        draft = self._fit(template, draft, platform, limits, warnings)
+        text = template.render(draft.values())
+        self._verify(platform, text, limits, hard_tags)
+        if limits.requires_image and not story.image_url:
+            label = PLATFORM_LABELS.get(platform, platform)
+            warnings.append(f"no image: {label} will skip this story")
+        url = clean(story.url) or None
+        values = draft.values()
+        return Post(
+            platform=platform,
+            text=text,
+            link=url if platform in self.link_platforms else None,
+            image_url=story.image_url,
+            alt_text=alt_text(raw["title"]),
+            story_url=story.url,
+            parts={f: values[f] for f in used},
+            warnings=tuple(dict.fromkeys(warnings)),
+        )
+
+    def _fit(
+        self, template: Template, draft: _Draft, platform: str, limits: Limits, warnings: list[str]
+    ) -> _Draft:
+        def fits(d: _Draft) -> bool:
+            return self.measure(platform, template.render(d.values()), limits) <= limits.max_length
+
+        if fits(draft):
+            return draft
+        used = template.fields
+        if "summary" in used and draft.summary:
+            summary = draft.summary
+
+            def with_summary(s: str) -> bool:
+                draft.summary = s
+                return fits(draft)
+
+            best = longest_fitting(Shortenings(summary), with_summary)
+            draft.summary = best or ""
+            warnings.append("summary shortened" if best else "summary dropped to fit")
+            if best:
+                return draft
+        while draft.tags and not fits(draft):
+            draft.tags.pop()
+            warnings.append("hashtags dropped to fit")
+        while draft.mentions and not fits(draft):
+            draft.mentions.pop()
+            warnings.append("mentions dropped to fit")
+        if "author" in used and draft.author and not fits(draft):
+            draft.author = ""
+            warnings.append("author dropped to fit")
+        if "title" in used and draft.title and not fits(draft):
+            title = draft.title
+
+            def with_title(t: str) -> bool:
+                draft.title = t
+                return fits(draft)
+
+            draft.title = longest_fitting(Shortenings(title), with_title) or ""
+            warnings.append("title shortened" if draft.title else "title dropped to fit")
+        return draft
+
+    def _verify(self, platform: str, text: str, limits: Limits, hard_tags: int) -> None:
+        """The last word: a post that breaks a platform rule is never returned."""
+        size = self.measure(platform, text, limits)
+        if not text:
+            raise Unsuitable(platform, "nothing to post: the story has no usable text or link")
+        if size > limits.max_length:
+            raise Unsuitable(
+                platform, f"the post cannot fit {limits.max_length} (it needs {size} at least)"
+            )
+        if count_hashtags(text) > hard_tags:
+            raise Unsuitable(platform, f"the post has more than {hard_tags} hashtags")
+        if limits.max_mentions is not None and count_mentions(text) > limits.max_mentions:
+            raise Unsuitable(platform, f"the post has more than {limits.max_mentions} mentions")
+
+
+def alt_text(title: str, limit: int = ALT_TEXT_MAX) -> str | None:
+    """Image description from the title, plain names (no handles), cut at a word if needed."""
+    if not title:
+        return None
+    if len(title) <= limit:
+        return title
+    return (
+        longest_fitting(Shortenings(title), lambda t: len(t) <= limit) or title[: limit - 1] + "…"
+    )
+
+
+def load_composer(
+    template_dir: Path,
+    handles_file: Path,
+    *,
+    brand_handles: Mapping[str, str],
+    hashtag_caps: Mapping[str, int],
+    platforms: tuple[str, ...] = PLATFORMS,
+    limits: Mapping[str, Limits] | None = None,
+) -> Composer:
+    """Read and check the templates of `platforms` and handles.toml: the composer's only I/O.
+
+    With `limits` (platform -> Limits), every template is also checked to fit its platform.
+    """
+    templates = {p: load_template(Path(template_dir) / f"{p}.txt") for p in platforms}
+    composer = Composer(
+        templates,
+        load_handles(Path(handles_file)),
+        brand_handles=brand_handles,
+        hashtag_caps=hashtag_caps,
+    )
+    for platform, platform_limits in (limits or {}).items():
+        if platform in templates:
+            composer.check(platform, platform_limits)
+    return composer

@@ -1,0 +1,173 @@
+"""Names in stories written as platform handles: "De Beers" becomes @DeBeersGroup on X.
+
+handles.toml maps a name, exactly as stories spell it, to a handle per platform. The first
+mention of a mapped name in a post is written in the platform's idiom; a platform without a
+handle for that name keeps the plain name. A handle is one unit: it is inserted whole and never
+cut (fitting only cuts at spaces or inside plain words).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.compose.length import url_spans
+from bot.errors import ConfigError
+
+PLATFORMS = ("twitter", "facebook", "instagram")
+HANDLE = re.compile(r"@[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*")
+MAX_HANDLE = {"twitter": 15, "instagram": 30, "facebook": 50}
+
+REPLACE = "replace"
+"""The handle takes the name's place: "De Beers cuts prices" -> "@DeBeersGroup cuts prices"."""
+SUFFIX = "suffix"
+"""The handle follows the name: "De Beers (@debeersgroup) cuts prices"."""
+
+
+def normalise_handle(raw: str, platform: str, where: str, variable: str) -> str:
+    """'@name' checked for the platform's handle syntax; a missing '@' is added."""
+    value = raw.strip()
+    if not value:
+        return ""
+    if not value.startswith("@"):
+        value = "@" + value
+    limit = MAX_HANDLE.get(platform, 50)
+    if (
+        not HANDLE.fullmatch(value)
+        or len(value) - 1 > limit
+        or (platform == "twitter" and "." in value)
+    ):
+        raise ConfigError(
+            f"{where}: {raw!r} is not a {platform} handle; use e.g. @jckmagazine "
+            f"(letters, digits, _{'' if platform == 'twitter' else ' and .'}; at most {limit})",
+            variable=variable,
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class HandleBook:
+    """Names and their handles per platform, longest names first (so "De Beers Group" wins)."""
+
+    entries: tuple[tuple[str, Mapping[str, str]], ...] = ()
+
+    def for_platform(self, platform: str) -> dict[str, str]:
+        return {name: h[platform] for name, h in self.entries if h.get(platform)}
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.entries)
+
+    def pattern(self) -> re.Pattern[str] | None:
+        """Whole-word, case-sensitive matches; never right after '@' or '#' (already a tag)."""
+        if not self.entries:
+            return None
+        names = "|".join(re.escape(name) for name in self.names)
+        return re.compile(rf"(?<![\w@#])(?:{names})(?!\w)")
+
+
+def load_handles(path: Path) -> HandleBook:
+    """Read handles.toml with tomllib; any problem names the file and the offending entry."""
+    where = str(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"handles file {where} not found; create it (it may be empty) or set HANDLES_FILE",
+            variable="HANDLES_FILE",
+        ) from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(
+            f"handles file {where} is not valid TOML ({exc})", "HANDLES_FILE"
+        ) from None
+    entries: list[tuple[str, Mapping[str, str]]] = []
+    for name, table in data.items():
+        label = f"{where} [{name!r}]"
+        if not isinstance(table, dict):
+            raise ConfigError(
+                f'{label} must be a table like ["De Beers"] twitter = "@DeBeersGroup"',
+                variable="HANDLES_FILE",
+            )
+        if not name.strip() or name != name.strip():
+            raise ConfigError(
+                f"{label}: a name must be non-empty, without edge spaces", "HANDLES_FILE"
+            )
+        handles: dict[str, str] = {}
+        for platform, raw in table.items():
+            if platform not in PLATFORMS:
+                raise ConfigError(
+                    f"{label}: unknown platform {platform!r}; use " + ", ".join(PLATFORMS),
+                    variable="HANDLES_FILE",
+                )
+            if not isinstance(raw, str):
+                raise ConfigError(f"{label}: {platform} must be a string", "HANDLES_FILE")
+            handle = normalise_handle(raw, platform, f"{label} {platform}", "HANDLES_FILE")
+            if handle:
+                handles[platform] = handle
+        entries.append((name, handles))
+    entries.sort(key=lambda e: -len(e[0]))
+    return HandleBook(tuple(entries))
+
+
+@dataclass(frozen=True)
+class Substituted:
+    """Fields with handles written in, and which names were written as handles."""
+
+    fields: tuple[str, ...]
+    names: tuple[str, ...]
+
+
+def substitute(
+    fields: Sequence[str],
+    book: HandleBook,
+    platform: str,
+    style: str,
+    *,
+    skip: frozenset[str] = frozenset(),
+) -> Substituted:
+    """Write the first mention of each mapped name (across `fields`, in order) as a handle.
+
+    Names without a handle on this platform, names in `skip`, and text inside URLs are left
+    alone; later mentions of the same name stay plain.
+    """
+    pattern = book.pattern()
+    handles = book.for_platform(platform)
+    if pattern is None or not handles:
+        return Substituted(tuple(fields), ())
+    done: list[str] = []
+    out: list[str] = []
+    for text in fields:
+        urls = url_spans(text)
+        pieces: list[str] = []
+        last = 0
+        for match in pattern.finditer(text):
+            name = match.group(0)
+            if name in done or name in skip or name not in handles:
+                continue
+            if any(a < match.end() and match.start() < b for a, b in urls):
+                continue
+            handle = handles[name]
+            pieces.append(text[last : match.start()])
+            pieces.append(handle if style == REPLACE else f"{name} ({handle})")
+            last = match.end()
+            done.append(name)
+        pieces.append(text[last:])
+        out.append("".join(pieces))
+    return Substituted(tuple(out), tuple(done))
+
+
+def mentioned(texts: Sequence[str], book: HandleBook) -> list[str]:
+    """Mapped names found in `texts`, in order of first appearance (each once)."""
+    pattern = book.pattern()
+    if pattern is None:
+        return []
+    found: dict[str, None] = {}
+    for text in texts:
+        urls = url_spans(text)
+        for match in pattern.finditer(text):
+            if not any(a < match.end() and match.start() < b for a, b in urls):
+                found.setdefault(match.group(0))
+    return list(found)
