@@ -27,7 +27,7 @@ _OPEN, _CLOSE = "[[", "]]"
 
 @dataclass(frozen=True)
 class _Segment:
-    """A run of literal text and fields; `optional` ones vanish when any of their fields is empty."""
+    """Literal text and fields; an `optional` segment vanishes when any of its fields is empty."""
 
     parts: tuple[tuple[str, str | None], ...]  # (literal, field or None)
     optional: bool
