@@ -20,7 +20,8 @@ from bot.platforms.base import Checkpoint, Publisher
 class DryRunPublisher(Publisher):
     """Reports posts instead of sending them; the engine records them with status dry_run."""
 
-    dry_run = True
+    is_dry_run = True
+    """Read by the engine: what this publisher reports is recorded as dry_run, not published."""
 
     def __init__(self, platform: str, limits: Limits) -> None:
         self.name = platform  # type: ignore[misc]  # one instance per platform it stands in for

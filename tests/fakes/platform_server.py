@@ -102,7 +102,11 @@ class Fault:
     seconds: float = 5.0
 
     def matches(self, method: str, path: str) -> bool:
-        return self.times > 0 and self.method == method and fnmatch.fnmatchcase(path, self.path)
+        return (
+            self.times > 0
+            and fnmatch.fnmatchcase(method, self.method)
+            and fnmatch.fnmatchcase(path, self.path)
+        )
 
 
 @dataclass(frozen=True)
@@ -239,7 +243,9 @@ class FakePlatformServer:
         handler = type("Handler", (_Handler,), {"app": self})
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -469,7 +475,7 @@ class FakePlatformServer:
         if oauth.get("oauth_token") != creds.access_token:
             return "unknown access token"
         try:
-            skew = abs(int(oauth.get("oauth_timestamp", "")) - self.clock())
+            skew = abs(int(oauth.get("oauth_timestamp", "")) - time.time())
         except ValueError:
             return "bad timestamp"
         if skew > 300:
