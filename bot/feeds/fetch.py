@@ -1,0 +1,333 @@
+"""Polling many feeds at once over one long-lived HTTP client.
+
+The Fetcher owns an event loop on its own thread and one httpx.AsyncClient on it, so pooled
+keep-alive connections survive from one poll cycle to the next while callers stay synchronous.
+Each feed is bounded three ways: a size cap checked while streaming, httpx's per-operation
+timeouts, and an overall deadline so a server trickling one byte a second is cut off. One
+feed's failure becomes its own FetchResult.error and never disturbs the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+
+import httpx
+
+import bot
+from bot.errors import FeedError
+from bot.feeds.backoff import parse_retry_after
+
+ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/feed+json, application/rdf+xml;q=0.9,"
+    " application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5"
+)
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_PERMANENT = frozenset({301, 308})
+
+
+@dataclass(frozen=True)
+class FeedRequest:
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    request: FeedRequest
+    status: int | None
+    """Final HTTP status; None for file:// or when no response arrived."""
+    body: bytes | None
+    """None on 304 or on error."""
+    content_type: str | None
+    final_url: str
+    permanent_url: str | None
+    """The new URL when every redirect hop was permanent (301/308): store it instead."""
+    etag: str | None
+    last_modified: str | None
+    not_modified: bool
+    error: FeedError | None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class _Failed(Exception):
+    """Internal: carries a FeedError out of the hop loop together with the last status."""
+
+    def __init__(self, error: FeedError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class Fetcher:
+    """Concurrent, bounded feed fetching; create once, call fetch_many every poll, then close."""
+
+    def __init__(
+        self,
+        *,
+        timeout: float = 20.0,
+        max_bytes: int = 10 * 1024 * 1024,
+        concurrency: int = 16,
+        per_host: int = 2,
+        max_redirects: int = 5,
+        user_agent: str = bot.USER_AGENT,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        if concurrency < 1 or per_host < 1:
+            raise ValueError("concurrency and per_host must be at least 1")
+        self.timeout = timeout
+        self.max_bytes = max_bytes
+        self.concurrency = concurrency
+        self.per_host = per_host
+        self.max_redirects = max_redirects
+        self.user_agent = user_agent
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._host_slots: dict[str, asyncio.Semaphore] = {}
+        self._closed = False
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="feed-fetcher", daemon=True
+        )
+        self._thread.start()
+        self._client: httpx.AsyncClient = self._run(self._make_client(transport))
+
+    async def _make_client(self, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
+        limits = httpx.Limits(
+            max_connections=self.concurrency,
+            max_keepalive_connections=self.concurrency,
+            keepalive_expiry=300.0,
+        )
+        return httpx.AsyncClient(
+            timeout=httpx.Timeout(self.timeout),
+            limits=limits,
+            headers={"User-Agent": self.user_agent, "Accept": ACCEPT},
+            follow_redirects=False,
+            transport=transport,
+        )
+
+    def _run(self, coro):  # type: ignore[no-untyped-def]
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def fetch_many(self, requests: Sequence[FeedRequest]) -> list[FetchResult]:
+        """Fetch every request concurrently; results come back in the order of `requests`."""
+        if self._closed:
+            raise RuntimeError("Fetcher is closed")
+        if not requests:
+            return []
+        return self._run(self._fetch_all(list(requests)))
+
+    def fetch(self, request: FeedRequest) -> FetchResult:
+        return self.fetch_many([request])[0]
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(Exception):
+            self._run(self._client.aclose())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+        self._loop.close()
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- on the loop thread -------------------------------------------------------------------
+
+    async def _fetch_all(self, requests: list[FeedRequest]) -> list[FetchResult]:
+        slots = asyncio.Semaphore(self.concurrency)
+
+        async def one(request: FeedRequest) -> FetchResult:
+            async with slots:
+                try:
+                    return await self._fetch_one(request)
+                except Exception as exc:  # a bug for one feed must not sink the batch
+                    reason = f"unexpected {type(exc).__name__}: {exc}"
+                    return _failure(request, FeedError(request.url, reason), request.url)
+
+        return list(await asyncio.gather(*(one(r) for r in requests)))
+
+    def _host_slot(self, url: str) -> asyncio.Semaphore:
+        host = (urlsplit(url).hostname or "").lower()
+        slot = self._host_slots.get(host)
+        if slot is None:
+            slot = self._host_slots[host] = asyncio.Semaphore(self.per_host)
+        return slot
+
+    async def _fetch_one(self, request: FeedRequest) -> FetchResult:
+        url = request.url
+        scheme = urlsplit(url).scheme.lower()
+        if scheme == "file":
+            return self._read_file(request)
+        if scheme not in ("http", "https"):
+            return _failure(request, FeedError(url, f"unsupported URL scheme {scheme!r}"), url)
+        headers: dict[str, str] = {}
+        if request.etag:
+            headers["If-None-Match"] = request.etag
+        if request.last_modified:
+            headers["If-Modified-Since"] = request.last_modified
+        budget = self.timeout  # seconds of network time left for this feed, across all hops
+        all_permanent = True
+        status: int | None = None
+        for hop in range(self.max_redirects + 1):
+            async with self._host_slot(url):
+                started = time.monotonic()
+                try:
+                    async with asyncio.timeout(budget):
+                        outcome = await self._one_hop(request, url, headers)
+                except TimeoutError:
+                    error = FeedError(url, f"timed out after {self.timeout:g} s", status=status)
+                    return _failure(request, error, url, status)
+                except _Failed as failed:
+                    return _failure(request, failed.error, url, failed.error.status)
+                except httpx.HTTPError as exc:
+                    return _failure(request, FeedError(url, _describe(exc)), url)
+                budget -= time.monotonic() - started
+            status = outcome.status
+            if outcome.location is None:
+                permanent = url if hop and all_permanent else None
+                return outcome.result(request, url, permanent)
+            all_permanent = all_permanent and status in _PERMANENT
+            url = outcome.location
+            if budget <= 0:
+                error = FeedError(url, f"timed out after {self.timeout:g} s", status=status)
+                return _failure(request, error, url, status)
+        error = FeedError(request.url, f"too many redirects (more than {self.max_redirects})")
+        return _failure(request, error, url, status)
+
+    async def _one_hop(self, request: FeedRequest, url: str, headers: dict[str, str]) -> _Hop:
+        async with self._client.stream("GET", url, headers=headers) as response:
+            status = response.status_code
+            if status in _REDIRECTS:
+                location = response.headers.get("location")
+                if not location:
+                    raise _Failed(FeedError(url, f"HTTP {status} without Location", status=status))
+                target = urljoin(url, location.strip())
+                if urlsplit(target).scheme.lower() not in ("http", "https"):
+                    reason = f"redirect to a non-http URL {target!r}"
+                    raise _Failed(FeedError(url, reason, status=status))
+                return _Hop(status, target)
+            etag = response.headers.get("etag") or None
+            modified = response.headers.get("last-modified") or None
+            if status == 304:
+                return _Hop(status, None, None, None, etag, modified, not_modified=True)
+            if status >= 400 or status < 200:
+                raise _Failed(self._http_error(url, response))
+            if status != 200 and status >= 300:
+                raise _Failed(FeedError(url, f"unexpected HTTP {status}", status=status))
+            body = await self._read_capped(url, response)
+            content_type = response.headers.get("content-type")
+            return _Hop(status, None, body, content_type, etag, modified)
+
+    def _http_error(self, url: str, response: httpx.Response) -> FeedError:
+        status = response.status_code
+        if status == 410:
+            return FeedError(url, "HTTP 410 Gone: the feed was removed", gone=True, status=status)
+        retry_after = None
+        if status in (429, 503):
+            retry_after = parse_retry_after(response.headers.get("retry-after"), self._clock())
+        phrase = response.reason_phrase or ""
+        reason = f"HTTP {status} {phrase}".strip()
+        if retry_after is not None:
+            reason += f" (retry after {retry_after:g} s)"
+        return FeedError(url, reason, retry_after=retry_after, status=status)
+
+    async def _read_capped(self, url: str, response: httpx.Response) -> bytes:
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            reason = f"body of {int(declared)} bytes is over the {self.max_bytes}-byte cap"
+            raise _Failed(FeedError(url, reason, status=response.status_code))
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > self.max_bytes:
+                reason = f"body over the {self.max_bytes}-byte cap, cut off while streaming"
+                raise _Failed(FeedError(url, reason, status=response.status_code))
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _read_file(self, request: FeedRequest) -> FetchResult:
+        url = request.url
+        parts = urlsplit(url)
+        if parts.netloc not in ("", "localhost"):
+            return _failure(request, FeedError(url, "file:// URLs must be local"), url)
+        path = Path(unquote(parts.path))
+        try:
+            with path.open("rb") as handle:
+                body = handle.read(self.max_bytes + 1)
+        except OSError as exc:
+            return _failure(request, FeedError(url, f"cannot read {path}: {exc.strerror}"), url)
+        if len(body) > self.max_bytes:
+            reason = f"file is over the {self.max_bytes}-byte cap"
+            return _failure(request, FeedError(url, reason), url)
+        return FetchResult(request, None, body, None, url, None, None, None, False, None)
+
+
+@dataclass(frozen=True)
+class _Hop:
+    status: int
+    location: str | None
+    body: bytes | None = None
+    content_type: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    not_modified: bool = False
+
+    def result(self, request: FeedRequest, url: str, permanent: str | None) -> FetchResult:
+        etag = self.etag or (request.etag if self.not_modified else None)
+        modified = self.last_modified or (request.last_modified if self.not_modified else None)
+        return FetchResult(
+            request=request,
+            status=self.status,
+            body=None if self.not_modified else self.body,
+            content_type=self.content_type,
+            final_url=url,
+            permanent_url=permanent,
+            etag=etag,
+            last_modified=modified,
+            not_modified=self.not_modified,
+            error=None,
+        )
+
+
+def _failure(
+    request: FeedRequest, error: FeedError, final_url: str, status: int | None = None
+) -> FetchResult:
+    """A failed fetch keeps the old validators, so the next try is still conditional."""
+    return FetchResult(
+        request=request,
+        status=status,
+        body=None,
+        content_type=None,
+        final_url=final_url,
+        permanent_url=None,
+        etag=request.etag,
+        last_modified=request.last_modified,
+        not_modified=False,
+        error=error,
+    )
+
+
+def _describe(exc: httpx.HTTPError) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    if isinstance(exc, httpx.ConnectError):
+        return f"cannot connect: {exc}" if str(exc) else "cannot connect"
+    if isinstance(exc, httpx.DecodingError):
+        return f"cannot decode the response: {exc}"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
