@@ -146,7 +146,7 @@ class Composer:
             limits.max_hashtags,
             MAX_HASHTAGS,
         )
-        hard_tags = min(limits.max_hashtags, MAX_HASHTAGS)
+        hard_tags = cap  # the cap is for the whole post: story #tags count too
         warnings: list[str] = []
 
         skip: set[str] = set()
@@ -219,16 +219,17 @@ class Composer:
 
         draft = self._fit(template, draft, platform, limits, warnings)
         text = template.render(draft.values())
-        self._verify(platform, text, limits, hard_tags)
+        url = clean(story.url) or None
+        link = url if platform in self.link_platforms else None
+        self._verify(platform, text, link, limits, hard_tags)
         if limits.requires_image and not story.image_url:
             label = PLATFORM_LABELS.get(platform, platform)
             warnings.append(f"no image: {label} will skip this story")
-        url = clean(story.url) or None
         values = draft.values()
         return Post(
             platform=platform,
             text=text,
-            link=url if platform in self.link_platforms else None,
+            link=link,
             image_url=story.image_url,
             alt_text=alt_text(raw["title"]),
             story_url=story.url,
@@ -277,10 +278,12 @@ class Composer:
             warnings.append("title shortened" if draft.title else "title dropped to fit")
         return draft
 
-    def _verify(self, platform: str, text: str, limits: Limits, hard_tags: int) -> None:
+    def _verify(
+        self, platform: str, text: str, link: str | None, limits: Limits, hard_tags: int
+    ) -> None:
         """The last word: a post that breaks a platform rule is never returned."""
         size = self.measure(platform, text, limits)
-        if not text:
+        if not text and not link:  # a Facebook link post needs no message
             raise Unsuitable(platform, "nothing to post: the story has no usable text or link")
         if size > limits.max_length:
             raise Unsuitable(
