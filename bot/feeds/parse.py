@@ -11,6 +11,7 @@ never expanded and no local file is ever read.
 from __future__ import annotations
 
 import codecs
+import html
 import io
 import re
 import threading
@@ -119,10 +120,6 @@ def parse_fetched(result: FetchResult, *, now: datetime) -> ParsedFeed | None:
 
 # --- sniffing and the DOCTYPE ---------------------------------------------------------------
 
-_HTML_START_RE = re.compile(
-    rb"\A(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html[\s>]|head[\s>]|body[\s>])",
-    re.I | re.S,
-)
 _XML_DECL_ENCODING_RE = re.compile(
     rb"\A(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._:-]+)"
 )
@@ -130,8 +127,17 @@ _CHARSET_RE = re.compile(r"charset\s*=\s*[\"']?([^\s;\"']+)", re.I)
 
 
 def looks_like_html(body: bytes) -> bool:
-    """An HTML page (a login wall, an error page, the site's home page) rather than a feed."""
-    return _HTML_START_RE.match(body[:4096]) is not None
+    """An HTML page (a login wall, an error page, the site's home page) rather than a feed:
+    the first element is <html>, <head> or <body>. A feed behind a stray HTML DOCTYPE is
+    still a feed, so the DOCTYPE alone decides nothing."""
+    if _wide_codec(body) is not None:
+        return False
+    head = body[:8192].decode("latin-1")
+    start = _prolog(head)[1]
+    return _HTML_ROOT_RE.match(head, start) is not None
+
+
+_HTML_ROOT_RE = re.compile(r"<(?:html|head|body)[\s>/]", re.I)
 
 
 def _wide_codec(body: bytes) -> tuple[str, bytes] | None:
@@ -156,20 +162,37 @@ def _wide_codec(body: bytes) -> tuple[str, bytes] | None:
     return None
 
 
-def _doctype_span(text: str) -> tuple[int, int] | None:
-    """Start and end of the <!DOCTYPE ...> declaration, internal subset included, or None.
+def _prolog(text: str) -> tuple[tuple[int, int] | None, int]:
+    """(span of the <!DOCTYPE ...> declaration or None, index where the root element starts).
 
-    A small scanner rather than a regex: an internal subset may hold '>' and ']' inside quoted
-    entity values and comments, which a regex would cut in the wrong place.
+    A small scanner rather than a regex: comments and processing instructions before the root
+    may mention "<!DOCTYPE", and an internal subset may hold '>' and ']' inside quoted entity
+    values and comments, which a regex would cut in the wrong place.
     """
-    lower = text[:65536].lower()
-    start = lower.find("<!doctype")
-    if start < 0:
-        return None
-    root = re.search(r"<[A-Za-z_]", lower)
-    if root is not None and root.start() < start:
-        return None  # "<!DOCTYPE" inside the document body is text, not a declaration
-    i, n, in_subset, quote = start + 9, len(text), False, ""
+    n = min(len(text), 1 << 20)
+    i = 0
+    doctype: tuple[int, int] | None = None
+    while i < n:
+        ch = text[i]
+        if ch in " \t\r\n\ufeff":
+            i += 1
+        elif text.startswith("<?", i):
+            close = text.find("?>", i + 2)
+            i = n if close < 0 else close + 2
+        elif text.startswith("<!--", i):
+            close = text.find("-->", i + 4)
+            i = n if close < 0 else close + 3
+        elif text[i : i + 9].lower() == "<!doctype":
+            end = _doctype_end(text, i + 9)
+            doctype = doctype or (i, end)
+            i = end
+        else:
+            return doctype, i
+    return doctype, n
+
+
+def _doctype_end(text: str, i: int) -> int:
+    n, in_subset, quote = len(text), False, ""
     while i < n:
         ch = text[i]
         if quote:
@@ -186,9 +209,9 @@ def _doctype_span(text: str) -> tuple[int, int] | None:
         elif ch == "]":
             in_subset = False
         elif ch == ">" and not in_subset:
-            return start, i + 1
+            return i + 1
         i += 1
-    return start, n
+    return n
 
 
 def strip_doctype(body: bytes, url: str) -> bytes:
@@ -203,7 +226,7 @@ def strip_doctype(body: bytes, url: str) -> bytes:
         if b"<!" not in body[:65536]:
             return body
         text = body.decode("latin-1")
-        span = _doctype_span(text)
+        span = _prolog(text)[0]
         if span is None:
             return body
         return body[: span[0]] + body[span[1] :]
@@ -215,7 +238,7 @@ def strip_doctype(body: bytes, url: str) -> bytes:
         if "<!doctype" in head or "<!entity" in head:
             raise FeedError(url, "not a feed: undecodable document with a DOCTYPE") from None
         return body
-    span = _doctype_span(text)
+    span = _prolog(text)[0]
     if span is None:
         return body
     return bom + (text[: span[0]] + text[span[1] :]).encode(codec)
@@ -248,11 +271,12 @@ def _split(tag: str) -> tuple[str, str]:
     return "", tag
 
 
-def _inner_html(el: Any) -> str:
-    """Text plus serialised children: RSS descriptions sometimes carry unescaped markup."""
-    if len(el) == 0:
+def _inner_html(el: Any, xhtml: bool = False) -> str:
+    """The element's content as HTML. Plain or CDATA text already is HTML (RSS escapes its
+    markup); with child elements (inline XHTML) text nodes are text and are escaped back."""
+    if len(el) == 0 and not xhtml:
         return el.text or ""
-    parts = [el.text or ""]
+    parts = [html.escape(el.text or "", quote=False)]
     for child in el:
         parts.append(etree.tostring(child, encoding="unicode", with_tail=True))
     return "".join(parts)
@@ -267,13 +291,15 @@ def _atom_text(el: Any) -> tuple[str, bool]:
     if kind in ("xhtml", "application/xhtml+xml") or mode == "xml":
         children = list(el)
         if len(children) == 1 and _split(children[0].tag) == (XHTML, "div"):
-            return _inner_html(children[0]), True
-        return _inner_html(el), True
+            return _inner_html(children[0], xhtml=True), True
+        return _inner_html(el, xhtml=True), True
     if len(el):
         return _inner_html(el), True
     text = el.text or ""
     if "html" in kind or mode == "escaped":
         return text, True
+    if kind not in ("text", "text/plain") and not kind.startswith("text/"):
+        raise _Unsure(f"Atom text of type {kind!r}")  # base64 per RFC 4287 4.1.3.3
     return text, False
 
 
@@ -313,7 +339,7 @@ def _clark_codes() -> dict[str, str]:
         codes[f"{{{ns}}}title"] = "dc:title"
         codes[f"{{{ns}}}description"] = "dc:description"
     for ns in MEDIA:
-        for local in ("content", "thumbnail", "group"):
+        for local in ("content", "thumbnail", "group", "title"):
             codes[f"{{{ns}}}{local}"] = "media:" + local
     codes[f"{{{ATOM10}}}link"] = "atom:link"
     codes[f"{{{ITUNES}}}image"] = "itunes:image"
@@ -330,6 +356,7 @@ def _rss_item(el: Any, feed_url: str) -> RawItem:
     thumbs: list[str] = []
     enclosures: list[str] = []
     guid_permalink = True
+    media_title = ""
     codes = _RSS_CODES
     for child in el:
         code = codes.get(child.tag)  # type: ignore[call-overload]
@@ -353,6 +380,8 @@ def _rss_item(el: Any, feed_url: str) -> RawItem:
                 item.categories.append(child.text)
         elif code == "author" or code == "dc:creator":
             item.author = item.author or child.text
+        elif code == "media:title":
+            media_title = media_title or child.text or ""
         elif code.startswith("media:"):
             _rss_media(child, code[6:], item, thumbs)
         elif code == "enclosure":
@@ -372,6 +401,8 @@ def _rss_item(el: Any, feed_url: str) -> RawItem:
             enclosures.append(child.get("href"))
     item.images.extend(thumbs)
     item.images.extend(enclosures)
+    if not item.title and media_title:
+        item.title, item.title_is_html = media_title, False
     rdf_about = el.get(f"{{{RDF}}}about")
     if item.guid is None and rdf_about:
         item.guid = rdf_about
@@ -568,11 +599,11 @@ def parse_with_feedparser(
         raise FeedError(url, f"unparseable: {type(exc).__name__}: {exc}") from None
     entries = result.get("entries") or []
     version = result.get("version") or ""
-    if not entries and not version:
+    feed = result.get("feed") or {}
+    if not entries and not version and (result.get("bozo") or not feed.get("title")):
         reason = result.get("bozo_exception")
         detail = f" ({type(reason).__name__}: {reason})" if reason else ""
         raise FeedError(url, f"not a feed: no RSS, Atom or JSON Feed found{detail}")
-    feed = result.get("feed") or {}
     items = [_feedparser_item(entry) for entry in entries]
     drop_shared_guids(items, url, feed.get("link"))
     stories = [build_story(item, feed_url=url, now=now) for item in items]
