@@ -17,7 +17,9 @@ from bot.settings import Secret
 from tests.fakes.images import jpeg_bytes
 from tests.fakes.platform_server import FakePlatformServer, oauth1_signature, x_problem
 
-TWITTER_VARS = "TWITTER_API_KEY, TWITTER_API_SECRET, TWITTER_ACCESS_TOKEN, TWITTER_ACCESS_TOKEN_SECRET"
+TWITTER_VARS = (
+    "TWITTER_API_KEY, TWITTER_API_SECRET, TWITTER_ACCESS_TOKEN, TWITTER_ACCESS_TOKEN_SECRET"
+)
 
 
 @pytest.fixture
@@ -106,14 +108,24 @@ def test_every_request_goes_to_the_base_url_and_nowhere_else(
 
     monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", spy)
     publisher = make(server)
-    post = Post("twitter", "Base URL https://example.com/a", image_url=server.image_url(),
-                alt_text="ring", story_url="https://example.com/a")  # fmt: skip
+    post = Post(
+        "twitter",
+        "Base URL https://example.com/a",
+        image_url=server.image_url(),
+        alt_text="ring",
+        story_url="https://example.com/a",
+    )
     publisher.verify()
     publisher.publish(post)
     assert publisher.find(post, since()) is not None
     paths = {r.path for r in server.requests if r.path.startswith("/2/")}
-    assert paths == {"/2/users/me", "/2/media/upload", "/2/media/metadata", "/2/tweets",
-                     f"/2/users/{server.x_user_id}/tweets"}  # fmt: skip
+    assert paths == {
+        "/2/users/me",
+        "/2/media/upload",
+        "/2/media/metadata",
+        "/2/tweets",
+        f"/2/users/{server.x_user_id}/tweets",
+    }
     assert len(sent) == 5  # users/me once (cached), upload, metadata, tweet, timeline
     assert all(url.startswith(server.base_url + "/2/") for url in sent), sent
 
@@ -186,11 +198,20 @@ def test_failed_alt_text_keeps_the_image(
 # --- the error table, row by row ----------------------------------------------------------------
 
 RESET = 2_000_000_000
-CAP = x_problem(429, "UsageCapExceeded", "Usage cap exceeded: Monthly product cap",
-                "https://api.twitter.com/2/problems/usage-capped", period="Monthly")  # fmt: skip
-PERMS = x_problem(403, "Forbidden", "Your client app is not configured with the appropriate "
-                  "oauth1 app permissions for this endpoint.",
-                  "https://api.twitter.com/2/problems/oauth1-permissions")  # fmt: skip
+CAP = x_problem(
+    429,
+    "UsageCapExceeded",
+    "Usage cap exceeded: Monthly product cap",
+    "https://api.twitter.com/2/problems/usage-capped",
+    period="Monthly",
+)
+PERMS = x_problem(
+    403,
+    "Forbidden",
+    "Your client app is not configured with the appropriate "
+    "oauth1 app permissions for this endpoint.",
+    "https://api.twitter.com/2/problems/oauth1-permissions",
+)
 
 
 @pytest.mark.parametrize(
@@ -198,23 +219,41 @@ PERMS = x_problem(403, "Forbidden", "Your client app is not configured with the 
     [
         (429, x_problem(429, "Too Many Requests"), RateLimited, "Too Many Requests"),
         (429, CAP, RateLimited, "Usage cap exceeded: Monthly product cap"),
-        (403, x_problem(403, "Forbidden", "You are not permitted to perform this action."),
-         Rejected, "You are not permitted to perform this action."),
+        (
+            403,
+            x_problem(403, "Forbidden", "You are not permitted to perform this action."),
+            Rejected,
+            "You are not permitted to perform this action.",
+        ),
         (403, PERMS, AuthError, "oauth1 app permissions"),
-        (400, x_problem(400, "Invalid Request", "One or more parameters to your request was "
-                        "invalid.", errors=[{"message": "text: bad"}]), Rejected, "text: bad"),
+        (
+            400,
+            x_problem(
+                400,
+                "Invalid Request",
+                "One or more parameters to your request was invalid.",
+                errors=[{"message": "text: bad"}],
+            ),
+            Rejected,
+            "text: bad",
+        ),
         (401, x_problem(401, "Unauthorized"), AuthError, "Unauthorized"),
         (500, x_problem(500, "Internal Server Error"), Transient, "Internal Server Error"),
         (503, x_problem(503, "Service Unavailable"), Transient, "Service Unavailable"),
         (502, "<html>bad gateway</html>", Transient, "HTTP 502"),
         (404, x_problem(404, "Not Found Error"), Rejected, "Not Found Error"),
     ],
-)  # fmt: skip
+)
 def test_error_rows(
     server: FakePlatformServer, status: int, body: object, kind: type, text: str
 ) -> None:
-    server.fail("POST", "/2/tweets", status=status, body=body,  # type: ignore[arg-type]
-                headers={"x-rate-limit-reset": str(RESET)})  # fmt: skip
+    server.fail(
+        "POST",
+        "/2/tweets",
+        status=status,
+        body=body,  # type: ignore[arg-type]
+        headers={"x-rate-limit-reset": str(RESET)},
+    )
     publisher = make(server, clock=lambda: RESET - 120.0)
     with pytest.raises(kind) as caught:
         publisher.publish(Post("twitter", "Error row"))
@@ -273,8 +312,11 @@ def test_connection_refused_is_transient(server: FakePlatformServer) -> None:
 
 def test_find_matches_the_expanded_link_despite_tco(server: FakePlatformServer) -> None:
     publisher = make(server)
-    post = Post("twitter", "Gems & rings https://www.jckonline.com/story?id=1 #gems",
-                story_url="https://www.jckonline.com/story?id=1")  # fmt: skip
+    post = Post(
+        "twitter",
+        "Gems & rings https://www.jckonline.com/story?id=1 #gems",
+        story_url="https://www.jckonline.com/story?id=1",
+    )
     made = publisher.publish(post)
     assert "https://t.co/" in server.tweets[0]["text"]
     assert "&amp;" in server.tweets[0]["text"]
@@ -291,8 +333,9 @@ def test_find_matches_the_text_when_links_differ(server: FakePlatformServer) -> 
 
 def test_find_returns_none_for_a_post_never_made(server: FakePlatformServer) -> None:
     publisher = make(server)
-    publisher.publish(Post("twitter", "Something else https://example.com/1",
-                           story_url="https://example.com/1"))  # fmt: skip
+    publisher.publish(
+        Post("twitter", "Something else https://example.com/1", story_url="https://example.com/1")
+    )
     missing = Post("twitter", "Not posted https://example.com/2", story_url="https://example.com/2")
     assert publisher.find(missing, since()) is None
     query = server.requests_to("/2/users/*/tweets")[0].params()

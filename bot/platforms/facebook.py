@@ -77,7 +77,7 @@ class FacebookPublisher(Publisher):
 
     def verify(self) -> Account:
         me = self.graph.get("me", {"fields": "id,name"})
-        return Account(PLATFORM, str(me.get("id", "")), str(me.get("name", "")))
+        return Account(PLATFORM, self.graph.field(me, "id"), self.graph.field(me, "name"))
 
     def _as_photo(self, post: Post) -> bool:
         """Photo mode needs an image; a story without one still goes out as a link post."""
@@ -98,12 +98,12 @@ class FacebookPublisher(Publisher):
         if self._as_photo(post):
             form = {"url": str(post.image_url), "caption": self._message(post)}
             answer = self.graph.post(f"{self.page_id}/photos", form)
-            post_id = str(answer.get("post_id") or answer["id"])
+            post_id = str(answer.get("post_id") or self.graph.field(answer, "id"))
         else:
             form = {"message": post.text}
             if post.link:
                 form["link"] = post.link
-            post_id = str(self.graph.post(f"{self.page_id}/feed", form)["id"])
+            post_id = self.graph.field(self.graph.post(f"{self.page_id}/feed", form), "id")
         return PublishResult(post_id, fallback_url(post_id))
 
     def find(
@@ -115,7 +115,7 @@ class FacebookPublisher(Publisher):
         )
         wanted = _norm(self._message(post))
         links = [u for u in (post.link, post.story_url) if u]
-        for item in answer.get("data") or []:
+        for item in self.graph.items(answer):
             if _norm(item.get("message")) == wanted or self._links_match(item, links):
                 post_id = str(item["id"])
                 return PublishResult(post_id, item.get("permalink_url") or fallback_url(post_id))

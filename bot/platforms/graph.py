@@ -206,6 +206,20 @@ class GraphApi:
         self.variable = variable
         self.http = http
 
+    def field(self, answer: dict[str, Any], name: str) -> str:
+        """A field the answer must have; a 2xx without it is a broken answer, not a success."""
+        value = answer.get(name)
+        if value in (None, ""):
+            raise Transient(self.platform, f"the Graph API answered without {name!r}")
+        return str(value)
+
+    def items(self, answer: dict[str, Any]) -> list[dict[str, Any]]:
+        """The `data` list of a listing; a listing without one must not read as "not found"."""
+        data = answer.get("data")
+        if not isinstance(data, list):
+            raise Transient(self.platform, "the Graph API answered a listing without 'data'")
+        return [item for item in data if isinstance(item, dict)]
+
     def get(self, path: str, params: Mapping[str, str | int] | None = None) -> dict[str, Any]:
         """GET with the token in the Authorization header (a GET has no body to carry it)."""
         headers = {"Authorization": f"Bearer {self._token.reveal()}"}

@@ -108,7 +108,9 @@ class InstagramPublisher(Publisher):
 
     def verify(self) -> Account:
         me = self.graph.get(self.user_id, {"fields": "username"})
-        return Account(PLATFORM, str(me.get("id", self.user_id)), f"@{me.get('username', '')}")
+        return Account(
+            PLATFORM, str(me.get("id") or self.user_id), "@" + self.graph.field(me, "username")
+        )
 
     # -- publishing -------------------------------------------------------------------------
 
@@ -136,7 +138,7 @@ class InstagramPublisher(Publisher):
         if self._wait_until_ready(container_id) == "PUBLISHED":
             return self._published(post, container_id, since=None)
         answer = self.graph.post(f"{self.user_id}/media_publish", {"creation_id": container_id})
-        media_id = str(answer["id"])
+        media_id = self.graph.field(answer, "id")
         return PublishResult(media_id, self._permalink(media_id), container_id)
 
     def _check_image(self, post: Post) -> ImageInfo:
@@ -155,7 +157,7 @@ class InstagramPublisher(Publisher):
         answer = self.graph.get(
             f"{self.user_id}/content_publishing_limit", {"fields": "quota_usage,config"}
         )
-        entries = answer.get("data") or [{}]
+        entries = self.graph.items(answer) or [{}]
         usage = entries[0].get("quota_usage")
         total = (entries[0].get("config") or {}).get("quota_total")
         if isinstance(usage, int) and isinstance(total, int) and usage >= total:
@@ -170,7 +172,7 @@ class InstagramPublisher(Publisher):
         form = {"image_url": image.url, "caption": post.text}
         if post.alt_text:
             form["alt_text"] = post.alt_text
-        return str(self.graph.post(f"{self.user_id}/media", form)["id"])
+        return self.graph.field(self.graph.post(f"{self.user_id}/media", form), "id")
 
     def _status(self, container_id: str) -> tuple[str, str]:
         answer = self.graph.get(container_id, {"fields": "status_code,status"})
@@ -247,7 +249,7 @@ class InstagramPublisher(Publisher):
             f"{self.user_id}/media", {"fields": "id,caption,timestamp,permalink", "limit": 25}
         )
         wanted = _norm(post.text)
-        for item in answer.get("data") or []:
+        for item in self.graph.items(answer):
             stamp = _epoch(item.get("timestamp"))
             if since is not None and stamp is not None and stamp < since - 60:
                 continue

@@ -103,7 +103,7 @@ def map_x_error(
     if isinstance(exc, requests.exceptions.InvalidURL):
         return Rejected(PLATFORM, str(exc))
     if (
-        isinstance(exc, ValueError | KeyError | TypeError)
+        isinstance(exc, ValueError | KeyError | TypeError | AttributeError)
         and not isinstance(exc, requests.exceptions.RequestException)
     ) or isinstance(exc, requests.exceptions.JSONDecodeError):
         # a 2xx answer that is not the JSON we expect: the request may have worked
@@ -229,13 +229,14 @@ class TwitterPublisher(Publisher):
             ValueError,
             KeyError,
             TypeError,
+            AttributeError,
         ) as exc:
             raise map_x_error(exc, now=self.clock()) from None
 
     def _account(self) -> tuple[str, str]:
         if self._me is None:
-            response = self._call(lambda: self.client.get_me(user_auth=True))
-            self._me = (str(response.data.id), str(response.data.username))
+            data = self._call(lambda: self.client.get_me(user_auth=True).data)
+            self._me = self._call(lambda: (str(data.id), str(data.username)))
         return self._me
 
     def verify(self) -> Account:
@@ -251,12 +252,13 @@ class TwitterPublisher(Publisher):
     ) -> PublishResult:
         _, username = self._account()  # before posting: the URL needs it, and it is cached
         media_ids = self._upload_image(post)
-        response = self._call(
-            lambda: self.client.create_tweet(
-                text=post.text, media_ids=media_ids or None, user_auth=True
+        tweet_id = self._call(
+            lambda: str(
+                self.client.create_tweet(
+                    text=post.text, media_ids=media_ids or None, user_auth=True
+                ).data["id"]
             )
         )
-        tweet_id = str(response.data["id"])
         return PublishResult(tweet_id, f"https://x.com/{username}/status/{tweet_id}")
 
     def _upload_image(self, post: Post) -> list[str]:
@@ -318,15 +320,22 @@ class TwitterPublisher(Publisher):
                 user_auth=True,
             )
         )
-        wanted_urls = [u for u in (post.story_url, post.link) if u]
-        wanted_text = normalise_text(post.text)
-        for tweet in response.data or []:
-            expanded = [u.get("expanded_url", "") for u in (tweet.entities or {}).get("urls", [])]
-            by_url = any(_same_url(e, w) for e in expanded for w in wanted_urls)
-            if by_url or normalise_text(tweet.text) == wanted_text:
-                tweet_id = str(tweet.id)
-                return PublishResult(tweet_id, f"https://x.com/{username}/status/{tweet_id}")
-        return None
+        if response.data is None and "result_count" not in response.meta:
+            raise Transient(PLATFORM, "the X API answered the timeline without data or meta")
+        return self._call(lambda: _match(response.data or [], post, username))
+
+
+def _match(tweets: list[tweepy.Tweet], post: Post, username: str) -> PublishResult | None:
+    """Our post among recent tweets: by its link (X keeps it as expanded_url) or by its text."""
+    wanted_urls = [u for u in (post.story_url, post.link) if u]
+    wanted_text = normalise_text(post.text)
+    for tweet in tweets:
+        expanded = [u.get("expanded_url", "") for u in (tweet.entities or {}).get("urls", [])]
+        by_url = any(_same_url(e, w) for e in expanded for w in wanted_urls)
+        if by_url or normalise_text(tweet.text) == wanted_text:
+            tweet_id = str(tweet.id)
+            return PublishResult(tweet_id, f"https://x.com/{username}/status/{tweet_id}")
+    return None
 
 
 def _raise_for_status(response: requests.Response) -> None:

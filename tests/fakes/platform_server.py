@@ -380,19 +380,23 @@ class FakePlatformServer:
         if path.startswith("/images/"):
             return self._image(request)
         if path.startswith("/2/"):
-            reply = self._x(request)
-            reply.headers = {**self._x_rate_headers(path), **reply.headers}
-            return reply
+            return self._decorate(path, self._x(request))
         if _GRAPH_PATH.match(path):
-            reply = self._graph(request)
+            return self._decorate(path, self._graph(request))
+        return Reply(404, {"error": "not found"})
+
+    def _decorate(self, path: str, reply: Reply, *, consume: bool = True) -> Reply:
+        """The headers the real platform puts on every answer (rate limits, usage)."""
+        if path.startswith("/2/"):
+            reply.headers = {**self._x_rate_headers(path, consume=consume), **reply.headers}
+        elif _GRAPH_PATH.match(path):
             if self.business_usage is not None:
                 usage = json.dumps({self.page_id: [self.business_usage]})
                 reply.headers.setdefault("X-Business-Use-Case-Usage", usage)
             reply.headers.setdefault(
                 "X-App-Usage", '{"call_count":1,"total_cputime":1,"total_time":1}'
             )
-            return reply
-        return Reply(404, {"error": "not found"})
+        return reply
 
     def take_fault(self, method: str, path: str) -> Fault | None:
         with self._lock:
@@ -406,10 +410,7 @@ class FakePlatformServer:
         self._release.wait(seconds)
 
     def fault_reply(self, fault: Fault, path: str) -> Reply:
-        headers = dict(fault.headers)
-        if path.startswith("/2/"):
-            headers = {**self._x_rate_headers(path, consume=False), **headers}
-        return Reply(fault.status, fault.body, headers)
+        return self._decorate(path, Reply(fault.status, fault.body, dict(fault.headers)))
 
     def next_id(self) -> int:
         with self._lock:

@@ -1,0 +1,144 @@
+"""One contract, every adapter: the same behaviour from X, Facebook, Instagram and the dry run.
+
+Each case builds an adapter against a fresh fake server and a post it can accept; the tests
+below know nothing platform-specific.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.errors import PublishError
+from bot.models import Account, Limits, Post, PublishResult
+from bot.platforms import DryRunPublisher, limits_for
+from bot.platforms.base import Publisher
+from bot.platforms.facebook import FacebookPublisher
+from bot.platforms.instagram import InstagramPublisher
+from bot.platforms.twitter import TwitterPublisher
+from tests.fakes.platform_server import FakePlatformServer
+
+
+@dataclass
+class Case:
+    publisher: Publisher
+    post: Post
+    real: bool
+
+
+def _twitter(s: FakePlatformServer) -> Case:
+    post = Post(
+        "twitter",
+        "Contract https://www.jckonline.com/c",
+        image_url=s.image_url(),
+        story_url="https://www.jckonline.com/c",
+    )
+    return Case(TwitterPublisher(s.twitter_settings(), timeout=1.0), post, True)
+
+
+def _facebook(s: FakePlatformServer) -> Case:
+    post = Post("facebook", "Contract", link="https://www.jckonline.com/c")
+    return Case(FacebookPublisher(s.facebook_settings(), timeout=1.0), post, True)
+
+
+def _instagram(s: FakePlatformServer) -> Case:
+    publisher = InstagramPublisher(s.instagram_settings(), timeout=1.0, sleep=lambda _: None)
+    return Case(publisher, Post("instagram", "Contract", image_url=s.image_url()), True)
+
+
+def _dryrun(s: FakePlatformServer) -> Case:
+    return Case(DryRunPublisher("twitter", limits_for("twitter")), Post("twitter", "Dry"), False)
+
+
+BUILDERS: dict[str, Callable[[FakePlatformServer], Case]] = {
+    "twitter": _twitter,
+    "facebook": _facebook,
+    "instagram": _instagram,
+    "dryrun": _dryrun,
+}
+
+
+@pytest.fixture
+def server() -> Iterator[FakePlatformServer]:
+    with FakePlatformServer() as fake:
+        yield fake
+
+
+@pytest.fixture(params=list(BUILDERS))
+def case(request: pytest.FixtureRequest, server: FakePlatformServer) -> Iterator[Case]:
+    built = BUILDERS[request.param](server)
+    yield built
+    built.publisher.close()
+
+
+@pytest.fixture(params=["twitter", "facebook", "instagram"])
+def real_case(request: pytest.FixtureRequest, server: FakePlatformServer) -> Iterator[Case]:
+    """The adapters that talk to a platform (the dry run makes no request that could fail)."""
+    built = BUILDERS[request.param](server)
+    yield built
+    built.publisher.close()
+
+
+def since() -> datetime:
+    return datetime.now(UTC) - timedelta(seconds=5)
+
+
+def test_limits_and_name_are_declared(case: Case) -> None:
+    assert isinstance(case.publisher.limits, Limits) and case.publisher.limits.max_length > 0
+    assert case.publisher.name == case.post.platform
+
+
+def test_verify_returns_an_account(case: Case) -> None:
+    account = case.publisher.verify()
+    assert isinstance(account, Account)
+    assert account.platform == case.post.platform and account.id and account.name
+
+
+def test_publish_then_find_agree(case: Case, server: FakePlatformServer) -> None:
+    handles: list[dict[str, str]] = []
+    assert case.publisher.find(case.post, since()) is None
+    result = case.publisher.publish(case.post, lambda h: handles.append(dict(h)))
+    assert isinstance(result, PublishResult) and result.remote_id
+    found = case.publisher.find(case.post, since(), handles[0] if handles else None)
+    assert found is not None and found.remote_id == result.remote_id
+    made = len(server.tweets) + len(server.fb_posts) + len(server.ig_media)
+    assert made == (1 if case.real else 0)
+
+
+def test_dry_run_result_is_marked_and_stable(server: FakePlatformServer) -> None:
+    case = _dryrun(server)
+    first = case.publisher.publish(case.post)
+    assert first.remote_id.startswith("dry-run-") and first.remote_url is None
+    assert DryRunPublisher("twitter", limits_for("twitter")).publish(case.post) == first
+    assert getattr(case.publisher, "is_dry_run", False) is True
+    assert server.requests == []
+
+
+FAULTS: list[Callable[[FakePlatformServer], object]] = [
+    lambda s: s.fail("*", "/[2v]*", status=500, body=b"<html>oops</html>", times=99),
+    lambda s: s.fail("*", "/[2v]*", status=401, body={"error": "?"}, times=99),
+    lambda s: s.fail("*", "/[2v]*", status=200, body=b"not json", times=99),
+    lambda s: s.fail("*", "/[2v]*", status=200, body={"unexpected": True}, times=99),
+    lambda s: s.drop("*", "/[2v]*", times=99),
+]
+
+
+@pytest.mark.parametrize("fault", range(len(FAULTS)))
+@pytest.mark.parametrize("operation", ["verify", "publish", "find"])
+def test_only_bot_errors_escape(
+    real_case: Case, server: FakePlatformServer, fault: int, operation: str
+) -> None:
+    case = real_case
+    FAULTS[fault](server)
+    calls = {
+        "verify": case.publisher.verify,
+        "publish": lambda: case.publisher.publish(case.post),
+        "find": lambda: case.publisher.find(case.post, since()),
+    }
+    with pytest.raises(PublishError) as caught:
+        calls[operation]()
+    assert caught.value.platform == case.post.platform
+    assert caught.value.message

@@ -1,0 +1,239 @@
+"""The Instagram adapter: container, status poll with an injected clock, publish, recovery."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.errors import RateLimited, Rejected, Transient, Unsuitable
+from bot.models import Post
+from bot.platforms.instagram import InstagramPublisher
+from tests.fakes.images import jpeg_bytes
+from tests.fakes.platform_server import FakePlatformServer
+
+
+class FakeTime:
+    """A clock that only moves when the adapter sleeps: no real waiting in any test."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def clock(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def server() -> Iterator[FakePlatformServer]:
+    with FakePlatformServer() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_time() -> FakeTime:
+    return FakeTime()
+
+
+def make(server: FakePlatformServer, fake_time: FakeTime, max_wait: float = 60.0):
+    return InstagramPublisher(
+        server.instagram_settings(),
+        timeout=1.0,
+        sleep=fake_time.sleep,
+        clock=fake_time.clock,
+        max_wait=max_wait,
+    )
+
+
+def post(server: FakePlatformServer, image: str | None = "photo.jpg", **kw: str) -> Post:
+    url = server.image_url(image) if image else None
+    return Post("instagram", kw.pop("text", "A ring #jewelry"), image_url=url, **kw)
+
+
+def since() -> datetime:
+    return datetime.now(UTC) - timedelta(seconds=5)
+
+
+def test_verify_names_the_account(server: FakePlatformServer, fake_time: FakeTime) -> None:
+    account = make(server, fake_time).verify()
+    assert (account.platform, account.id, account.name) == (
+        "instagram",
+        server.ig_user_id,
+        "@jcktest.ig",
+    )
+
+
+def test_publish_waits_for_the_container_with_backoff(
+    server: FakePlatformServer, fake_time: FakeTime
+) -> None:
+    server.ig_in_progress_reads = 3
+    checkpoints: list[dict[str, str]] = []
+
+    def checkpoint(handles: dict[str, str]) -> None:
+        assert server.ig_media == [], "the checkpoint must come before media_publish"
+        checkpoints.append(dict(handles))
+
+    result = make(server, fake_time).publish(post(server, alt_text="gold ring"), checkpoint)
+    (container_id,) = server.ig_containers
+    assert checkpoints == [{"container_id": container_id}]
+    assert fake_time.sleeps == [0.5, 1.0, 2.0]
+    (media,) = server.ig_media
+    assert (result.remote_id, result.container_id) == (media["id"], container_id)
+    assert result.remote_url == media["permalink"]
+    assert media["caption"] == "A ring #jewelry" and media["alt_text"] == "gold ring"
+    assert server.ig_containers[container_id]["status_code"] == "PUBLISHED"
+    create = server.requests_to(f"*/{server.ig_user_id}/media", "POST")[0].form()
+    assert create["image_url"] == server.image_url()
+
+
+def test_wait_is_bounded_and_ends_transient(
+    server: FakePlatformServer, fake_time: FakeTime
+) -> None:
+    server.ig_in_progress_reads = 1000
+    with pytest.raises(Transient, match="still IN_PROGRESS after 10s"):
+        make(server, fake_time, max_wait=10).publish(post(server))
+    assert sum(fake_time.sleeps) == pytest.approx(10)
+    assert server.ig_media == []
+
+
+@pytest.mark.parametrize(
+    ("outcome", "kind"),
+    [
+        (("ERROR", "Error: 2207003 media download timed out"), Transient),
+        (("ERROR", "Error: 2207001 server error"), Transient),
+        (("ERROR", "Error: 2207005 unsupported image format"), Unsuitable),
+        (("ERROR", "Error: something went wrong"), Rejected),
+        (("EXPIRED", "Expired: not published within 24 hours"), Transient),
+    ],
+)
+def test_container_failures_carry_the_status_text(
+    server: FakePlatformServer, fake_time: FakeTime, outcome: tuple[str, str], kind: type
+) -> None:
+    server.ig_next_outcome = outcome
+    with pytest.raises(kind) as caught:
+        make(server, fake_time).publish(post(server))
+    assert type(caught.value) is kind
+    assert outcome[1] in caught.value.message
+    assert server.requests_to("*/media_publish") == []
+
+
+def test_spent_quota_is_rate_limited_before_any_container(
+    server: FakePlatformServer, fake_time: FakeTime
+) -> None:
+    server.ig_quota_usage = server.ig_quota_total = 50
+    with pytest.raises(RateLimited, match="50 of 50") as caught:
+        make(server, fake_time).publish(post(server))
+    assert caught.value.retry_after == 3600
+    assert server.ig_containers == {}
+
+
+@pytest.mark.parametrize(
+    ("image", "reason"),
+    [
+        ("photo.png", "image/png, not image/jpeg"),
+        ("big.jpg", "over the 8388608 limit"),
+        ("missing.jpg", "HTTP 404"),
+        (None, "no image"),
+    ],
+)
+def test_unsuitable_images_are_refused_before_any_graph_write(
+    server: FakePlatformServer, fake_time: FakeTime, image: str | None, reason: str
+) -> None:
+    server.add_image("big.jpg", jpeg_bytes(8 * 1024 * 1024 + 1), "image/jpeg")
+    with pytest.raises(Unsuitable, match=reason):
+        make(server, fake_time).publish(post(server, image))
+    assert [r for r in server.graph_requests() if r.method == "POST"] == []
+
+
+def test_non_http_image_url_is_unsuitable(server: FakePlatformServer, fake_time: FakeTime) -> None:
+    bad = Post("instagram", "ftp", image_url="ftp://example.com/a.jpg")
+    with pytest.raises(Unsuitable, match="not an absolute http"):
+        make(server, fake_time).publish(bad)
+
+
+def test_image_host_failure_is_transient(server: FakePlatformServer, fake_time: FakeTime) -> None:
+    server.fail("HEAD", "/images/photo.jpg", status=503, body=b"")
+    with pytest.raises(Transient, match="HTTP 503"):
+        make(server, fake_time).publish(post(server))
+
+
+def test_ranged_get_when_head_is_refused(server: FakePlatformServer, fake_time: FakeTime) -> None:
+    server.head_allowed = False
+    make(server, fake_time).publish(post(server))
+    assert len(server.ig_media) == 1
+    ranged = [r for r in server.requests_to("/images/*", "GET") if "range" in r.headers]
+    assert ranged
+    with pytest.raises(Unsuitable, match="image/png"):
+        make(server, fake_time).publish(post(server, "photo.png"))
+
+
+def test_bytes_that_are_not_jpeg_fail_at_meta_as_unsuitable(
+    server: FakePlatformServer, fake_time: FakeTime
+) -> None:
+    """HEAD only sees the label; Meta's own fetch finds HTML: 9004/2207052."""
+    with pytest.raises(Unsuitable, match="image could not be fetched"):
+        make(server, fake_time).publish(post(server, "fake.jpg"))
+
+
+# --- recovery -----------------------------------------------------------------------------------
+
+
+def test_lost_publish_call_is_found_by_container(
+    server: FakePlatformServer, fake_time: FakeTime
+) -> None:
+    publisher = make(server, fake_time)
+    handles: list[dict[str, str]] = []
+    server.drop("POST", "*/media_publish", after_effect=True)
+    the_post = post(server)
+    with pytest.raises(Transient):
+        publisher.publish(the_post, lambda h: handles.append(dict(h)))
+    (media,) = server.ig_media
+    found = publisher.find(the_post, since(), handles[0])
+    assert found is not None
+    assert (found.remote_id, found.container_id) == (media["id"], handles[0]["container_id"])
+    again = publisher.publish(the_post, None, handles[0])
+    assert again.remote_id == media["id"] and len(server.ig_media) == 1
+
+
+def test_finished_container_is_not_found_and_is_reused(
+    server: FakePlatformServer, fake_time: FakeTime
+) -> None:
+    publisher = make(server, fake_time)
+    handles: list[dict[str, str]] = []
+    server.drop("POST", "*/media_publish")  # the call never arrived
+    the_post = post(server)
+    with pytest.raises(Transient):
+        publisher.publish(the_post, lambda h: handles.append(dict(h)))
+    assert publisher.find(the_post, since(), handles[0]) is None
+    result = publisher.publish(the_post, lambda h: handles.append(dict(h)), handles[0])
+    assert len(server.ig_containers) == 1 and len(handles) == 1
+    assert result.container_id == handles[0]["container_id"]
+    assert len(server.ig_media) == 1
+
+
+def test_expired_container_in_recovery_gets_a_new_one(
+    server: FakePlatformServer, fake_time: FakeTime
+) -> None:
+    publisher = make(server, fake_time)
+    server.ig_next_outcome = ("EXPIRED", "Expired")
+    handles: list[dict[str, str]] = []
+    with pytest.raises(Transient):
+        publisher.publish(post(server), lambda h: handles.append(dict(h)))
+    server.ig_next_outcome = None
+    result = publisher.publish(post(server), lambda h: handles.append(dict(h)), handles[0])
+    assert len(handles) == 2 and result.container_id == handles[1]["container_id"]
+
+
+def test_find_without_container_matches_the_caption(
+    server: FakePlatformServer, fake_time: FakeTime
+) -> None:
+    publisher = make(server, fake_time)
+    made = publisher.publish(post(server, text="Caption  one"))
+    found = publisher.find(post(server, text="Caption one"), since())
+    assert found is not None and found.remote_id == made.remote_id
+    assert publisher.find(post(server, text="Caption two"), since()) is None
