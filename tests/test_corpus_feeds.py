@@ -91,6 +91,7 @@ def _header_lines(raw: bytes) -> dict[str, list[str]]:
 _STR = r"(?P<q>['\"])(?P<value>(?:\\.|(?!(?P=q)).)*)(?P=q)"
 _TITLE_RE = re.compile(r"entries\[0\](?:\['title'\]|\.title)\s*==\s*u?" + _STR)
 _LINK_RE = re.compile(r"entries\[0\](?:\['link'\]|\.link)\s*==\s*u?" + _STR)
+_FEED_TITLE_RE = re.compile(r"feed(?:\['title'\]|\.title)\s*==\s*u?" + _STR)
 _BAD_TITLE = re.compile(r"[<>&]|^\s|\s$|\s\s|[\t\n\r]")
 
 
@@ -128,7 +129,7 @@ def _comparable(path: Path, kind: str, expected: str, meta: dict[str, list[str]]
         return False
     if "Header" in meta:  # needs the HTTP response headers upstream's server sent
         return False
-    if kind == "title":
+    if kind != "link":
         return not _BAD_TITLE.search(expected)
     return True
 
@@ -155,7 +156,8 @@ def _walk_xml(paths: list[Path]) -> tuple[Tally, list[str]]:
         tally.stories += len(parsed.stories)
         _check_story_shape(parsed, str(path))
         expect = (meta.get("Expect") or [""])[0]
-        for kind, pattern in (("title", _TITLE_RE), ("link", _LINK_RE)):
+        checks = (("title", _TITLE_RE), ("link", _LINK_RE), ("feed title", _FEED_TITLE_RE))
+        for kind, pattern in checks:
             match = pattern.search(expect)
             if not match:
                 continue
@@ -164,7 +166,10 @@ def _walk_xml(paths: list[Path]) -> tuple[Tally, list[str]]:
                 continue
             tally.compared += 1
             story = parsed.stories[0] if parsed.stories else None
-            ours = (story.title if kind == "title" else story.url) if story else None
+            if kind == "feed title":
+                ours = parsed.title
+            else:
+                ours = (story.title if kind == "title" else story.url) if story else None
             if kind == "link":
                 expected = canonical_url(expected) or expected  # we drop fragments, tracking
             if ours == expected:

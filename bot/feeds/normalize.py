@@ -320,6 +320,7 @@ class RawItem:
 
 
 SUMMARY_MAX_CHARS = 2000
+TITLE_MAX_CHARS = 500
 _EMAIL_NAME_RE = re.compile(r"^\s*\S+@\S+\s*\((.+)\)\s*$")
 
 
@@ -327,6 +328,8 @@ def build_story(item: RawItem, *, feed_url: str, now: datetime) -> Story:
     """Normalise one RawItem: plain text, canonical link, UTC date, best image, identity."""
     base = item.base or feed_url
     title = plain_text(item.title) if item.title_is_html else collapse(item.title)
+    if len(title) > TITLE_MAX_CHARS:  # no real headline is this long; hostile or broken
+        title = title[:TITLE_MAX_CHARS].rsplit(" ", 1)[0] + "…"
     url = canonical_url(item.link, base)
     summary = clean_summary(plain_text(item.summary)) if item.summary else ""
     if not summary and item.content:

@@ -105,7 +105,9 @@ def parse_feed(
     body = strip_doctype(body, url)
     try:
         return parse_fast(body, url=url, now=now, content_type=content_type)
-    except _Unsure:
+    except _Unsure as unsure:
+        if "Excessive depth" in str(unsure):  # feedparser's loose parser would crawl for seconds
+            raise FeedError(url, "not a feed: elements nested too deeply") from None
         return parse_with_feedparser(body, url=url, now=now, content_type=content_type)
 
 
@@ -343,6 +345,8 @@ def _clark_codes() -> dict[str, str]:
             codes[f"{{{ns}}}{local}"] = "media:" + local
     codes[f"{{{ATOM10}}}link"] = "atom:link"
     codes[f"{{{ITUNES}}}image"] = "itunes:image"
+    codes[f"{{{ITUNES}}}summary"] = "itunes:summary"
+    codes[f"{{{XHTML}}}body"] = "xhtml:body"
     return codes
 
 
@@ -399,6 +403,10 @@ def _rss_item(el: Any, feed_url: str) -> RawItem:
                 enclosures.append(child.get("href") or "")
         elif code == "itunes:image" and child.get("href"):
             enclosures.append(child.get("href"))
+        elif code == "xhtml:body":
+            item.content = item.content or _inner_html(child, xhtml=True)
+        elif code == "itunes:summary":
+            item.summary = item.summary or html.escape(child.text or "", quote=False)
     item.images.extend(thumbs)
     item.images.extend(enclosures)
     if not item.title and media_title:
@@ -492,6 +500,9 @@ def _atom_entry(el: Any, feed_url: str, atom: str) -> RawItem:
                 dates.setdefault("dc:date", child.text or "")
     item.images.extend(thumbs)
     item.images.extend(enclosures)
+    guid = (item.guid or "").strip()
+    if not item.link and guid.lower().startswith(("http://", "https://", "/")):
+        item.link = _atom_link(el, guid, item.base or feed_url)  # feedparser does the same
     for key in ("published", "issued", "created", "dc:date", "updated", "modified"):
         if key in dates:
             item.published = parse_date(dates[key])
@@ -552,6 +563,8 @@ def parse_fast(
                 items.append(_atom_entry(child, url, ns))
     else:
         raise _Unsure(f"unknown root {root.tag!r}")
+    if not items and not feed_title:
+        raise _Unsure("nothing recognised")  # odd dialects (case-folded iTunes names...)
     drop_shared_guids(items, url, feed_link)
     stories = [build_story(item, feed_url=url, now=now) for item in items]
     return ParsedFeed(feed_title or None, stories, None, "fast")
@@ -564,12 +577,14 @@ def _channel_meta(channel: Any) -> tuple[str | None, str | None]:
             continue
         ns, local = _split(child.tag)
         if ns in _RSS_CORE:
-            if local == "title" and title is None:
+            if local == "title" and not title:
                 title = plain_text(_inner_html(child))
             elif local == "link" and link is None:
                 link = (child.text or "").strip()
             elif local == "item":
                 break
+        elif ns == DC and local == "title" and not title:
+            title = plain_text(child.text or "")
     return title, link
 
 
