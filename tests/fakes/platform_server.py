@@ -560,6 +560,7 @@ class FakePlatformServer:
                     "media_ids": media_ids,
                     "created_at": now,
                     "urls": urls,
+                    "entities": {"urls": urls},
                     "alt_texts": [self.media[m].get("alt_text") for m in media_ids],
                 }
             )
