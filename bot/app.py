@@ -17,7 +17,8 @@ from bot import USER_AGENT
 from bot.compose import Composer, load_composer
 from bot.engine import Engine
 from bot.feeds.fetch import Fetcher
-from bot.platforms import build_publishers
+from bot.models import Platform
+from bot.platforms import build_publishers, limits_for
 from bot.settings import Settings
 from bot.store import Store
 
@@ -52,11 +53,16 @@ def make_http(settings: Settings) -> httpx.Client:
 
 
 def load_composer_for(settings: Settings) -> Composer:
+    """All three templates are loaded and checked at start, so `preview` can show any of them
+    and a template that cannot fit its platform stops the program before anything is sent."""
+    names = [p.value for p in Platform]
     return load_composer(
         settings.template_dir,
         settings.handles_file,
         brand_handles=settings.handles,
         hashtag_caps=settings.hashtag_caps,
+        platforms=names,
+        limits={name: limits_for(name) for name in names},
     )
 
 

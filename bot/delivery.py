@@ -267,10 +267,7 @@ class Deliverer:
         keeper = _LeaseKeeper(self.store, row.id, self.owner, self.lease, self.clock)
         try:
             with keeper:
-                result = publisher.publish(
-                    row.post,
-                    lambda handles: self.store.save_recovery(row.id, handles, self.clock()),
-                )
+                result = publisher.publish(row.post, self._checkpoint(row.id), row.recovery)
         except PublishError as exc:
             return self._on_error(row, exc)
         except Exception as exc:  # a bug in an adapter must not kill the worker nor lose the post
@@ -290,6 +287,10 @@ class Deliverer:
         return report_for(
             row, status.value, remote_id=result.remote_id, remote_url=result.remote_url
         )
+
+    def _checkpoint(self, delivery_id: int) -> Callable[[Mapping[str, str]], None]:
+        """Persist the adapter's recovery handles before its one non-idempotent step."""
+        return lambda handles: self.store.save_recovery(delivery_id, handles, self.clock())
 
     def _settle_uncertain(self, publisher: Publisher, row: DeliveryRow) -> DeliveryReport | None:
         """After a timeout or dropped connection, the post may exist: look before re-sending."""

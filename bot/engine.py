@@ -19,13 +19,13 @@ import httpx
 
 from bot.compose import Composer
 from bot.delivery import Deliverer, DeliveryReport, report_for
-from bot.errors import FeedError
+from bot.errors import FeedError, Unsuitable
 from bot.feeds.article import find_og_image
 from bot.feeds.backoff import feed_backoff
 from bot.feeds.fetch import FeedRequest, Fetcher, FetchResult
 from bot.feeds.filters import StoryFilter
 from bot.feeds.parse import parse_feed
-from bot.models import DeliveryStatus, Story
+from bot.models import DeliveryStatus, Post, Story
 from bot.net import DownloadError, download
 from bot.pacing import Pacing
 from bot.platforms.base import Publisher
@@ -50,6 +50,7 @@ class CycleReport:
 
     feeds: list[FeedReport] = field(default_factory=list)
     deliveries: list[DeliveryReport] = field(default_factory=list)
+    new_story_ids: list[int] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -132,6 +133,12 @@ class Engine:
             self.poll(report)
         if not self.stop_event.is_set():
             report.merge(self.deliverer.drain())
+        # Every delivery queued in this cycle is reported, including those still waiting.
+        reported = {d.delivery_id for d in report.deliveries}
+        for story_id in report.new_story_ids:
+            for row in self.store.deliveries_for_story(story_id):
+                if row.id not in reported:
+                    report.deliveries.append(report_for(row))
         self.store.set_meta("last_tick_at", repr(self.clock()))
         return report
 
@@ -231,26 +238,14 @@ class Engine:
                     )
                 continue
             deliveries = self._compose_all(story)
-            if self.store.add_story(story, now, status="queued", new_deliveries=deliveries) is None:
+            story_id = self.store.add_story(story, now, status="queued", new_deliveries=deliveries)
+            if story_id is None:
                 continue  # another worker recorded it first
             queued += 1
+            report.new_story_ids.append(story_id)
             log.info(
                 "story queued", extra={"feed": row.url, "story": story.url, "title": story.title}
             )
-            for d in deliveries:
-                if d.status == S.SKIPPED:
-                    report.deliveries.append(
-                        DeliveryReport(
-                            None,
-                            d.platform,
-                            story.url,
-                            S.SKIPPED.value,
-                            d.post.text,
-                            d.post.link,
-                            d.post.image_url,
-                            error=d.reason,
-                        )
-                    )
         return queued
 
     def _age_reason(self, story: Story, now: float) -> str | None:
@@ -267,7 +262,12 @@ class Engine:
         story = self._with_image_if_needed(story)
         out: list[NewDelivery] = []
         for name, publisher in self.publishers.items():
-            post = self.composer.compose(story, name, publisher.limits)
+            try:
+                post = self.composer.compose(story, name, publisher.limits)
+            except Unsuitable as exc:  # no valid post can exist (e.g. a URL over the limit)
+                empty = Post(name, "", story_url=story.url, image_url=story.image_url)
+                out.append(NewDelivery(name, empty, S.SKIPPED.value, exc.message))
+                continue
             if publisher.limits.requires_image and not post.image_url:
                 out.append(NewDelivery(name, post, S.SKIPPED.value, "no image"))
             else:
