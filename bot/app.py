@@ -20,6 +20,7 @@ from bot.feeds.fetch import Fetcher
 from bot.models import Platform
 from bot.platforms import build_publishers, limits_for
 from bot.settings import Settings
+from bot.status import poll_period
 from bot.store import Store
 
 log = logging.getLogger("bot")
@@ -83,5 +84,14 @@ def build_app(
         concurrency=settings.feed_concurrency,
     )
     publishers = build_publishers(settings, dry_run=dry, http=http)
-    engine = Engine(settings, store, fetcher, composer, publishers, http=http, clock=clock)
+    engine = Engine(
+        settings,
+        store,
+        fetcher,
+        composer,
+        publishers,
+        http=http,
+        clock=clock,
+        poll_period=poll_period(settings),
+    )
     return App(settings, store, fetcher, composer, http, engine)

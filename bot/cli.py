@@ -110,7 +110,7 @@ def poll(dry_run: bool, as_json: bool) -> int:
     ctx = _start(dry_run=dry_run or None)
     app = build_app(ctx.settings, dry_run=dry_run or None)
     try:
-        report = app.engine.tick()
+        report = app.engine.tick(force=True)
     finally:
         app.close()
     _print_reports(ctx, report.deliveries, as_json)

@@ -33,6 +33,8 @@ from bot.settings import Settings, credential_variables
 from bot.store import FeedRow, NewDelivery, Store, worker_id
 
 log = logging.getLogger("bot.engine")
+FEED_LEASE = 300.0  # a poll cycle of many feeds can take minutes; a dead worker's claim expires
+FRESH_SHARE = 0.8  # a polled feed is not due again for this share of the poll period
 S = DeliveryStatus
 
 
@@ -84,8 +86,10 @@ class Engine:
         clock: Callable[[], float] = time.time,
         rng: Callable[[], float] = random.random,
         owner: str | None = None,
+        poll_period: float | None = None,
     ) -> None:
         self.settings = settings
+        self.poll_period = settings.poll_interval if poll_period is None else poll_period
         self.store = store
         self.fetcher = fetcher
         self.composer = composer
@@ -126,11 +130,12 @@ class Engine:
 
     # --- the tick ----------------------------------------------------------------------------
 
-    def tick(self, *, poll: bool = True) -> CycleReport:
+    def tick(self, *, poll: bool = True, force: bool = False) -> CycleReport:
+        """One cycle. `force` polls feeds even if another worker polled them this interval."""
         report = CycleReport()
         report.merge(self.deliverer.reconcile())
         if poll and not self.stop_event.is_set():
-            self.poll(report)
+            self.poll(report, force=force)
         if not self.stop_event.is_set():
             report.merge(self.deliverer.drain())
         # Every delivery queued in this cycle is reported, including those still waiting.
@@ -144,10 +149,12 @@ class Engine:
 
     # --- polling -----------------------------------------------------------------------------
 
-    def poll(self, report: CycleReport) -> None:
+    def poll(self, report: CycleReport, *, force: bool = False) -> None:
         now = self.clock()
         self.store.ensure_feeds(self.settings.feed_urls)
-        rows = self.store.claim_feeds(self.settings.feed_urls, now, self.owner, 120.0)
+        rows = self.store.claim_feeds(
+            self.settings.feed_urls, now, self.owner, FEED_LEASE, force=force
+        )
         if rows:
             requests = [FeedRequest(r.current_url, r.etag, r.last_modified) for r in rows]
             results = self.fetcher.fetch_many(requests)
@@ -171,6 +178,7 @@ class Engine:
                 now,
                 current_url=result.permanent_url,
                 initialized=row.initialized,
+                next_poll_at=self._next_due(now),
                 **validators,
             )
             return FeedReport(row.url, "not_modified")
@@ -188,8 +196,17 @@ class Engine:
                 "feed parsed with a warning", extra={"feed": row.url, "warning": parsed.warning}
             )
         queued = self._ingest(row, parsed.stories, now, report)
-        self.store.feed_polled(row.id, now, current_url=result.permanent_url, **validators)
+        self.store.feed_polled(
+            row.id,
+            now,
+            current_url=result.permanent_url,
+            next_poll_at=self._next_due(now),
+            **validators,
+        )
         return FeedReport(row.url, "ok", new_stories=queued)
+
+    def _next_due(self, now: float) -> float:
+        return now + FRESH_SHARE * self.poll_period
 
     def _feed_failed(self, row: FeedRow, error: FeedError, now: float) -> FeedReport:
         failures = row.failures + 1

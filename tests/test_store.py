@@ -163,3 +163,14 @@ def test_meta_round_trip(store: Store) -> None:
     store.set_meta("last_poll_at", "2.5")
     assert store.get_meta("last_poll_at") == "2.5"
     assert store.get_meta("missing") is None
+
+
+def test_recently_polled_feed_is_not_due_but_a_forced_poll_takes_it(store: Store) -> None:
+    ok, bad = "https://example.com/ok/", "https://example.com/bad/"
+    store.ensure_feeds([ok, bad])
+    feeds = {f.url: f for f in store.claim_feeds([ok, bad], NOW, "w1", 60)}
+    store.feed_polled(feeds[ok].id, NOW, etag=None, last_modified=None, next_poll_at=NOW + 480)
+    store.feed_failed(feeds[bad].id, NOW, "HTTP 500", next_poll_at=NOW + 60)
+    assert store.claim_feeds([ok, bad], NOW + 10, "w2", 60) == []  # another worker: nothing due
+    forced = store.claim_feeds([ok, bad], NOW + 10, "w2", 60, force=True)
+    assert [f.url for f in forced] == [ok]  # a person's poll, but backoff is still honoured

@@ -172,13 +172,19 @@ class Store:
     def claim_feeds(
         self, urls: Sequence[str], now: float, owner: str, lease: float, *, force: bool = False
     ) -> list[FeedRow]:
-        """Claim the configured feeds that are due (or all enabled ones with `force`)."""
+        """Claim the configured feeds that are due.
+
+        `force` (a person's `poll`) also takes feeds another worker polled recently, but never
+        one that is backing off after failures: the publisher's server is owed that politeness.
+        """
         conditions = [
             feeds.c.url.in_(list(urls)),
             feeds.c.disabled.is_(False),
             self._lease_free(feeds, now),
         ]
-        if not force:
+        if force:
+            conditions.append(or_(feeds.c.failures == 0, feeds.c.next_poll_at <= now))
+        else:
             conditions.append(feeds.c.next_poll_at <= now)
         with self._tx() as conn:
             query = select(feeds.c.id, feeds.c.lease_owner).where(and_(*conditions))
@@ -208,7 +214,10 @@ class Store:
         last_modified: str | None,
         current_url: str | None = None,
         initialized: bool = True,
+        next_poll_at: float = 0.0,
     ) -> None:
+        """Record a successful poll; `next_poll_at` keeps other workers from polling it again
+        within the same interval."""
         values: dict[str, Any] = {
             "etag": etag,
             "last_modified": last_modified,
@@ -216,7 +225,7 @@ class Store:
             "last_success_at": now,
             "last_error": None,
             "failures": 0,
-            "next_poll_at": 0.0,
+            "next_poll_at": next_poll_at,
             "lease_owner": None,
             "lease_until": None,
         }
