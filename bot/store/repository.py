@@ -337,30 +337,7 @@ class Store:
                 if status == "skipped":
                     _event(conn, now, "skipped", story_id=story_id, detail=reason)
                 for d in new_deliveries:
-                    delivery_id = conn.execute(
-                        insert(deliveries)
-                        .values(
-                            story_id=story_id,
-                            platform=d.platform,
-                            status=d.status,
-                            post=post_to_json(d.post),
-                            reason=d.reason,
-                            next_attempt_at=d.next_attempt_at,
-                            created_at=now,
-                            updated_at=now,
-                        )
-                        .returning(deliveries.c.id)
-                    ).scalar_one()
-                    kind = "composed" if d.status == S.QUEUED else d.status
-                    _event(
-                        conn,
-                        now,
-                        kind,
-                        story_id=story_id,
-                        delivery_id=delivery_id,
-                        platform=d.platform,
-                        detail=d.reason,
-                    )
+                    _insert_delivery(conn, story_id, d, now)
                 return int(story_id)
         except IntegrityError:
             return None
@@ -382,31 +359,7 @@ class Store:
 
     def add_delivery(self, story_id: int, d: NewDelivery, now: float, *, seq: int = 0) -> int:
         with self._tx() as conn:
-            delivery_id = conn.execute(
-                insert(deliveries)
-                .values(
-                    story_id=story_id,
-                    platform=d.platform,
-                    seq=seq,
-                    status=d.status,
-                    post=post_to_json(d.post),
-                    reason=d.reason,
-                    next_attempt_at=d.next_attempt_at,
-                    created_at=now,
-                    updated_at=now,
-                )
-                .returning(deliveries.c.id)
-            ).scalar_one()
-            _event(
-                conn,
-                now,
-                "composed",
-                story_id=story_id,
-                delivery_id=delivery_id,
-                platform=d.platform,
-                detail="manual" if seq else None,
-            )
-            return int(delivery_id)
+            return _insert_delivery(conn, story_id, d, now, seq=seq)
 
     def replace_post(self, delivery_id: int, post: Post, now: float) -> None:
         """A manual `--text` replaces the composed text of a delivery not yet sent."""
@@ -765,6 +718,38 @@ def _sqlite_engine(url: str) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _insert_delivery(
+    conn: Connection, story_id: int, d: NewDelivery, now: float, *, seq: int = 0
+) -> int:
+    delivery_id = conn.execute(
+        insert(deliveries)
+        .values(
+            story_id=story_id,
+            platform=d.platform,
+            seq=seq,
+            status=d.status,
+            post=post_to_json(d.post),
+            reason=d.reason,
+            next_attempt_at=d.next_attempt_at,
+            created_at=now,
+            updated_at=now,
+        )
+        .returning(deliveries.c.id)
+    ).scalar_one()
+    kind = "composed" if d.status == S.QUEUED else d.status
+    detail = d.reason or ("manual re-post" if seq else None)
+    _event(
+        conn,
+        now,
+        kind,
+        story_id=story_id,
+        delivery_id=delivery_id,
+        platform=d.platform,
+        detail=detail,
+    )
+    return int(delivery_id)
 
 
 def _event(conn: Connection, now: float, kind: str, **fields: Any) -> None:
