@@ -191,6 +191,9 @@ class Engine:
             )
         except FeedError as exc:
             return self._feed_failed(row, exc, now)
+        except Exception as exc:  # a parser bug must not stop the other feeds of this cycle
+            log.exception("feed could not be parsed", extra={"feed": row.url})
+            return self._feed_failed(row, FeedError(row.url, f"unparseable: {exc}"), now)
         if parsed.warning:
             log.info(
                 "feed parsed with a warning", extra={"feed": row.url, "warning": parsed.warning}
