@@ -311,6 +311,8 @@ class Deliverer:
         )
 
     def _on_error(self, row: DeliveryRow, exc: PublishError) -> DeliveryReport:
+        """Decide what one failed attempt means. A refusal (auth, rate limit) proves this attempt
+        made nothing, but not an earlier uncertain one: `uncertain` is left as it was."""
         now = self.clock()
         context = {"platform": row.platform, "story": row.post.story_url, "error": exc.message}
         if isinstance(exc, AlreadyPublished):
@@ -331,7 +333,7 @@ class Deliverer:
             hint = exc.variable or self.credential_hint(row.platform)
             reason = f"{exc.message} (fix {hint})"
             self.store.finish(
-                row, S.QUEUED, now, reason=reason, uncertain=False, event_kind="auth_error"
+                row, S.QUEUED, now, reason=reason, event_kind="auth_error"
             )
             if self.store.pause_platform(row.platform, reason, now):
                 log.error(
@@ -352,7 +354,6 @@ class Deliverer:
                 now,
                 reason=exc.message,
                 next_attempt_at=until,
-                uncertain=False,
                 event_kind="rate_limited",
             )
             self.store.hold_platform(row.platform, until, exc.message, now)

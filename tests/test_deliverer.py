@@ -1,0 +1,147 @@
+"""The Deliverer's decisions, with a scripted adapter: what happens after each kind of answer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from bot.delivery import Deliverer
+from bot.errors import AuthError, PublishError, Transient
+from bot.models import Account, Limits, Post, PublishResult
+from bot.pacing import Pacing
+from bot.platforms.base import Checkpoint, Publisher
+from bot.store import NewDelivery, Store
+from tests.conftest import FakeClock
+from tests.test_store import story
+
+Step = PublishResult | PublishError | None
+
+
+class ScriptedPublisher(Publisher):
+    """Answers publish() and find() from scripts; records every call."""
+
+    name = "twitter"
+    limits = Limits(max_length=280)
+
+    def __init__(self, publish: list[Step], find: list[Step] | None = None) -> None:
+        self.publish_script = publish
+        self.find_script = find or []
+        self.calls: list[str] = []
+
+    def verify(self) -> Account:
+        self.calls.append("verify")
+        return Account("twitter", "1", "@x")
+
+    def _next(self, script: list[Step]) -> PublishResult | None:
+        step = script.pop(0)
+        if isinstance(step, PublishError):
+            raise step
+        return step
+
+    def publish(
+        self,
+        post: Post,
+        checkpoint: Checkpoint | None = None,
+        recovery: Mapping[str, str] | None = None,
+    ) -> PublishResult:
+        self.calls.append("publish")
+        result = self._next(self.publish_script)
+        assert result is not None
+        return result
+
+    def find(
+        self, post: Post, since: datetime, recovery: Mapping[str, str] | None = None
+    ) -> PublishResult | None:
+        self.calls.append("find")
+        return self._next(self.find_script)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store.open(f"sqlite:///{tmp_path / 'bot.db'}")
+    yield s
+    s.close()
+
+
+def deliverer(store: Store, publisher: Publisher, clock: FakeClock, owner: str = "w1") -> Deliverer:
+    return Deliverer(
+        store, {"twitter": publisher}, owner=owner, pacing=Pacing(), retry_base=30,
+        max_attempts=8, lease=60, clock=clock, rng=lambda: 0.5,
+        credential_hint=lambda p: "TWITTER_ACCESS_TOKEN",
+    )  # fmt: skip
+
+
+def queue_one(store: Store, clock: FakeClock) -> int:
+    post = Post("twitter", "hello", story_url="https://example.com/story-1/")
+    sid = store.add_story(story(1), clock(), status="queued",
+                          new_deliveries=[NewDelivery("twitter", post)])  # fmt: skip
+    return store.deliveries_for_story(sid)[0].id
+
+
+def test_after_a_transient_failure_the_platform_is_asked_before_resending(
+    store: Store, clock: FakeClock
+) -> None:
+    pub = ScriptedPublisher([Transient("twitter", "read timed out")],
+                            find=[PublishResult("42", "https://x.com/a/status/42")])  # fmt: skip
+    d = deliverer(store, pub, clock)
+    delivery_id = queue_one(store, clock)
+    [first] = d.drain()
+    assert first.status == "deferred" and store.delivery(delivery_id).uncertain
+    clock.advance(3600)
+    [second] = d.drain()
+    assert second.status == "published" and second.remote_id == "42"
+    assert pub.calls == ["publish", "find"]  # found: never sent twice
+
+
+def test_uncertainty_survives_an_auth_error_in_between(store: Store, clock: FakeClock) -> None:
+    pub = ScriptedPublisher(
+        [Transient("twitter", "dropped"), AuthError("twitter", "Unauthorized")],
+        find=[None, PublishResult("7")],
+    )
+    d = deliverer(store, pub, clock)
+    delivery_id = queue_one(store, clock)
+    d.drain()  # transient: uncertain
+    clock.advance(3600)
+    [paused] = d.drain()  # find: not there; publish: 401 -> paused, still uncertain
+    assert paused.status == "queued" and "TWITTER_ACCESS_TOKEN" in (paused.error or "")
+    assert store.delivery(delivery_id).uncertain
+    assert store.platform_states()["twitter"]["paused"]
+    clock.advance(600)
+    [done] = d.drain()  # verify ok -> resumed; find again first -> it was there after all
+    assert done.status == "published" and done.remote_id == "7"
+    assert pub.calls == ["publish", "find", "publish", "verify", "find"]
+
+
+def test_stale_sending_is_reconciled_before_anything_is_sent(
+    store: Store, clock: FakeClock
+) -> None:
+    delivery_id = queue_one(store, clock)
+    [row] = store.claim_due("twitter", clock(), "dead-worker", 60)
+    store.mark_sending(row.id, clock())  # ...and the worker died
+    pub = ScriptedPublisher([PublishResult("9")], find=[Transient("twitter", "503"), None])
+    d = deliverer(store, pub, clock, owner="w2")
+    clock.advance(61)
+    [unsure] = d.reconcile()
+    assert unsure.status == "sending"  # could not tell: not re-sent
+    assert pub.calls == ["find"]
+    clock.advance(61)
+    [requeued] = d.reconcile()
+    assert requeued.status == "queued"
+    [sent] = d.drain()
+    assert sent.status == "published"
+    assert pub.calls == ["find", "find", "publish"]
+    assert store.delivery(delivery_id).status == "published"
+
+
+def test_an_adapter_bug_is_a_transient_failure_not_a_crash(store: Store, clock: FakeClock) -> None:
+    class Broken(ScriptedPublisher):
+        def publish(self, post: Post, checkpoint: Checkpoint | None = None,
+                    recovery: Mapping[str, str] | None = None) -> PublishResult:  # fmt: skip
+            raise KeyError("data")
+
+    queue_one(store, clock)
+    [row] = deliverer(store, Broken([]), clock).drain()
+    assert row.status == "deferred" and "KeyError" in (row.error or "")
