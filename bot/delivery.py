@@ -332,9 +332,7 @@ class Deliverer:
         if isinstance(exc, AuthError):
             hint = exc.variable or self.credential_hint(row.platform)
             reason = f"{exc.message} (fix {hint})"
-            self.store.finish(
-                row, S.QUEUED, now, reason=reason, event_kind="auth_error"
-            )
+            self.store.finish(row, S.QUEUED, now, reason=reason, event_kind="auth_error")
             if self.store.pause_platform(row.platform, reason, now):
                 log.error(
                     f"{row.platform.upper()} PAUSED: the platform refused the credentials; "
