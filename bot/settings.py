@@ -12,15 +12,48 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import time
 from pathlib import Path
 from typing import TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from dotenv import dotenv_values
 
 from bot.errors import ConfigError
 from bot.models import Platform
+from bot.settings_values import (
+    Backlog,
+    QuietHours,
+    parse_backlog,
+    parse_bool,
+    parse_choice,
+    parse_cron,
+    parse_database_url,
+    parse_duration,
+    parse_feed_urls,
+    parse_graph_version,
+    parse_handle,
+    parse_int,
+    parse_log_level,
+    parse_platforms,
+    parse_quiet_hours,
+    parse_size,
+    parse_timezone,
+    parse_url,
+    split_phrases,
+)
+
+__all__ = [
+    "PROJECT_ROOT",
+    "Backlog",
+    "FacebookSettings",
+    "InstagramSettings",
+    "QuietHours",
+    "Secret",
+    "Settings",
+    "TwitterSettings",
+    "credential_variables",
+    "load_settings",
+]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = PROJECT_ROOT / "config"
@@ -83,27 +116,6 @@ class InstagramSettings:
 
 
 @dataclass(frozen=True)
-class Backlog:
-    """What the first poll of a never-seen feed does: skip all, post the newest N, or post all."""
-
-    mode: str  # "skip" | "latest" | "all"
-    count: int = 0
-
-
-@dataclass(frozen=True)
-class QuietHours:
-    """A daily window (in TIMEZONE) during which nothing is posted; it may wrap midnight."""
-
-    start: time
-    end: time
-
-    def contains(self, t: time) -> bool:
-        if self.start <= self.end:
-            return self.start <= t < self.end
-        return t >= self.start or t < self.end
-
-
-@dataclass(frozen=True)
 class Settings:
     """Every setting of the bot, typed; built once by `load_settings` and passed down."""
 
@@ -162,239 +174,6 @@ class Settings:
                 if isinstance(value, Secret) and value.reveal():
                     values.append(value.reveal())
         return values
-
-
-# --- parsers: each returns the typed value or raises ConfigError naming the variable ----------
-
-_DURATION_RE = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*([smhd]?)\s*)+$", re.IGNORECASE)
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd]?)", re.IGNORECASE)
-_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(name: str, raw: str, *, allow_zero: bool = False) -> float:
-    """`90`, `90s`, `10m`, `1h`, `2d` or combinations such as `1h30m`, in seconds."""
-    text = raw.strip()
-    if not text or not _DURATION_RE.match(text):
-        raise ConfigError(
-            f"{name}={raw!r} is not a duration; use e.g. 90s, 10m or 1h", variable=name
-        )
-    seconds = sum(float(n) * _UNIT[u.lower()] for n, u in _DURATION_PART.findall(text))
-    if seconds <= 0 and not allow_zero:
-        raise ConfigError(f"{name}={raw!r} must be longer than zero; use e.g. 90s, 10m or 1h", name)
-    return seconds
-
-
-def parse_bool(name: str, raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off", ""}:
-        return False
-    raise ConfigError(f"{name}={raw!r} is not a boolean; use true or false", variable=name)
-
-
-def parse_int(name: str, raw: str, *, minimum: int = 0, maximum: int | None = None) -> int:
-    try:
-        value = int(raw.strip().replace("_", ""))
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a whole number; use e.g. 5", name) from None
-    if value < minimum or (maximum is not None and value > maximum):
-        bounds = f"from {minimum}" + (f" to {maximum}" if maximum is not None else " upwards")
-        raise ConfigError(f"{name}={raw!r} is out of range; use a number {bounds}", name)
-    return value
-
-
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|k|mb|m|gb|g|kib|mib|gib)?\s*$", re.IGNORECASE)
-_SIZE_UNIT = {
-    None: 1,
-    "b": 1,
-    "k": 1000,
-    "kb": 1000,
-    "m": 1000**2,
-    "mb": 1000**2,
-    "g": 1000**3,
-    "gb": 1000**3,
-    "kib": 1024,
-    "mib": 1024**2,
-    "gib": 1024**3,
-}
-
-
-def parse_size(name: str, raw: str) -> int:
-    match = _SIZE_RE.match(raw)
-    if not match:
-        raise ConfigError(f"{name}={raw!r} is not a size; use e.g. 10MB or 500000", name)
-    unit = match.group(2).lower() if match.group(2) else None
-    value = int(float(match.group(1)) * _SIZE_UNIT[unit])
-    if value <= 0:
-        raise ConfigError(f"{name}={raw!r} must be larger than zero; use e.g. 10MB", name)
-    return value
-
-
-def split_list(raw: str) -> tuple[str, ...]:
-    """Comma- or whitespace-separated values, empty items dropped."""
-    return tuple(item for item in re.split(r"[,\s]+", raw.strip()) if item)
-
-
-def split_phrases(raw: str) -> tuple[str, ...]:
-    """Comma-separated phrases (keywords may contain spaces)."""
-    return tuple(item.strip() for item in raw.split(",") if item.strip())
-
-
-def parse_feed_urls(name: str, raw: str, base: Path) -> tuple[str, ...]:
-    urls: list[str] = []
-    for item in split_list(raw):
-        lowered = item.lower()
-        if lowered.startswith(("http://", "https://")):
-            if not re.match(r"^https?://[^/\s?#]+", item):
-                raise ConfigError(
-                    f"{name} has {item!r}, which has no host; use e.g. "
-                    "https://www.jckonline.com/feed/",
-                    name,
-                )
-            urls.append(item)
-        elif lowered.startswith("file://"):
-            urls.append(item)
-        elif "://" in item:
-            raise ConfigError(
-                f"{name} has {item!r}; only http(s) URLs, file:// URLs or local paths work, "
-                "e.g. https://www.jckonline.com/feed/",
-                name,
-            )
-        else:
-            path = Path(item)
-            if not path.is_absolute():
-                path = (base / path).resolve()
-            urls.append(path.as_uri())
-    if not urls:
-        raise ConfigError(
-            f"{name} is empty; set e.g. FEED_URLS=https://www.jckonline.com/feed/", name
-        )
-    return tuple(dict.fromkeys(urls))
-
-
-def parse_cron(name: str, raw: str) -> str:
-    from apscheduler.triggers.cron import CronTrigger
-
-    fields = raw.split()
-    if len(fields) != 5:
-        raise ConfigError(
-            f"{name}={raw!r} is not a 5-field crontab; use e.g. '*/10 * * * *'", variable=name
-        )
-    try:
-        CronTrigger.from_crontab(raw, timezone="UTC")
-    except ValueError as exc:
-        raise ConfigError(
-            f"{name}={raw!r} is not a valid crontab ({exc}); use e.g. '*/10 * * * *'", name
-        ) from None
-    return " ".join(fields)
-
-
-def parse_timezone(name: str, raw: str) -> str:
-    try:
-        ZoneInfo(raw.strip())
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
-            f"{name}={raw!r} is not an IANA time zone; use e.g. America/New_York or UTC", name
-        ) from None
-    return raw.strip()
-
-
-def parse_platforms(name: str, raw: str) -> tuple[str, ...]:
-    names = tuple(dict.fromkeys(p.lower() for p in split_list(raw)))
-    known = {p.value for p in Platform}
-    for p in names:
-        if p not in known:
-            raise ConfigError(
-                f"{name} has {p!r}, which is not a platform; use a comma list of "
-                "twitter, facebook, instagram",
-                name,
-            )
-    return names
-
-
-def parse_backlog(name: str, raw: str) -> Backlog:
-    value = raw.strip().lower()
-    if value in {"skip", "all"}:
-        return Backlog(value)
-    match = re.fullmatch(r"latest:(\d+)", value)
-    if match and int(match.group(1)) > 0:
-        return Backlog("latest", int(match.group(1)))
-    raise ConfigError(f"{name}={raw!r} is not a backlog mode; use skip, latest:3 or all", name)
-
-
-def parse_handle(name: str, raw: str) -> str:
-    value = raw.strip()
-    if not value:
-        return ""
-    if not value.startswith("@"):
-        value = "@" + value
-    if not re.fullmatch(r"@[A-Za-z0-9_.]{1,30}", value):
-        raise ConfigError(f"{name}={raw!r} is not a handle; use e.g. @jckmagazine", name)
-    return value
-
-
-def parse_choice(name: str, raw: str, choices: tuple[str, ...]) -> str:
-    value = raw.strip().lower()
-    if value not in choices:
-        options = ", ".join(choices)
-        raise ConfigError(f"{name}={raw!r} is not one of {options}; use e.g. {choices[0]}", name)
-    return value
-
-
-def parse_log_level(name: str, raw: str) -> str:
-    return parse_choice(name, raw, ("info", "debug", "warning", "error", "critical")).upper()
-
-
-def parse_clock(name: str, raw: str, part: str) -> time:
-    try:
-        hours, minutes = part.strip().split(":")
-        return time(int(hours), int(minutes))
-    except ValueError:
-        raise ConfigError(
-            f"{name}={raw!r} is not a time window; use e.g. 23:00-06:00", name
-        ) from None
-
-
-def parse_quiet_hours(name: str, raw: str) -> QuietHours | None:
-    if not raw.strip():
-        return None
-    parts = raw.strip().split("-")
-    if len(parts) != 2:
-        raise ConfigError(f"{name}={raw!r} is not a time window; use e.g. 23:00-06:00", name)
-    start, end = (parse_clock(name, raw, p) for p in parts)
-    if start == end:
-        raise ConfigError(f"{name}={raw!r} is an empty window; use e.g. 23:00-06:00", name)
-    return QuietHours(start, end)
-
-
-def parse_url(name: str, raw: str) -> str:
-    value = raw.strip().rstrip("/")
-    if not re.match(r"^https?://[^/\s]+", value):
-        raise ConfigError(f"{name}={raw!r} is not an http(s) URL; use e.g. https://api.x.com", name)
-    return value
-
-
-def parse_graph_version(name: str, raw: str) -> str:
-    value = raw.strip()
-    if not re.fullmatch(r"v\d+\.\d+", value):
-        raise ConfigError(f"{name}={raw!r} is not a Graph API version; use e.g. v25.0", name)
-    return value
-
-
-def parse_database_url(name: str, raw: str) -> str:
-    value = raw.strip()
-    if value.startswith("postgres://"):  # Heroku's spelling
-        value = "postgresql+psycopg://" + value[len("postgres://") :]
-    elif value.startswith("postgresql://"):
-        value = "postgresql+psycopg://" + value[len("postgresql://") :]
-    if not value.startswith(("sqlite://", "postgresql+psycopg://")):
-        raise ConfigError(
-            f"{name}={raw!r} is not a supported database URL; use e.g. sqlite:///data/bot.db "
-            "or postgresql://user:pass@host/db",
-            name,
-        )
-    return value
 
 
 # --- loading -----------------------------------------------------------------------------------
