@@ -67,7 +67,12 @@ def manual_post(
     sleep: Callable[[float], None] = time.sleep,
 ) -> ManualResult:
     engine = app.engine
-    names = list(platforms) or list(engine.publishers)
+    if not engine.publishers:
+        raise ConfigError(
+            "no platform is configured: set the credentials of at least one (see .env.example), "
+            "or run with --dry-run"
+        )
+    names = list(dict.fromkeys(platforms)) or list(engine.publishers)
     for name in names:
         if name not in engine.publishers:
             configured = ", ".join(engine.publishers) or "none"
@@ -126,11 +131,9 @@ def _post_one(
     published = [d for d in existing if d.status == S.PUBLISHED]
     if published and not force:
         where = published[-1].remote_url or published[-1].remote_id
-        return report_for(
-            published[-1],
-            S.SKIPPED.value,
-            error=f"already published on {platform} ({where}); use --force to post it again",
-        )
+        refusal = f"already published on {platform} ({where}); use --force to post it again"
+        log.warning(refusal, extra={"platform": platform, "story": delivery.post.story_url})
+        return report_for(published[-1], S.SKIPPED.value, error=refusal)
     if any(d.status == S.SENDING for d in existing):
         return report_for(
             next(d for d in existing if d.status == S.SENDING),
@@ -168,7 +171,7 @@ def _post_one(
                 sleep(max(0.0, row.next_attempt_at - clock()))
                 continue
             return report_for(row)
-        report = deliverer.process(publisher, rows[0])
+        report = _settled(app, story_id, deliverer.process(publisher, rows[0]))
         retry_soon = (
             report.status == S.DEFERRED
             and report.next_attempt_at is not None
@@ -179,6 +182,25 @@ def _post_one(
             return report
         log.info("retrying within this command", extra={"platform": platform})
         sleep(max(0.0, (report.next_attempt_at or 0) - clock()))
+
+
+def _settled(app: App, story_id: int, report: DeliveryReport) -> DeliveryReport:
+    """A published report carries no stale error from an earlier attempt; and when the platform
+    answered "duplicate" (a --force of identical text), say that nothing new was posted."""
+    if report.status != S.PUBLISHED.value:
+        return report
+    report.error = report.next_attempt_at = None
+    duplicate = any(
+        e["kind"] == "already_published" and e["delivery_id"] == report.delivery_id
+        for e in app.store.story_events(story_id)
+    )
+    if duplicate:
+        report.error = (
+            f"{report.platform} refused it as a duplicate of an earlier post, so nothing new "
+            "was posted; use --text to post different text"
+        )
+        log.warning(report.error, extra={"platform": report.platform, "story": report.story_url})
+    return report
 
 
 def _report(delivery_id: int | None, d: NewDelivery, status: S) -> DeliveryReport:
