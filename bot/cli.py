@@ -59,6 +59,7 @@ def _start(dry_run: bool | None = None) -> Context:
 
 
 def _print_reports(ctx: Context, reports: Sequence[DeliveryReport], as_json: bool) -> None:
+    """The command's result: JSON Lines, or readable lines, on stdout (logs stay on stderr)."""
     for r in reports:
         if as_json:
             ctx.json_line(r.as_dict())
@@ -71,12 +72,12 @@ def _print_reports(ctx: Context, reports: Sequence[DeliveryReport], as_json: boo
             head += (
                 f" next attempt {datetime.fromtimestamp(r.next_attempt_at, UTC):%Y-%m-%d %H:%M:%SZ}"
             )
-        ctx.err(head)
-        ctx.err("  " + r.text.replace("\n", "\n  "))
+        ctx.out(head)
+        ctx.out("  " + r.text.replace("\n", "\n  "))
         if r.link:
-            ctx.err(f"  link: {r.link}")
+            ctx.out(f"  link: {r.link}")
         if r.image_url:
-            ctx.err(f"  image: {r.image_url}")
+            ctx.out(f"  image: {r.image_url}")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -255,6 +256,8 @@ def check(as_json: bool) -> int:
                 variables = getattr(exc, "variable", None) or " and ".join(
                     credential_variables(name)
                 )
+                if variables == "INSTAGRAM_ACCESS_TOKEN" and _shares_page_token(ctx.settings):
+                    variables = "INSTAGRAM_ACCESS_TOKEN (unset: FACEBOOK_PAGE_ACCESS_TOKEN is used)"
                 row.update(ok=False, error=exc.message, fix=variables)
             if as_json:
                 ctx.json_line(row)
@@ -267,6 +270,12 @@ def check(as_json: bool) -> int:
             publisher.close()
         http.close()
     return 0 if ok else 1
+
+
+def _shares_page_token(settings: Settings) -> bool:
+    """Instagram falls back on the Page token; then that is the variable a user may fix."""
+    ig, fb = settings.instagram, settings.facebook
+    return bool(ig and fb and ig.access_token == fb.page_access_token)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
