@@ -459,3 +459,39 @@ def test_status_json_exit_code_is_a_health_check(database_url: str, tmp_path: Pa
     finally:
         store.close()
     assert (code, info["healthy"]) == (1, False)
+
+
+# --- deployment files run the commands tested above --------------------------------------------
+
+
+def _dockerfile_json(instruction: str) -> list[str]:
+    """The exec-form array of the Dockerfile line that starts with `instruction`."""
+    lines = (PROJECT_ROOT / "Dockerfile").read_text().replace("\\\n", " ").splitlines()
+    [line] = [ln for ln in lines if ln.startswith(instruction + " ")]
+    return json.loads(line[line.index("[") :])
+
+
+def _unit(name: str) -> dict[str, str]:
+    pairs = [ln.split("=", 1) for ln in (PROJECT_ROOT / "deploy" / name).read_text().splitlines()]
+    return {p[0]: p[1] for p in pairs if len(p) == 2 and not p[0].startswith("#")}
+
+
+def test_deployment_files_run_the_worker_and_the_health_check() -> None:
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text()
+    assert dockerfile.startswith("#") and "\nFROM python:3.11-slim\n" in dockerfile
+    users = [ln.split()[1] for ln in dockerfile.splitlines() if ln.startswith("USER ")]
+    assert users and users[-1] not in ("root", "0")
+    assert _dockerfile_json("CMD") == ["python", "main.py", "run"]
+    assert _dockerfile_json("HEALTHCHECK") == ["python", "main.py", "status", "--json"]
+    ignored = (PROJECT_ROOT / ".dockerignore").read_text().splitlines()
+    assert ".env" in ignored and "data/" in ignored  # no secrets nor state in the image
+
+    for name in ("feedbot.service", "feedbot@.service"):
+        unit = _unit(name)
+        assert unit["ExecStart"].endswith(" main.py run"), name
+        assert (unit["Restart"], unit["KillSignal"], unit["TimeoutStopSec"]) == (
+            "always", "SIGTERM", "15",
+        ), name  # fmt: skip
+        assert unit["User"] == "feedbot" and unit["WorkingDirectory"] == "/opt/feedbot", name
+        assert unit["EnvironmentFile"].startswith("/etc/feedbot/"), name
+    assert (PROJECT_ROOT / "Procfile").read_text().strip() == "worker: python main.py run"

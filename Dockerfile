@@ -1,0 +1,35 @@
+# The worker image: `docker build -t feedbot .` then, for example,
+#   docker run -d --name feedbot --env-file .env -v feedbot-data:/app/data feedbot
+# Several workers: run more containers with the same PostgreSQL DATABASE_URL (see deploy/).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+
+# Dependencies first, so a code change does not reinstall them. Every pinned package ships a
+# manylinux wheel (lxml, psycopg[binary]), so the slim image needs no compiler.
+COPY requirements.txt ./
+RUN pip install --no-compile -r requirements.txt
+
+# A dedicated unprivileged user; the code stays owned by root (read-only for the bot), only the
+# SQLite folder is writable. With PostgreSQL nothing on disk is written at all.
+RUN groupadd --system --gid 10001 feedbot \
+    && useradd --system --uid 10001 --gid feedbot --home-dir /app --shell /usr/sbin/nologin feedbot \
+    && mkdir -p /app/data \
+    && chown feedbot:feedbot /app/data
+COPY . .
+USER feedbot
+VOLUME ["/app/data"]
+
+# `status --json` exits 1 when no poll finished within three poll intervals (and 2 on bad
+# settings), so the engine marks the container unhealthy. The start period covers the first poll.
+HEALTHCHECK --interval=2m --timeout=30s --start-period=3m --retries=3 \
+    CMD ["python", "main.py", "status", "--json"]
+
+# `run` stops within 10 s on SIGTERM (docker stop waits 10 s by default; use --stop-timeout 15).
+STOPSIGNAL SIGTERM
+CMD ["python", "main.py", "run"]
