@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.app import make_http
 from bot.compose import Composer
 from bot.errors import ConfigError, FeedError
-from bot.feeds.article import fetch_article
+from bot.feeds.article import fetch_article, find_og_image
 from bot.feeds.fetch import FeedRequest, Fetcher
 from bot.feeds.normalize import canonical_url
 from bot.feeds.parse import parse_feed
 from bot.models import Platform, Story
+from bot.net import DownloadError, download
 from bot.platforms import limits_for
 from bot.settings import Settings
 from bot.store import Store
+
+_HTML = ("text/html", "application/xhtml")
 
 
 def newest_stories(settings: Settings, limit: int, now: float) -> list[Story]:
@@ -65,6 +69,22 @@ def story_for_url(settings: Settings, url: str, now: float) -> Story:
         http.close()
 
 
+def _with_page_image(settings: Settings, story: Story) -> Story:
+    """As the engine does before composing: a story the feed gave no image gets the article
+    page's og:image, so the preview shows the post Instagram would really get."""
+    if story.image_url or not story.url:
+        return story
+    http = make_http(settings)
+    try:
+        page = download(http, story.url, max_bytes=2 * 1024 * 1024, accept=_HTML)
+    except DownloadError:
+        return story
+    finally:
+        http.close()
+    image = find_og_image(page.body, page.final_url)
+    return replace(story, image_url=image) if image else story
+
+
 def preview_posts(
     settings: Settings,
     composer: Composer,
@@ -77,6 +97,8 @@ def preview_posts(
     now = time.time() if now is None else now
     names = list(platforms) or list(settings.platforms) or [p.value for p in Platform]
     stories = [story_for_url(settings, url, now)] if url else newest_stories(settings, limit, now)
+    if any(limits_for(name).requires_image for name in names):
+        stories = [_with_page_image(settings, story) for story in stories]
     rows: list[dict[str, Any]] = []
     for story in stories:
         for name in names:

@@ -1,0 +1,119 @@
+"""`preview [URL]`: the posts the bot would make, shown; nothing published, nothing marked seen."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.botenv import Item, run_main, write_feed
+from tests.fakes.feed_server import FeedServer
+from tests.fakes.platform_server import FakePlatformServer
+from tests.test_cli_post import PLATFORMS, Articles, json_lines, platform_env, posts_for
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakePlatformServer]:
+    with FakePlatformServer(ig_in_progress_reads=0) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def articles(server: FakePlatformServer) -> Iterator[Articles]:
+    with FeedServer() as pages:
+        yield Articles(pages, server)
+
+
+def test_preview_of_the_feed_publishes_nothing_and_a_later_poll_still_posts(
+    server: FakePlatformServer, articles: Articles, tmp_path: Path
+) -> None:
+    image = server.image_url()
+    # Story 812 has no image in the feed; its article page has an og:image, as the engine uses.
+    page_url, _ = articles.page("story-812-page", title="Story number 812")
+    items = [
+        Item(811, title="Pearl prices at a ten-year high", image_url=image),
+        Item(812, image=False, link=page_url),
+    ]
+    feed = write_feed(tmp_path / "feed.xml", items)
+    env = platform_env(server, tmp_path, feed, BACKLOG="all")
+    before = len(server.requests)
+
+    human = run_main(["preview"], env, tmp_path)
+    assert human.returncode == 0, human.stderr
+    assert "== twitter == Pearl prices at a ten-year high" in human.stdout
+    assert "/280 (weighted)" in human.stdout
+    assert "/2200" in human.stdout
+    assert f"-- image: {image}" in human.stdout
+    result = run_main(["preview", "--json"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = json_lines(result.stdout)
+    assert len(server.requests) == before  # no request reached any platform
+    assert {(r["platform"], r["story_url"]) for r in rows} == {
+        (p, u) for p in PLATFORMS for u in ("https://news.example.com/story-811/", page_url)
+    }
+    for row in rows:
+        assert 0 < row["length"] <= row["limit"]
+        assert row["limit"] == {"twitter": 280, "facebook": 63206, "instagram": 2200}[
+            row["platform"]
+        ]
+        assert row["warnings"] == []
+        assert row["image_url"] == image  # 812's comes from its article page
+    assert next(r for r in rows if r["platform"] == "facebook")["link"] is not None
+
+    poll = run_main(["poll", "--json"], env, tmp_path)
+    assert poll.returncode == 0, poll.stderr
+    published = json_lines(poll.stdout)
+    assert {d["status"] for d in published} == {"published"}
+    assert len(published) == 6
+    # What was previewed is exactly what was posted.
+    previewed = {(r["platform"], r["story_url"]): r["text"] for r in rows}
+    assert {(d["platform"], d["story_url"]): d["text"] for d in published} == previewed
+    assert posts_for(server, "https://news.example.com/story-811/") == dict.fromkeys(PLATFORMS, 1)
+
+
+def test_preview_of_an_article_page_shows_length_image_and_warnings(
+    server: FakePlatformServer, articles: Articles, tmp_path: Path
+) -> None:
+    url, story = articles.page("no-image-article", title="Lab-grown sales slow", image=None)
+    env = platform_env(server, tmp_path)
+    before = len(server.requests)
+    result = run_main(["preview", url], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "== instagram == Lab-grown sales slow" in out
+    assert "-- image: none" in out
+    assert "-- warning: no image: instagram will skip this story" in out
+    assert f"-- link: {story}" in out  # Facebook's link beside the text
+    as_json = run_main(["preview", url, "--platform", "twitter", "--json"], env, tmp_path)
+    [row] = json_lines(as_json.stdout)
+    assert row["platform"] == "twitter" and row["story_url"] == story
+    assert row["text"].startswith("Lab-grown sales slow") and story in row["text"]
+    assert row["length"] == len(row["text"]) - len(story) + 23  # X counts a link as 23
+    assert row["limit"] == 280 and row["weighted"] is True
+    assert len(server.requests) == before
+    # Marks nothing: the same page can still be posted.
+    posted = run_main(["post", url, "--platform", "twitter"], env, tmp_path)
+    assert posted.returncode == 0, posted.stdout + posted.stderr
+
+
+def test_preview_of_a_known_story_needs_no_article_page(
+    server: FakePlatformServer, tmp_path: Path
+) -> None:
+    feed = write_feed(tmp_path / "feed.xml",
+                      [Item(813, title="Known story", image_url=server.image_url())])  # fmt: skip
+    env = platform_env(server, tmp_path, feed, BACKLOG="skip")
+    assert run_main(["poll"], env, tmp_path).returncode == 0
+    # news.example.com cannot be reached: only the store can answer.
+    result = run_main(["preview", "https://news.example.com/story-813/", "--json"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert {r["title"] for r in json_lines(result.stdout)} == {"Known story"}
+
+
+def test_preview_of_an_unreachable_page_is_a_clear_error(
+    server: FakePlatformServer, articles: Articles, tmp_path: Path
+) -> None:
+    missing = articles.pages.url("/articles/gone")
+    result = run_main(["preview", missing], platform_env(server, tmp_path), tmp_path)
+    assert result.returncode == 2
+    assert "/articles/gone" in result.stderr and "404" in result.stderr
