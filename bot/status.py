@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.settings import Settings
-from bot.store import Store
+from bot.store import FeedRow, Store
 
 
 def _iso(epoch: float | None) -> str | None:
@@ -60,20 +60,8 @@ def gather_status(store: Store, settings: Settings, now: float) -> dict[str, Any
             "last_error": s.get("last_error"),
             "last_error_at": _iso(s.get("last_error_at")),
         }
-    feeds = [
-        {
-            "url": f.url,
-            "current_url": f.current_url,
-            "last_poll_at": _iso(f.last_polled_at),
-            "last_success_at": _iso(f.last_success_at),
-            "last_error": f.last_error,
-            "failures": f.failures,
-            "backoff_until": _iso(f.next_poll_at) if f.next_poll_at > now else None,
-            "disabled": f.disabled,
-        }
-        for f in store.feed_rows()
-        if f.url in settings.feed_urls
-    ]
+    rows = {f.url: f for f in store.feed_rows()}
+    feeds = [_feed_status(url, rows.get(url), now) for url in settings.feed_urls]
     last_poll = store.get_meta("last_poll_at")
     last_poll_at = float(last_poll) if last_poll else None
     stale_after = 3 * poll_period(settings)
@@ -85,6 +73,23 @@ def gather_status(store: Store, settings: Settings, now: float) -> dict[str, Any
         "stale_after_seconds": stale_after,
         "platforms": platforms,
         "feeds": feeds,
+    }
+
+
+def _feed_status(url: str, f: FeedRow | None, now: float) -> dict[str, Any]:
+    """A configured feed, polled or not yet (then listed as never polled)."""
+    if f is None:
+        never = dict.fromkeys(("last_poll_at", "last_success_at", "last_error", "backoff_until"))
+        return {"url": url, "current_url": url, **never, "failures": 0, "disabled": False}
+    return {
+        "url": f.url,
+        "current_url": f.current_url,
+        "last_poll_at": _iso(f.last_polled_at),
+        "last_success_at": _iso(f.last_success_at),
+        "last_error": f.last_error,
+        "failures": f.failures,
+        "backoff_until": _iso(f.next_poll_at) if f.next_poll_at > now else None,
+        "disabled": f.disabled,
     }
 
 

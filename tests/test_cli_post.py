@@ -25,8 +25,17 @@ from tests.fakes.feed_server import FeedServer
 from tests.fakes.platform_server import FakePlatformServer, graph_error, x_problem
 
 PLATFORMS = ("twitter", "facebook", "instagram")
-JSON_KEYS = {"platform", "story_url", "status", "text", "link", "image_url", "remote_id",
-             "remote_url", "error"}  # fmt: skip
+JSON_KEYS = {
+    "platform",
+    "story_url",
+    "status",
+    "text",
+    "link",
+    "image_url",
+    "remote_id",
+    "remote_url",
+    "error",
+}
 
 
 # --- helpers shared by the CLI tests ------------------------------------------------------------
@@ -91,13 +100,12 @@ class Articles:
 
 def posts_for(server: FakePlatformServer, story_url: str) -> dict[str, int]:
     """How many posts of this story each fake platform holds."""
-    tweets = [
-        t for t in server.tweets if any(u["expanded_url"] == story_url for u in t["urls"])
-    ]  # fmt: skip
+    tweets = [t for t in server.tweets if any(u["expanded_url"] == story_url for u in t["urls"])]
     return {
         "twitter": len(tweets),
-        "facebook": sum(1 for p in server.fb_posts if p["link"] == story_url
-                        or story_url in p["message"]),  # fmt: skip
+        "facebook": sum(
+            1 for p in server.fb_posts if p["link"] == story_url or story_url in p["message"]
+        ),
         "instagram": sum(1 for m in server.ig_media if story_url in m["caption"]),
     }
 
@@ -180,8 +188,9 @@ def test_force_on_x_with_the_same_text_says_nothing_new_was_posted(
     [line] = json_lines(forced.stdout)
     assert "duplicate" in line["error"] and "--text" in line["error"]
     assert posts_for(server, story)["twitter"] == 1
-    other = run_main(["post", url, "--force", "--json", "--text", f"Signet news {story}"],
-                     env, tmp_path)  # fmt: skip
+    other = run_main(
+        ["post", url, "--force", "--json", "--text", f"Signet news {story}"], env, tmp_path
+    )
     assert other.returncode == 0, other.stderr
     assert posts_for(server, story)["twitter"] == 2
 
@@ -207,8 +216,11 @@ def test_text_replaces_the_composed_text(
     url, story = articles.page("own-words")
     env = platform_env(server, tmp_path)
     text = f"Our own words on the De Beers auction {story}"
-    result = run_main(["post", url, "--platform", "twitter", "--platform", "facebook",
-                       "--text", text, "--json"], env, tmp_path)  # fmt: skip
+    result = run_main(
+        ["post", url, "--platform", "twitter", "--platform", "facebook", "--text", text, "--json"],
+        env,
+        tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     lines = json_lines(result.stdout)
     assert [line["platform"] for line in lines] == ["twitter", "facebook"]
@@ -224,8 +236,9 @@ def test_unknown_platform_is_a_usage_error(
     server: FakePlatformServer, articles: Articles, tmp_path: Path, platform: str
 ) -> None:
     url, _ = articles.page("unknown-platform")
-    result = run_main(["post", url, "--platform", platform], platform_env(server, tmp_path),
-                      tmp_path)  # fmt: skip
+    result = run_main(
+        ["post", url, "--platform", platform], platform_env(server, tmp_path), tmp_path
+    )
     assert result.returncode == 2
     assert "--platform" in result.stderr
     assert result.stdout == ""
@@ -281,10 +294,12 @@ def test_a_post_rejected_for_good_exits_1_with_the_platforms_message(
 ) -> None:
     url, story = articles.page("rejected")
     env = platform_env(server, tmp_path)
-    server.fail("POST", "*/feed", status=400,
-                body=graph_error(100, "(#100) Param link is not a valid URL"))  # fmt: skip
-    result = run_main(["post", url, "--platform", "facebook", "--platform", "twitter"],
-                      env, tmp_path)  # fmt: skip
+    server.fail(
+        "POST", "*/feed", status=400, body=graph_error(100, "(#100) Param link is not a valid URL")
+    )
+    result = run_main(
+        ["post", url, "--platform", "facebook", "--platform", "twitter"], env, tmp_path
+    )
     assert result.returncode == 1
     assert "[facebook] failed" in result.stdout
     assert "(#100) Param link is not a valid URL" in result.stdout
@@ -318,8 +333,13 @@ def test_a_rate_limit_is_reported_deferred_without_sleeping(
     url, story = articles.page("rate-limited")
     env = platform_env(server, tmp_path, PLATFORMS="twitter")
     reset = int(time.time()) + 900
-    server.fail("POST", "/2/tweets", status=429, body=x_problem(429, "Too Many Requests"),
-                headers={"x-rate-limit-remaining": "0", "x-rate-limit-reset": str(reset)})  # fmt: skip
+    server.fail(
+        "POST",
+        "/2/tweets",
+        status=429,
+        body=x_problem(429, "Too Many Requests"),
+        headers={"x-rate-limit-remaining": "0", "x-rate-limit-reset": str(reset)},
+    )
     started = time.monotonic()
     result = run_main(["post", url, "--json"], env, tmp_path, timeout=60)
     assert time.monotonic() - started < 20
@@ -334,8 +354,9 @@ def test_a_story_known_from_the_feed_needs_no_article_page(
     server: FakePlatformServer, articles: Articles, tmp_path: Path
 ) -> None:
     image = server.image_url()
-    feed = write_feed(tmp_path / "feed.xml",
-                      [Item(901, title="Known from the feed", image_url=image)])  # fmt: skip
+    feed = write_feed(
+        tmp_path / "feed.xml", [Item(901, title="Known from the feed", image_url=image)]
+    )
     env = platform_env(server, tmp_path, feed, BACKLOG="skip")  # recorded, not posted
     assert run_main(["poll"], env, tmp_path).returncode == 0
     story = "https://news.example.com/story-901/"

@@ -54,9 +54,9 @@ def test_preview_of_the_feed_publishes_nothing_and_a_later_poll_still_posts(
     }
     for row in rows:
         assert 0 < row["length"] <= row["limit"]
-        assert row["limit"] == {"twitter": 280, "facebook": 63206, "instagram": 2200}[
-            row["platform"]
-        ]
+        assert (
+            row["limit"] == {"twitter": 280, "facebook": 63206, "instagram": 2200}[row["platform"]]
+        )
         assert row["warnings"] == []
         assert row["image_url"] == image  # 812's comes from its article page
     assert next(r for r in rows if r["platform"] == "facebook")["link"] is not None
@@ -100,8 +100,9 @@ def test_preview_of_an_article_page_shows_length_image_and_warnings(
 def test_preview_of_a_known_story_needs_no_article_page(
     server: FakePlatformServer, tmp_path: Path
 ) -> None:
-    feed = write_feed(tmp_path / "feed.xml",
-                      [Item(813, title="Known story", image_url=server.image_url())])  # fmt: skip
+    feed = write_feed(
+        tmp_path / "feed.xml", [Item(813, title="Known story", image_url=server.image_url())]
+    )
     env = platform_env(server, tmp_path, feed, BACKLOG="skip")
     assert run_main(["poll"], env, tmp_path).returncode == 0
     # news.example.com cannot be reached: only the store can answer.
