@@ -1,0 +1,98 @@
+"""`check [--json]`: one cheap authenticated call per platform; whose account, or what to fix."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.botenv import bot_env, run_main, write_feed
+from tests.fakes.platform_server import FakePlatformServer, x_problem
+from tests.test_cli_post import json_lines, platform_env
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakePlatformServer]:
+    with FakePlatformServer(ig_token="IGQVJfake-instagram-token-0987") as s:
+        yield s
+
+
+def test_good_credentials_print_each_account_with_one_call_each(
+    server: FakePlatformServer, tmp_path: Path
+) -> None:
+    env = platform_env(server, tmp_path)
+    before = len(server.requests)
+    result = run_main(["check"], env, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"twitter: ok, posting as @{server.x_username}" in result.stdout
+    assert f"facebook: ok, posting as {server.page_name}" in result.stdout
+    assert f"instagram: ok, posting as @{server.ig_username}" in result.stdout
+    calls = server.requests[before:]
+    assert len(calls) == 3 and {r.method for r in calls} == {"GET"}  # cheap: nothing posted
+    as_json = run_main(["check", "--json"], env, tmp_path)
+    assert as_json.returncode == 0
+    rows = {row["platform"]: row for row in json_lines(as_json.stdout)}
+    assert rows["twitter"]["account"] == f"@{server.x_username}"
+    assert rows["facebook"]["account"] == server.page_name
+    assert rows["instagram"]["account"] == f"@{server.ig_username}"
+    assert all(row["ok"] is True and row["error"] is None for row in rows.values())
+
+
+def test_bad_credentials_exit_1_naming_the_variable_to_fix(
+    server: FakePlatformServer, tmp_path: Path
+) -> None:
+    env = platform_env(
+        server,
+        tmp_path,
+        TWITTER_ACCESS_TOKEN_SECRET="not-the-right-secret",
+        INSTAGRAM_ACCESS_TOKEN="IGQVJrevoked-token-1111",
+    )
+    result = run_main(["check"], env, tmp_path)
+    assert result.returncode == 1
+    lines = {line.split(":")[0]: line for line in result.stdout.splitlines()}
+    assert "FAILED" in lines["twitter"] and "TWITTER_ACCESS_TOKEN_SECRET" in lines["twitter"]
+    assert "ok, posting as" in lines["facebook"]  # one bad platform does not hide the good one
+    assert "FAILED" in lines["instagram"] and "Invalid OAuth access token" in lines["instagram"]
+    assert "INSTAGRAM_ACCESS_TOKEN" in lines["instagram"]
+    as_json = run_main(["check", "--json"], env, tmp_path)
+    assert as_json.returncode == 1
+    rows = {row["platform"]: row for row in json_lines(as_json.stdout)}
+    assert rows["facebook"]["ok"] is True
+    assert rows["instagram"]["ok"] is False
+    assert rows["instagram"]["fix"].startswith("INSTAGRAM_ACCESS_TOKEN")
+    assert rows["twitter"]["ok"] is False and "TWITTER_" in rows["twitter"]["fix"]
+
+
+def test_instagram_on_the_page_token_names_that_token_when_refused(
+    server: FakePlatformServer, tmp_path: Path
+) -> None:
+    env = platform_env(
+        server,
+        tmp_path,
+        PLATFORMS="facebook,instagram",
+        FACEBOOK_PAGE_ACCESS_TOKEN="EAAexpired-page-token-2222",
+    )
+    env.pop("INSTAGRAM_ACCESS_TOKEN")
+    rows = {
+        r["platform"]: r for r in json_lines(run_main(["check", "--json"], env, tmp_path).stdout)
+    }
+    assert rows["facebook"]["fix"] == "FACEBOOK_PAGE_ACCESS_TOKEN"
+    assert "FACEBOOK_PAGE_ACCESS_TOKEN" in rows["instagram"]["fix"]
+
+
+def test_a_platform_error_is_reported_not_hidden(
+    server: FakePlatformServer, tmp_path: Path
+) -> None:
+    server.fail("GET", "/2/users/me", status=503, body=x_problem(503, "Service Unavailable"))
+    env = platform_env(server, tmp_path, PLATFORMS="twitter")
+    result = run_main(["check"], env, tmp_path)
+    assert result.returncode == 1
+    assert "twitter: FAILED" in result.stdout and "Service Unavailable" in result.stdout
+
+
+def test_no_platform_configured_exits_1_with_a_clear_message(tmp_path: Path) -> None:
+    env = bot_env(tmp_path, FEED_URLS=write_feed(tmp_path / "feed.xml", []))
+    result = run_main(["check"], env, tmp_path)
+    assert result.returncode == 1
+    assert "no platform is configured" in result.stderr
