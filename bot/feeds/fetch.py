@@ -31,6 +31,7 @@ ACCEPT = (
 )
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _PERMANENT = frozenset({301, 308})
+_DRAIN_LIMIT = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -212,6 +213,10 @@ class Fetcher:
     async def _one_hop(self, request: FeedRequest, url: str, headers: dict[str, str]) -> _Hop:
         async with self._client.stream("GET", url, headers=headers) as response:
             status = response.status_code
+            if status in _REDIRECTS or status == 304 or status >= 400:
+                # Read the (empty or short) body: a response closed unread cannot go back to
+                # the pool, and a new connection per 304 tripled the cost of a warm poll.
+                await self._drain(response)
             if status in _REDIRECTS:
                 location = response.headers.get("location")
                 if not location:
@@ -245,6 +250,18 @@ class Fetcher:
         if retry_after is not None:
             reason += f" (retry after {retry_after:g} s)"
         return FeedError(url, reason, retry_after=retry_after, status=status)
+
+    async def _drain(self, response: httpx.Response) -> None:
+        """Consume up to 64 KiB so the connection is reusable; a longer body is abandoned
+        (httpx then closes the connection), never read whole."""
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > _DRAIN_LIMIT:
+            return
+        size = 0
+        async for chunk in response.aiter_raw():
+            size += len(chunk)
+            if size > _DRAIN_LIMIT:
+                return
 
     async def _read_capped(self, url: str, response: httpx.Response) -> bytes:
         declared = response.headers.get("content-length", "")

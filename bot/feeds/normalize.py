@@ -59,9 +59,13 @@ _MONTHS = {
         ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
     )
 }
-_ELLIPSIS_RE = re.compile(r"\s*\[(?:…|\.\.\.|&hellip;)\]\s*\Z")
+_ELLIPSES = ("[…]", "[...]", "[&hellip;]")
 _IMG_RE = re.compile(r"<img\b[^>]*?\ssrc\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>]+))", re.I)
 _URL_WS_RE = re.compile(r"[\s\x00-\x1f]+")
+_SIMPLE_HTTP_RE = re.compile(
+    r"([Hh][Tt][Tt][Pp][Ss]?)://([A-Za-z0-9.-]*)(?::([0-9]+))?(/[^?#]*)?(?:\?([^#]*))?(?:#.*)?\Z"
+)
+"""scheme://host[:port][/path][?query][#fragment] with a plain host: what urlsplit would give."""
 
 
 def collapse(text: str) -> str:
@@ -99,14 +103,27 @@ def clean_summary(text: str) -> str:
             break
         text = text[:cut].rstrip(" [")
     if text.endswith("]"):
-        text = _ELLIPSIS_RE.sub("…", text)
+        text = _cut_ellipsis(text)
     return text.strip()
+
+
+def _cut_ellipsis(text: str) -> str:
+    """A trailing "[…]" (or "[...]", "[&hellip;]") and the space before it become "…".
+
+    str methods rather than a regex: an end-anchored regex is still tried at every position."""
+    for tail in _ELLIPSES:
+        if text.endswith(tail):
+            return text[: -len(tail)].rstrip() + "…"
+    return text
 
 
 def _read_more_start(text: str) -> int | None:
     """Where a trailing "Read more"-style link starts: a phrase that begins a sentence within
     the last 300 characters (so "…read more about it in May." mid-sentence is kept)."""
     offset = max(0, len(text) - 300)
+    tail = text[offset:].lower()
+    if "read" not in tail and "more" not in tail:  # every phrase has one; skips the regex scan
+        return None
     for match in _READ_MORE_RE.finditer(text, offset):
         before = text[: match.start()].rstrip(" [")
         if not before or before[-1] in _SENTENCE_END:
@@ -133,6 +150,13 @@ def _split_http(url: str | None, base: str | None) -> tuple[str, tuple[str, ...]
         url = _URL_WS_RE.sub("", url)
     if not url:
         return None
+    simple = _SIMPLE_HTTP_RE.match(url)
+    if simple is not None:  # the common absolute link, split without urlsplit's generality
+        scheme, host, port, path, query = simple.groups("")
+        host = host.lower().rstrip(".")
+        if not host or (port and int(port) > 65535):
+            return None
+        return url, (scheme.lower(), host, port, path, query)
     if url.startswith("//") and not base:
         url = "https:" + url
     try:

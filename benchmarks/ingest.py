@@ -1,0 +1,160 @@
+"""Measurements 1 and 2: the bot's real poll cycles against the farm, and the naive loop.
+
+Both run in their own process (see `measure.in_child`) so that CPU time and peak RSS are theirs
+alone; the farm runs in a third process.
+"""
+
+from __future__ import annotations
+
+import gc
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from benchmarks.farm import Farm
+from benchmarks.measure import peak_rss_mb, timed
+
+PLATFORMS = ("twitter", "facebook", "instagram")
+
+
+class _Clock:
+    """Wall time spent inside wrapped calls, per category (they never nest: see `_instrument`)."""
+
+    def __init__(self) -> None:
+        self.spent: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+
+    def wrap(self, category: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.spent[category] = self.spent.get(category, 0.0) + (
+                    time.perf_counter() - started
+                )
+                self.calls[category] = self.calls.get(category, 0) + 1
+
+        return wrapper
+
+    def reset(self) -> None:
+        self.spent.clear()
+        self.calls.clear()
+
+
+def _instrument(app: Any, clock: _Clock) -> None:
+    """Time the engine's collaborators without touching its code: fetch, parse, store, compose,
+    publish. Store calls made from the delivery threads are counted too (wall time summed over
+    threads, so with three platform threads "store" can exceed the drain's wall time)."""
+    import bot.engine
+
+    engine = app.engine
+    engine.fetcher.fetch_many = clock.wrap("fetch", engine.fetcher.fetch_many)
+    bot.engine.parse_feed = clock.wrap("parse", bot.engine.parse_feed)  # type: ignore[attr-defined]
+    engine.composer.compose = clock.wrap("compose", engine.composer.compose)
+    store = engine.store
+    for name in dir(type(store)):
+        attr = getattr(store, name)
+        if not name.startswith("_") and callable(attr) and name not in ("open", "close"):
+            category = "store: unseen" if name == "unseen" else "store: other"
+            setattr(store, name, clock.wrap(category, attr))
+    for publisher in engine.publishers.values():
+        publisher.publish = clock.wrap("publish", publisher.publish)
+
+
+def bot_cycles(
+    feeds: int, items: int, new_items: int, hosts: int, workdir: str | None = None
+) -> dict[str, Any]:
+    """Cold then warm `engine.tick()` of the real app (dry run, three platforms) on the farm."""
+    import logging
+
+    from bot.app import build_app
+    from bot.settings import Backlog, Settings
+
+    logging.disable(logging.INFO)  # a log line per story would measure the console instead
+    now = time.time()
+    out: dict[str, Any] = {"feeds": feeds, "items": items, "hosts": hosts}
+    with (
+        Farm.start(feeds, items, new_items=new_items, hosts=hosts, now=now) as farm,
+        tempfile.TemporaryDirectory(dir=workdir) as tmp,
+    ):
+        settings = Settings(
+            feed_urls=tuple(farm.urls),
+            platforms=PLATFORMS,
+            dry_run=True,
+            database_url=f"sqlite:///{Path(tmp) / 'bench.db'}",
+            backlog=Backlog("skip"),
+        )
+        offset = [0.0]  # the warm cycle happens one poll interval after the cold one
+        app = build_app(settings, clock=lambda: time.time() + offset[0])
+        clock = _Clock()
+        _instrument(app, clock)
+        out["rss_before_mb"] = peak_rss_mb()
+        try:
+            for phase in ("cold", "warm"):
+                farm.control(phase)
+                offset[0] = 0.0 if phase == "cold" else settings.poll_interval
+                gc.collect()
+                clock.reset()
+                with timed() as span:
+                    report = app.engine.tick()
+                served = farm.control("stats")["served"]
+                statuses: dict[str, int] = {}
+                for feed in report.feeds:
+                    statuses[feed.status] = statuses.get(feed.status, 0) + 1
+                deliveries: dict[str, int] = {}
+                for d in report.deliveries:
+                    deliveries[d.status] = deliveries.get(d.status, 0) + 1
+                out[phase] = {
+                    "wall_s": span.wall,
+                    "cpu_s": span.cpu,
+                    "requests": sum(served.values()) - 1,  # minus the stats call itself
+                    "requests_per_s": (sum(served.values()) - 1) / span.wall,
+                    "http_statuses": {k: v for k, v in served.items() if k != "200"}
+                    | {"200": served.get("200", 0) - 1},
+                    "feed_results": statuses,
+                    "new_stories": sum(f.new_stories for f in report.feeds),
+                    "deliveries": deliveries,
+                    "breakdown_s": dict(clock.spent),
+                    "calls": dict(clock.calls),
+                    "peak_rss_mb": peak_rss_mb(),
+                }
+            out["stories_stored"] = app.store.story_count()
+        finally:
+            app.close()
+    return out
+
+
+def naive_cycles(feeds: int, items: int, new_items: int, hosts: int) -> dict[str, Any]:
+    """The same two cycles done the naive way: a sequential `requests.get` + `feedparser.parse`
+    per feed, no validators, no store (an in-memory set of seen links stands in for one)."""
+    import feedparser
+    import requests
+
+    now = time.time()
+    out: dict[str, Any] = {"feeds": feeds, "items": items}
+    seen: set[str] = set()
+    with Farm.start(feeds, items, new_items=new_items, hosts=hosts, now=now) as farm:
+        for phase in ("cold", "warm"):
+            farm.control(phase)
+            new = 0
+            gc.collect()
+            with timed() as span:
+                for url in farm.urls:
+                    response = requests.get(url, timeout=20)
+                    parsed = feedparser.parse(response.content)
+                    for entry in parsed.entries:
+                        key = entry.get("id") or entry.get("link")
+                        if key not in seen:
+                            seen.add(key)
+                            new += 1
+            out[phase] = {
+                "wall_s": span.wall,
+                "cpu_s": span.cpu,
+                "requests_per_s": feeds / span.wall,
+                "new_stories": new,
+                "peak_rss_mb": peak_rss_mb(),
+            }
+    return out

@@ -1,0 +1,159 @@
+"""Measurements 3, 4 and 5: parse throughput, the seen-story lookup at scale, compose throughput.
+
+Each is a function returning a dict of figures, run by `benchmarks.run` in its own process.
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks.farm import FarmState
+from benchmarks.measure import best_of, peak_rss_mb
+
+
+def _documents(feeds: int, items: int) -> tuple[list[bytes], datetime]:
+    now = datetime.now(UTC)
+    state = FarmState(feeds, items, 0, now)
+    return [state._doc(i, "cold").body for i in range(feeds)], now
+
+
+def parse_throughput(feeds: int = 40, items: int = 30, runs: int = 3) -> dict[str, Any]:
+    """Items per second: parse_feed (fast path + normalisation to Story) vs feedparser.parse,
+    on the same farm documents. feedparser gets a byte stream, as the bot's fallback gives it."""
+    import feedparser
+
+    from bot.feeds.parse import parse_feed
+
+    docs, now = _documents(feeds, items)
+    urls = [f"http://127.0.0.1:8080/feed/{i}/" for i in range(feeds)]
+    total = feeds * items
+
+    def ours() -> None:
+        for doc, url in zip(docs, urls, strict=True):
+            parse_feed(doc, url=url, now=now, content_type="application/rss+xml; charset=UTF-8")
+
+    fp_docs = docs[: max(1, feeds // 4)]  # feedparser is slow: a quarter of the documents
+
+    def theirs() -> None:
+        for doc in fp_docs:
+            feedparser.parse(io.BytesIO(doc))
+
+    parsers = {parse_feed(docs[0], url=urls[0], now=now).parser}
+    ours()  # warm caches and imports
+    ours_s = best_of(runs, ours)
+    theirs_s = best_of(max(1, runs - 1), theirs)
+    ours_rate = total / ours_s
+    theirs_rate = len(fp_docs) * items / theirs_s
+    return {
+        "documents": feeds,
+        "items_per_document": items,
+        "document_bytes": sum(len(d) for d in docs) // feeds,
+        "path": sorted(parsers),
+        "bot_items_per_s": ours_rate,
+        "bot_ms_per_document": ours_s / feeds * 1000,
+        "feedparser_items_per_s": theirs_rate,
+        "feedparser_ms_per_document": theirs_s / len(fp_docs) * 1000,
+        "ratio": ours_rate / theirs_rate,
+    }
+
+
+def _stories_for(feeds: int, items: int) -> list[list[Any]]:
+    """A cycle's candidates: what parse_feed makes of the farm's documents."""
+    from bot.feeds.parse import parse_feed
+
+    docs, now = _documents(feeds, items)
+    return [
+        parse_feed(d, url=f"http://127.0.0.1:8080/feed/{i}/", now=now).stories
+        for i, d in enumerate(docs)
+    ]
+
+
+def _fill(store: Any, count: int) -> None:
+    """`count` stored stories written straight into the stories table in one transaction
+    (executemany), with identities and canonical URLs shaped like the farm's."""
+    from bot.store.schema import stories
+
+    batch = 50_000
+    now = time.time()
+    with store.engine.begin() as conn:
+        for start in range(0, count, batch):
+            rows = [
+                {
+                    "identity": f"guid:https://www.site{n % 997}.example/?p={n + 900_000_000}",
+                    "url": f"https://www.site{n % 997}.example/2026/10/stored-story-{n}/",
+                    "feed_url": f"https://www.site{n % 997}.example/feed/",
+                    "title": f"Stored story {n}",
+                    "published_at": now - n,
+                    "first_seen_at": now - n,
+                    "status": "skipped",
+                    "reason": None,
+                    "data": "{}",
+                }
+                for n in range(start, min(count, start + batch))
+            ]
+            conn.execute(stories.insert(), rows)
+
+
+def seen_lookup(
+    stored: int = 1_000_000, feeds: int = 1000, items: int = 30, runs: int = 3
+) -> dict[str, Any]:
+    """Store.unseen over one cycle's candidates (one call per feed, as the engine makes it)
+    with an empty store and with `stored` stories already there; half the candidates are
+    themselves stored, so both the hit and the miss paths of the index are walked."""
+    from bot.store import Store
+
+    candidates = _stories_for(feeds, items)
+    out: dict[str, Any] = {"stored": stored, "feeds": feeds, "candidates": feeds * items}
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, count in (("empty", 0), ("full", stored)):
+            store = Store.open(f"sqlite:///{Path(tmp) / f'{label}.db'}")
+            started = time.perf_counter()
+            if count:
+                _fill(store, count)
+            fill_s = time.perf_counter() - started
+            for batch in candidates[::2]:  # every other feed's stories are already known
+                for story in batch:
+                    store.add_story(story, time.time(), status="skipped", reason="bench")
+
+            def cycle(store: Any = store) -> None:
+                for batch in candidates:
+                    store.unseen(batch)
+
+            cycle()
+            out[label] = {
+                "fill_s": fill_s,
+                "cycle_s": best_of(runs, cycle),
+                "rows": store.story_count(),
+            }
+            store.close()
+    out["ratio"] = out["full"]["cycle_s"] / out["empty"]["cycle_s"]
+    out["peak_rss_mb"] = peak_rss_mb()
+    return out
+
+
+def compose_throughput(stories: int = 600, runs: int = 3) -> dict[str, Any]:
+    """Posts per second per platform with the bundled templates and handles."""
+    from bot.app import load_composer_for
+    from bot.platforms import limits_for
+    from bot.settings import Settings
+
+    candidates = [s for batch in _stories_for(max(1, stories // 30), 30) for s in batch]
+    candidates = candidates[:stories]
+    composer = load_composer_for(Settings(feed_urls=("http://127.0.0.1/",)))
+    out: dict[str, Any] = {"stories": len(candidates)}
+    for platform in ("twitter", "facebook", "instagram"):
+        limits = limits_for(platform)
+
+        def run(platform: str = platform, limits: Any = limits) -> None:
+            for story in candidates:
+                composer.compose(story, platform, limits)
+
+        run()
+        seconds = best_of(runs, run)
+        out[platform] = {"posts_per_s": len(candidates) / seconds}
+    return out
