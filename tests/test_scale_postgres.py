@@ -432,10 +432,11 @@ def test_live_local_owner_keeps_its_claims_until_it_dies(database_url: str) -> N
 # --- `status --json` as a health check ---------------------------------------------------------
 
 
-def test_status_json_exit_code_is_a_health_check(database_url: str, tmp_path: Path) -> None:
+@pytest.mark.postgres
+def test_status_json_exit_code_is_a_health_check(postgres_url: str, tmp_path: Path) -> None:
     feed = write_feed(tmp_path / "feed.xml", [Item(1)])
     env = bot_env(
-        tmp_path, FEED_URLS=feed, DATABASE_URL=database_url, POLL_INTERVAL="60s", DRY_RUN="true"
+        tmp_path, FEED_URLS=feed, DATABASE_URL=postgres_url, POLL_INTERVAL="60s", DRY_RUN="true"
     )
 
     def status() -> tuple[int, dict[str, object]]:
@@ -450,15 +451,28 @@ def test_status_json_exit_code_is_a_health_check(database_url: str, tmp_path: Pa
     code, info = status()
     assert (code, info["healthy"]) == (0, True)
 
-    store = Store.open(database_url)
+    store = Store.open(postgres_url)
     try:
-        store.set_meta("last_poll_at", repr(time.time() - 180 + 30))  # inside three intervals
-        assert status()[0] == 0
         store.set_meta("last_poll_at", repr(time.time() - 180 - 30))  # polling has stalled
-        code, info = status()
     finally:
         store.close()
+    code, info = status()
     assert (code, info["healthy"]) == (1, False)
+
+
+def test_health_turns_stale_after_three_poll_intervals(database_url: str) -> None:
+    from bot.settings import Settings
+    from bot.status import gather_status
+
+    settings = Settings(feed_urls=("https://example.com/feed/",), poll_interval=60.0)
+    store = Store.open(database_url)
+    try:
+        assert gather_status(store, settings, NOW)["healthy"] is False  # never polled
+        store.set_meta("last_poll_at", repr(NOW))
+        assert gather_status(store, settings, NOW + 180)["healthy"] is True
+        assert gather_status(store, settings, NOW + 180.5)["healthy"] is False
+    finally:
+        store.close()
 
 
 # --- deployment files run the commands tested above --------------------------------------------
