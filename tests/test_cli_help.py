@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli import main
 from tests.botenv import bot_env, run_main
 
 COMMANDS = {
@@ -18,26 +19,27 @@ COMMANDS = {
 }
 
 
-def test_main_help_lists_every_command(tmp_path: Path) -> None:
+def test_main_help_lists_every_command_and_unknown_commands_are_usage_errors(
+    tmp_path: Path,
+) -> None:
     result = run_main(["--help"], bot_env(tmp_path), tmp_path)
     assert result.returncode == 0, result.stderr
     listed = result.stdout.split("Commands:")[1]
     for command in COMMANDS:
         assert f"  {command} " in listed
+    unknown = run_main(["publish"], bot_env(tmp_path), tmp_path)
+    assert unknown.returncode == 2
+    assert "No such command" in unknown.stderr
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
-def test_each_command_has_help(tmp_path: Path, command: str) -> None:
-    # No FEED_URLS, no .env: help must not need configuration (nor start the demo).
-    result = run_main([command, "--help"], bot_env(tmp_path), tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert f"Usage: main.py {command}" in result.stdout
+def test_each_command_has_help(
+    command: str, capsys: pytest.CaptureFixture[str], clean_env: Path
+) -> None:
+    # In process (main.py only calls bot.cli.main): no settings, no .env, nothing is run.
+    assert main([command, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert f"Usage: main.py {command}" in out
     for option in COMMANDS[command]:
-        assert option in result.stdout
-    assert not (tmp_path / "bot.db").exists()  # nothing was run
-
-
-def test_unknown_command_is_a_usage_error(tmp_path: Path) -> None:
-    result = run_main(["publish"], bot_env(tmp_path), tmp_path)
-    assert result.returncode == 2
-    assert "No such command" in result.stderr
+        assert option in out
+    assert list(clean_env.iterdir()) == []  # no database, no data folder
