@@ -509,3 +509,17 @@ def test_deployment_files_run_the_worker_and_the_health_check() -> None:
         assert unit["User"] == "feedbot" and unit["WorkingDirectory"] == "/opt/feedbot", name
         assert unit["EnvironmentFile"].startswith("/etc/feedbot/"), name
     assert (PROJECT_ROOT / "Procfile").read_text().strip() == "worker: python main.py run"
+
+
+def test_feed_claims_can_take_a_share_so_workers_split_many_feeds(database_url: str) -> None:
+    urls = [f"https://brand{i}.example.com/feed/" for i in range(5)]
+    store = Store.open(database_url)
+    try:
+        store.ensure_feeds(urls)
+        first = store.claim_feeds(urls, NOW, "w1", 60, limit=2)
+        second = store.claim_feeds(urls, NOW, "w2", 60, limit=2)
+        rest = store.claim_feeds(urls, NOW, "w3", 60)
+    finally:
+        store.close()
+    assert [len(first), len(second), len(rest)] == [2, 2, 1]
+    assert len({f.id for f in [*first, *second, *rest]}) == len(urls)

@@ -170,12 +170,20 @@ class Store:
                         pass  # another worker added it first
 
     def claim_feeds(
-        self, urls: Sequence[str], now: float, owner: str, lease: float, *, force: bool = False
+        self,
+        urls: Sequence[str],
+        now: float,
+        owner: str,
+        lease: float,
+        *,
+        force: bool = False,
+        limit: int | None = None,
     ) -> list[FeedRow]:
-        """Claim the configured feeds that are due.
+        """Claim the configured feeds that are due (the longest-waiting first).
 
         `force` (a person's `poll`) also takes feeds another worker polled recently, but never
         one that is backing off after failures: the publisher's server is owed that politeness.
+        `limit` takes only a share, so several workers split hundreds of feeds between them.
         """
         conditions = [
             feeds.c.url.in_(list(urls)),
@@ -187,7 +195,12 @@ class Store:
         else:
             conditions.append(feeds.c.next_poll_at <= now)
         with self._tx() as conn:
-            query = select(feeds.c.id, feeds.c.lease_owner).where(and_(*conditions))
+            query = (
+                select(feeds.c.id, feeds.c.lease_owner)
+                .where(and_(*conditions))
+                .order_by(feeds.c.next_poll_at, feeds.c.id)
+                .limit(limit)
+            )
             if self.is_postgres:
                 query = query.with_for_update(skip_locked=True)
             candidates = conn.execute(query).all()
