@@ -323,3 +323,36 @@ def test_closed_fetcher_refuses_work() -> None:
     fetcher.close()  # idempotent
     with pytest.raises(RuntimeError):
         fetcher.fetch_many([FeedRequest("https://example.com/feed")])
+
+
+def test_a_304_leaves_the_connection_reusable(server: FeedServer, fetcher: Fetcher) -> None:
+    server.route("/feed", body=RSS, etag='"v1"')
+    server.route("/other", body=RSS)
+    first = fetcher.fetch(FeedRequest(server.url("/feed")))
+    second = fetcher.fetch(FeedRequest(server.url("/feed"), first.etag))
+    third = fetcher.fetch(FeedRequest(server.url("/other")))
+    assert second.not_modified and third.status == 200
+    assert len({r.client_port for r in server.requests}) == 1
+
+
+def test_keep_alive_pools_are_kept_for_the_most_recent_hosts_only(server: FeedServer) -> None:
+    server.route("/feed", body=RSS)
+    # 127.0.0.1 and localhost are two host names for the one server.
+    urls = [server.url("/feed"), server.url("/feed").replace("127.0.0.1", "localhost")]
+
+    def ports(kept_hosts: int) -> list[int]:
+        server.requests.clear()
+        with Fetcher(timeout=5.0, kept_hosts=kept_hosts) as fetcher:
+            for url in (urls[0], urls[1], urls[0]):
+                assert fetcher.fetch(FeedRequest(url)).ok
+        return [r.client_port for r in server.requests]
+
+    kept = ports(2)
+    assert kept[0] == kept[2] != kept[1]
+    evicted = ports(1)  # localhost's request closed 127.0.0.1's idle connection
+    assert len(set(evicted)) == 3
+
+
+def test_kept_hosts_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="kept_hosts"):
+        Fetcher(kept_hosts=0)

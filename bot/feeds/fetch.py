@@ -81,12 +81,13 @@ class Fetcher:
         concurrency: int = 16,
         per_host: int = 2,
         max_redirects: int = 5,
+        kept_hosts: int = 64,
         user_agent: str = bot.USER_AGENT,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
-        if concurrency < 1 or per_host < 1:
-            raise ValueError("concurrency and per_host must be at least 1")
+        if concurrency < 1 or per_host < 1 or kept_hosts < 1:
+            raise ValueError("concurrency, per_host and kept_hosts must be at least 1")
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.concurrency = concurrency
@@ -94,19 +95,28 @@ class Fetcher:
         self.max_redirects = max_redirects
         self.user_agent = user_agent
         self._clock = clock or (lambda: datetime.now(UTC))
-        self._host_slots: dict[str, asyncio.Semaphore] = {}
+        self._hosts: dict[str, _Host] = {}
+        """Per host name, least recently used first: its slots and its own connection pool."""
+        self._max_hosts = kept_hosts
+        """Hosts whose keep-alive pools are kept (at most per_host idle connections each)."""
+        self._closing: set[asyncio.Task[None]] = set()
         self._closed = False
+        self._ssl = httpx.create_ssl_context()  # one CA bundle load, not one per host's client
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="feed-fetcher", daemon=True
         )
         self._thread.start()
-        self._client: httpx.AsyncClient = self._run(self._make_client(transport))
+        self._shared: httpx.AsyncClient | None = None
+        if transport is not None:  # tests: one client over the injected transport
+            self._shared = self._make_client(transport, self.concurrency)
 
-    async def _make_client(self, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
+    def _make_client(
+        self, transport: httpx.AsyncBaseTransport | None, connections: int
+    ) -> httpx.AsyncClient:
         limits = httpx.Limits(
-            max_connections=self.concurrency,
-            max_keepalive_connections=self.concurrency,
+            max_connections=connections,
+            max_keepalive_connections=connections,
             keepalive_expiry=300.0,
         )
         return httpx.AsyncClient(
@@ -115,6 +125,7 @@ class Fetcher:
             headers={"User-Agent": self.user_agent, "Accept": ACCEPT},
             follow_redirects=False,
             transport=transport,
+            verify=self._ssl,
         )
 
     def _run(self, coro):  # type: ignore[no-untyped-def]
@@ -136,7 +147,7 @@ class Fetcher:
             return
         self._closed = True
         with contextlib.suppress(Exception):
-            self._run(self._client.aclose())
+            self._run(self._close_clients())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
         self._loop.close()
@@ -162,12 +173,39 @@ class Fetcher:
 
         return list(await asyncio.gather(*(one(r) for r in requests)))
 
-    def _host_slot(self, url: str) -> asyncio.Semaphore:
-        host = (urlsplit(url).hostname or "").lower()
-        slot = self._host_slots.get(host)
-        if slot is None:
-            slot = self._host_slots[host] = asyncio.Semaphore(self.per_host)
-        return slot
+    def _host(self, name: str) -> _Host:
+        """The host's slots and pool, marked most recently used. Each host has its own small
+        pool: httpcore's pool scans every connection (quadratically) on every request and
+        response, so one pool of 16 connections cost more CPU than the requests themselves.
+        Hosts beyond the most recent `_max_hosts` with nothing in flight are closed, so idle
+        sockets stay bounded however many sites the feeds are spread over."""
+        hosts = self._hosts
+        host = hosts.pop(name, None)
+        if host is None:
+            client = self._shared or self._make_client(None, self.per_host)
+            host = _Host(asyncio.Semaphore(self.per_host), client)
+        hosts[name] = host
+        if len(hosts) > self._max_hosts:
+            for old_name in [n for n, h in hosts.items() if h.busy == 0][: -self._max_hosts]:
+                if len(hosts) <= self._max_hosts:
+                    break
+                old = hosts.pop(old_name)
+                if old.client is not self._shared:
+                    task = self._loop.create_task(old.client.aclose())
+                    self._closing.add(task)
+                    task.add_done_callback(self._closing.discard)
+        return host
+
+    async def _close_clients(self) -> None:
+        clients = {id(h.client): h.client for h in self._hosts.values()}
+        if self._shared is not None:
+            clients[id(self._shared)] = self._shared
+        self._hosts.clear()
+        for client in clients.values():
+            with contextlib.suppress(Exception):
+                await client.aclose()
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
 
     async def _fetch_one(self, request: FeedRequest) -> FetchResult:
         url = request.url
@@ -185,19 +223,24 @@ class Fetcher:
         all_permanent = True
         status: int | None = None
         for hop in range(self.max_redirects + 1):
-            async with self._host_slot(url):
-                started = time.monotonic()
-                try:
-                    async with asyncio.timeout(budget):
-                        outcome = await self._one_hop(request, url, headers)
-                except TimeoutError:
-                    error = FeedError(url, f"timed out after {self.timeout:g} s", status=status)
-                    return _failure(request, error, url, status)
-                except _Failed as failed:
-                    return _failure(request, failed.error, url, failed.error.status)
-                except httpx.HTTPError as exc:
-                    return _failure(request, FeedError(url, _describe(exc)), url)
-                budget -= time.monotonic() - started
+            host = self._host((urlsplit(url).hostname or "").lower())
+            host.busy += 1
+            try:
+                async with host.slots:
+                    started = time.monotonic()
+                    try:
+                        async with asyncio.timeout(budget):
+                            outcome = await self._one_hop(host.client, url, headers)
+                    except TimeoutError:
+                        reason = f"timed out after {self.timeout:g} s"
+                        return _failure(request, FeedError(url, reason, status=status), url, status)
+                    except _Failed as failed:
+                        return _failure(request, failed.error, url, failed.error.status)
+                    except httpx.HTTPError as exc:
+                        return _failure(request, FeedError(url, _describe(exc)), url)
+                    budget -= time.monotonic() - started
+            finally:
+                host.busy -= 1
             status = outcome.status
             if outcome.location is None:
                 permanent = url if hop and all_permanent else None
@@ -210,8 +253,8 @@ class Fetcher:
         error = FeedError(request.url, f"too many redirects (more than {self.max_redirects})")
         return _failure(request, error, url, status)
 
-    async def _one_hop(self, request: FeedRequest, url: str, headers: dict[str, str]) -> _Hop:
-        async with self._client.stream("GET", url, headers=headers) as response:
+    async def _one_hop(self, client: httpx.AsyncClient, url: str, headers: dict[str, str]) -> _Hop:
+        async with client.stream("GET", url, headers=headers) as response:
             status = response.status_code
             if status in _REDIRECTS or status == 304 or status >= 400:
                 # Read the (empty or short) body: a response closed unread cannot go back to
@@ -293,6 +336,15 @@ class Fetcher:
             reason = f"file is over the {self.max_bytes}-byte cap"
             return _failure(request, FeedError(url, reason), url)
         return FetchResult(request, None, body, None, url, None, None, None, False, None)
+
+
+@dataclass(slots=True)
+class _Host:
+    slots: asyncio.Semaphore
+    """per_host requests at a time to one host name (ports do not make another host)."""
+    client: httpx.AsyncClient
+    busy: int = 0
+    """Requests waiting for or holding a slot; a busy host is never closed."""
 
 
 @dataclass(frozen=True)
