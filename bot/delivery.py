@@ -36,7 +36,9 @@ from bot.store import DeliveryRow, Store
 log = logging.getLogger("bot.delivery")
 S = DeliveryStatus
 LONG_PAUSE = 6 * 3600.0
-FIND_SLACK = 120.0  # look a little before the attempt: platform clocks and ours differ
+FIND_SLACK = 120.0
+SEND_BATCH = 10  # deliveries claimed at once when no pacing rule applies
+DRY_BATCH = 100  # look a little before the attempt: platform clocks and ours differ
 
 
 @dataclass
@@ -200,28 +202,35 @@ class Deliverer:
         reports: list[DeliveryReport] = []
         if not self._platform_ready(platform, publisher):
             return reports
+        dry = _is_dry(publisher)
+        # Without pacing rules, claim a handful at a time; with them, one post at a time.
+        batch = DRY_BATCH if dry else (1 if self.pacing.limits_posts else SEND_BATCH)
         while not self.stop.is_set():
             now = self.clock()
-            wait = self.pacing.wait_until(
-                now,
-                self.store.last_post_at(platform),
-                self.store.published_since(platform, now - 3600),
-            )
-            if wait is not None and not _is_dry(publisher):
-                log.debug(
-                    "pacing: waiting",
-                    extra={"platform": platform, "until": _iso(wait[0]), "why": wait[1]},
+            if not dry and self.pacing.limits_posts:
+                wait = self.pacing.wait_until(
+                    now,
+                    self.store.last_post_at(platform),
+                    self.store.published_since(platform, now - 3600),
                 )
-                break
-            rows = self.store.claim_due(platform, now, self.owner, self.lease, only_ids=only_ids)
+                if wait is not None:
+                    log.debug(
+                        "pacing: waiting",
+                        extra={"platform": platform, "until": _iso(wait[0]), "why": wait[1]},
+                    )
+                    break
+            rows = self.store.claim_due(
+                platform, now, self.owner, self.lease, limit=batch, only_ids=only_ids
+            )
             if not rows:
                 break
-            report = self.process(publisher, rows[0])
-            reports.append(report)
-            if report.status in (S.QUEUED.value,) and report.error:  # paused or held
-                break
-            if self._held(platform):
-                break
+            for index, row in enumerate(rows):
+                report = self.process(publisher, row)
+                reports.append(report)
+                done = report.status in (S.PUBLISHED, S.DRY_RUN, S.SKIPPED, S.FAILED)
+                if self.stop.is_set() or (not done and self._held(platform)):
+                    self.store.release([r.id for r in rows[index + 1 :]], self.owner)
+                    return reports
         return reports
 
     def _platform_ready(self, platform: str, publisher: Publisher) -> bool:
@@ -259,21 +268,24 @@ class Deliverer:
 
     def process(self, publisher: Publisher, row: DeliveryRow) -> DeliveryReport:
         """One attempt at one claimed delivery, with its outcome committed before returning."""
+        dry = _is_dry(publisher)
         if row.uncertain:
             settled = self._settle_uncertain(publisher, row)
             if settled is not None:
                 return settled
-        self.store.mark_sending(row.id, self.clock())
-        keeper = _LeaseKeeper(self.store, row.id, self.owner, self.lease, self.clock)
         try:
-            with keeper:
-                result = publisher.publish(row.post, self._checkpoint(row.id), row.recovery)
+            if dry:  # nothing leaves the machine: there is no attempt to make crash-safe
+                result = publisher.publish(row.post)
+            else:
+                self.store.mark_sending(row.id, self.clock(), row.story_id)
+                with _LeaseKeeper(self.store, row.id, self.owner, self.lease, self.clock):
+                    result = publisher.publish(row.post, self._checkpoint(row.id), row.recovery)
         except PublishError as exc:
             return self._on_error(row, exc)
         except Exception as exc:  # a bug in an adapter must not kill the worker nor lose the post
             log.exception("unexpected error while publishing", extra={"platform": row.platform})
             return self._on_error(row, Transient(row.platform, f"{type(exc).__name__}: {exc}"))
-        status = S.DRY_RUN if _is_dry(publisher) else S.PUBLISHED
+        status = S.DRY_RUN if dry else S.PUBLISHED
         self.store.finish(row, status, self.clock(), result=result)
         log.info(
             "dry run: would post" if status == S.DRY_RUN else "published",

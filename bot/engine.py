@@ -11,8 +11,9 @@ import logging
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import httpx
@@ -30,7 +31,7 @@ from bot.net import DownloadError, download
 from bot.pacing import Pacing
 from bot.platforms.base import Publisher
 from bot.settings import Settings, credential_variables
-from bot.store import FeedRow, NewDelivery, Store, worker_id
+from bot.store import FeedRow, FeedUpdate, NewDelivery, Store, worker_id
 
 log = logging.getLogger("bot.engine")
 FEED_LEASE = 300.0  # a poll cycle of many feeds can take minutes; a dead worker's claim expires
@@ -158,29 +159,35 @@ class Engine:
         if rows:
             requests = [FeedRequest(r.current_url, r.etag, r.last_modified) for r in rows]
             results = self.fetcher.fetch_many(requests)
+            batch = _PollBatch()
             for row, result in zip(rows, results, strict=True):
-                report.feeds.append(self._handle_fetch(row, result, report))
+                report.feeds.append(self._handle_fetch(row, result, report, batch))
+            # Skipped stories first, validators last: a crash in between only re-fetches.
+            self.store.add_skipped(batch.skipped, now)
+            self.store.feeds_polled(batch.updates, now)
         self.store.set_meta("last_poll_at", repr(self.clock()))
 
-    def _handle_fetch(self, row: FeedRow, result: FetchResult, report: CycleReport) -> FeedReport:
+    def _handle_fetch(
+        self, row: FeedRow, result: FetchResult, report: CycleReport, batch: _PollBatch
+    ) -> FeedReport:
         now = self.clock()
         if result.error is not None:
             return self._feed_failed(row, result.error, now)
-        validators = {"etag": result.etag, "last_modified": result.last_modified}
         if result.permanent_url and result.permanent_url != row.current_url:
             log.warning(
                 "feed moved permanently: using the new address from now on",
                 extra={"feed": row.url, "new_url": result.permanent_url},
             )
+        polled = FeedUpdate(
+            row.id,
+            result.etag,
+            result.last_modified,
+            result.permanent_url,
+            self._next_due(now),
+            initialized=row.initialized,
+        )
         if result.not_modified:
-            self.store.feed_polled(
-                row.id,
-                now,
-                current_url=result.permanent_url,
-                initialized=row.initialized,
-                next_poll_at=self._next_due(now),
-                **validators,
-            )
+            batch.updates.append(polled)
             return FeedReport(row.url, "not_modified")
         try:
             parsed = parse_feed(
@@ -198,14 +205,8 @@ class Engine:
             log.info(
                 "feed parsed with a warning", extra={"feed": row.url, "warning": parsed.warning}
             )
-        queued = self._ingest(row, parsed.stories, now, report)
-        self.store.feed_polled(
-            row.id,
-            now,
-            current_url=result.permanent_url,
-            next_poll_at=self._next_due(now),
-            **validators,
-        )
+        queued = self._ingest(row, parsed.stories, now, report, batch)
+        batch.updates.append(replace(polled, initialized=True))
         return FeedReport(row.url, "ok", new_stories=queued)
 
     def _next_due(self, now: float) -> float:
@@ -233,9 +234,14 @@ class Engine:
     # --- queueing ----------------------------------------------------------------------------
 
     def _ingest(
-        self, row: FeedRow, stories: Sequence[Story], now: float, report: CycleReport
+        self,
+        row: FeedRow,
+        stories: Sequence[Story],
+        now: float,
+        report: CycleReport,
+        batch: _PollBatch,
     ) -> int:
-        """Record every unseen story: queued per platform, or skipped with its reason."""
+        """Record every unseen story: queued per platform, or skipped (in the batch) and why."""
         fresh = self.store.unseen(stories)
         backlog = self.settings.backlog
         keep: set[str] = {s.identity for s in fresh}
@@ -244,18 +250,18 @@ class Engine:
             allowed = newest[: backlog.count] if backlog.mode == "latest" else []
             keep = {s.identity for s in allowed}
         queued = 0
+        skipped: Counter[str] = Counter()
         for story in sorted(fresh, key=lambda s: (s.published, s.identity)):
-            reason = None
             if story.identity not in keep:
-                reason = f"backlog: first poll of this feed (BACKLOG={_backlog_text(backlog)})"
+                reason: str | None = (
+                    f"backlog: first poll of this feed (BACKLOG={_backlog_text(backlog)})"
+                )
             else:
                 reason = self._age_reason(story, now) or self.filter.reason(story)
             if reason is not None:
-                if self.store.add_story(story, now, status="skipped", reason=reason) is not None:
-                    log.info(
-                        "story skipped",
-                        extra={"feed": row.url, "story": story.url, "reason": reason},
-                    )
+                batch.skipped.append((story, reason))
+                skipped[reason] += 1
+                log.debug("story skipped", extra={"story": story.url, "reason": reason})
                 continue
             deliveries = self._compose_all(story)
             story_id = self.store.add_story(story, now, status="queued", new_deliveries=deliveries)
@@ -266,6 +272,8 @@ class Engine:
             log.info(
                 "story queued", extra={"feed": row.url, "story": story.url, "title": story.title}
             )
+        for reason, count in skipped.items():
+            log.info("stories skipped", extra={"feed": row.url, "count": count, "reason": reason})
         return queued
 
     def _age_reason(self, story: Story, now: float) -> str | None:
@@ -315,12 +323,19 @@ class Engine:
         image = find_og_image(page.body, page.final_url)
         if image is None:
             return story
-        from dataclasses import replace
 
         return replace(story, image_url=image)
 
     def status_rows(self, delivery_ids: Sequence[int]) -> list[DeliveryReport]:
         return [report_for(self.store.delivery(i)) for i in delivery_ids]
+
+
+@dataclass
+class _PollBatch:
+    """What a poll cycle writes in bulk once every feed is handled."""
+
+    skipped: list[tuple[Story, str]] = field(default_factory=list)
+    updates: list[FeedUpdate] = field(default_factory=list)
 
 
 def _backlog_text(backlog: object) -> str:

@@ -35,6 +35,11 @@ class Pacing:
     quiet: QuietHours | None = None
     tz: ZoneInfo = UTC_ZONE
 
+    @property
+    def limits_posts(self) -> bool:
+        """Whether any rule can hold a post back (else the engine skips the checks)."""
+        return bool(self.spacing or self.max_per_hour is not None or self.quiet is not None)
+
     def wait_until(
         self, now: float, last_post_at: float | None, recent_posts: Sequence[float]
     ) -> tuple[float, str] | None:

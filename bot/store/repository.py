@@ -19,7 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    Float,
+    Text,
     and_,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -30,6 +33,8 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -77,6 +82,18 @@ class DeliveryRow:
     remote_url: str | None
     recovery: dict[str, str]
     created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class FeedUpdate:
+    """A successful poll of one feed, as written back in the cycle's batch."""
+
+    feed_id: int
+    etag: str | None
+    last_modified: str | None
+    current_url: str | None
+    next_poll_at: float
+    initialized: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,29 +246,49 @@ class Store:
         initialized: bool = True,
         next_poll_at: float = 0.0,
     ) -> None:
-        """Record a successful poll; `next_poll_at` keeps other workers from polling it again
-        within the same interval."""
-        values: dict[str, Any] = {
-            "etag": etag,
-            "last_modified": last_modified,
-            "last_polled_at": now,
-            "last_success_at": now,
-            "last_error": None,
-            "failures": 0,
-            "next_poll_at": next_poll_at,
-            "lease_owner": None,
-            "lease_until": None,
-        }
-        if current_url:
-            values["current_url"] = current_url
+        """Record one successful poll (see `feeds_polled`)."""
+        update_ = FeedUpdate(feed_id, etag, last_modified, current_url, next_poll_at, initialized)
+        self.feeds_polled([update_], now)
+
+    def feeds_polled(self, updates: Sequence[FeedUpdate], now: float) -> None:
+        """Record a cycle's successful polls in one transaction: new validators, the new address
+        after a permanent redirect, and `next_poll_at`, which keeps other workers from polling
+        the feed again within the same interval."""
+        if not updates:
+            return
+        statement = (
+            update(feeds)
+            .where(feeds.c.id == bindparam("b_id"))
+            .values(
+                etag=bindparam("b_etag"),
+                last_modified=bindparam("b_lm"),
+                current_url=func.coalesce(bindparam("b_url", type_=Text), feeds.c.current_url),
+                initialized_at=func.coalesce(
+                    feeds.c.initialized_at, bindparam("b_init", type_=Float)
+                ),
+                last_polled_at=bindparam("b_now"),
+                last_success_at=bindparam("b_now"),
+                last_error=None,
+                failures=0,
+                next_poll_at=bindparam("b_next"),
+                lease_owner=None,
+                lease_until=None,
+            )
+        )
+        params = [
+            {
+                "b_id": u.feed_id,
+                "b_etag": u.etag,
+                "b_lm": u.last_modified,
+                "b_url": u.current_url,
+                "b_init": now if u.initialized else None,
+                "b_now": now,
+                "b_next": u.next_poll_at,
+            }
+            for u in updates
+        ]
         with self._tx() as conn:
-            conn.execute(update(feeds).where(feeds.c.id == feed_id).values(**values))
-            if initialized:
-                conn.execute(
-                    update(feeds)
-                    .where(and_(feeds.c.id == feed_id, feeds.c.initialized_at.is_(None)))
-                    .values(initialized_at=now)
-                )
+            conn.execute(statement, params)
 
     def feed_failed(
         self, feed_id: int, now: float, error: str, *, next_poll_at: float, disabled: bool = False
@@ -339,21 +376,39 @@ class Store:
                     )
                     .returning(stories.c.id)
                 ).scalar_one()
-                _event(
-                    conn,
-                    now,
-                    "fetched",
-                    story_id=story_id,
-                    feed_url=story.feed_url,
-                    detail=story.url or story.identity,
-                )
-                if status == "skipped":
-                    _event(conn, now, "skipped", story_id=story_id, detail=reason)
                 for d in new_deliveries:
                     _insert_delivery(conn, story_id, d, now)
                 return int(story_id)
         except IntegrityError:
             return None
+
+    def add_skipped(self, skipped: Sequence[tuple[Story, str]], now: float) -> None:
+        """Record many stories as seen-and-skipped (backlog, age, filters) in one transaction.
+
+        The story row itself is the audit record (first seen, status, reason): a first poll of
+        a large feed group writes tens of thousands of these, so no event rows are added.
+        Stories already known are left as they are.
+        """
+        if not skipped:
+            return
+        rows = [
+            {
+                "identity": story.identity,
+                "url": story.url,
+                "feed_url": story.feed_url,
+                "title": story.title,
+                "published_at": story.published.timestamp(),
+                "first_seen_at": now,
+                "status": "skipped",
+                "reason": reason,
+                "data": story_to_json(story),
+            }
+            for story, reason in skipped
+        ]
+        insert_ignore = (pg_insert if self.is_postgres else sqlite_insert)(stories)
+        with self._tx() as conn:
+            for chunk in range(0, len(rows), 1000):
+                conn.execute(insert_ignore.on_conflict_do_nothing(), rows[chunk : chunk + 1000])
 
     def story_by_url(self, url: str) -> tuple[int, Story] | None:
         with self._tx() as conn:
@@ -468,6 +523,19 @@ class Store:
             )
             return result.rowcount == 1
 
+    def release(self, delivery_ids: Sequence[int], owner: str) -> None:
+        """Give back claimed deliveries this worker will not process now (pacing, stopping)."""
+        if not delivery_ids:
+            return
+        with self._tx() as conn:
+            conn.execute(
+                update(deliveries)
+                .where(
+                    and_(deliveries.c.id.in_(list(delivery_ids)), deliveries.c.lease_owner == owner)
+                )
+                .values(lease_owner=None, lease_until=None)
+            )
+
     def expire_dead_leases(self, now: float) -> int:
         """Free leases whose owner ran on this host and is gone: a restart need not wait."""
         expired = 0
@@ -485,7 +553,7 @@ class Store:
                     expired += result.rowcount
         return expired
 
-    def mark_sending(self, delivery_id: int, now: float) -> None:
+    def mark_sending(self, delivery_id: int, now: float, story_id: int | None = None) -> None:
         """Committed before the API call, so a crash during it is always reconciled."""
         with self._tx() as conn:
             conn.execute(
@@ -499,9 +567,10 @@ class Store:
                     updated_at=now,
                 )
             )
-            story_id = conn.execute(
-                select(deliveries.c.story_id).where(deliveries.c.id == delivery_id)
-            ).scalar()
+            if story_id is None:
+                story_id = conn.execute(
+                    select(deliveries.c.story_id).where(deliveries.c.id == delivery_id)
+                ).scalar()
             _event(conn, now, "attempt", story_id=story_id, delivery_id=delivery_id)
 
     def save_recovery(self, delivery_id: int, handles: Mapping[str, str], now: float) -> None:
@@ -680,11 +749,42 @@ class Store:
         return out
 
     def story_events(self, story_id: int) -> list[dict[str, Any]]:
+        """The audit trail of one story: fetched (and skipped, and why) from its own row, then
+        every event of its deliveries: composed, each attempt, each result."""
         with self._tx() as conn:
+            story = conn.execute(
+                select(
+                    stories.c.first_seen_at,
+                    stories.c.feed_url,
+                    stories.c.url,
+                    stories.c.identity,
+                    stories.c.status,
+                    stories.c.reason,
+                ).where(stories.c.id == story_id)
+            ).one()
             rows = conn.execute(
                 select(events).where(events.c.story_id == story_id).order_by(events.c.id)
             ).mappings()
-            return [dict(r) for r in rows]
+            trail = [dict(r) for r in rows]
+        head: list[dict[str, Any]] = [
+            {
+                "kind": "fetched",
+                "at": story.first_seen_at,
+                "story_id": story_id,
+                "feed_url": story.feed_url,
+                "detail": story.url or story.identity,
+            },
+        ]
+        if story.status == "skipped":
+            head.append(
+                {
+                    "kind": "skipped",
+                    "at": story.first_seen_at,
+                    "story_id": story_id,
+                    "detail": story.reason,
+                }
+            )
+        return head + trail
 
     def add_event(self, kind: str, now: float, **fields: Any) -> None:
         with self._tx() as conn:
@@ -723,6 +823,8 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.execute("PRAGMA cache_size=-32768")  # 32 MB: the seen-story indexes stay hot
+        cursor.execute("PRAGMA temp_store=MEMORY")
         cursor.close()
 
     @event.listens_for(engine, "begin")
