@@ -549,3 +549,28 @@ def test_fast_path_agrees_with_feedparser_on_corpus() -> None:
     print(f"fast path accepted {compared} documents; {differing} differ (all known)")
     assert compared > 1000
     assert not surprises, "\n".join(surprises)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Sun, 29 Nov 2026 21:30:00 +0000",
+        "Sun, 29 Nov 2026 21:30:00 +0530",
+        "Sun, 29 Nov 2026 21:30:00 -0800",
+        "sun, 01 DEC 2026 00:00:59 -2359",
+        "Sun, 29 Nov 2026 21:30:00 GMT+0",  # not the fixed shape: general path
+        "Sun, 31 Nov 2026 21:30:00 +0000",  # no such day
+        "Sun, 29 Foo 2026 21:30:00 +0000",
+        "Sun, 29 Nov 2026 24:30:00 +0000",
+        "Sun, 29 Nov 2026 21:30:00 +00\u0663\u0663",  # Arabic-Indic digits: \\d matches them
+        "Sun, 29 Nov 2026 21:30:00 0+000",
+    ],
+)
+def test_fixed_width_rfc822_dates_read_as_the_general_parser_reads_them(value: str) -> None:
+    from bot.feeds import normalize as N
+
+    match = N._RFC822_RE.match(value)
+    general = N._rfc822(match) if match else None
+    assert N._fixed_rfc822(value) in (None, general)
+    if general is not None:
+        assert N.parse_date(value) == general

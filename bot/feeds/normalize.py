@@ -263,6 +263,10 @@ def parse_date(value: str | None) -> datetime | None:
     value = value.strip()
     if not value:
         return None
+    if len(value) == 31:
+        fixed = _fixed_rfc822(value)
+        if fixed is not None:
+            return fixed
     parsed: datetime | None = None
     match = _RFC822_RE.match(value)
     if match is not None:
@@ -289,6 +293,41 @@ def parse_date(value: str | None) -> datetime | None:
         return parsed.astimezone(UTC)
     except (OverflowError, ValueError):
         return None
+
+
+def _fixed_rfc822(value: str) -> datetime | None:
+    """ "Sun, 29 Nov 2026 21:30:00 +0000" (what WordPress and most CMSs write) by position;
+    None for anything else, which then takes the general path. Same result as _RFC822_RE."""
+    if not (
+        value.isascii()
+        and value[3:5] == ", "
+        and value[7] == value[11] == value[16] == value[25] == " "
+        and value[19] == value[22] == ":"
+        and value[26] in "+-"
+        and value[:3].isalpha()
+        and value[8:11].isalpha()
+    ):
+        return None
+    digits = value[5:7] + value[12:16] + value[17:19] + value[20:22] + value[23:25] + value[27:]
+    month = _MONTHS.get(value[8:11].lower())
+    if month is None or not digits.isdigit():
+        return None
+    try:
+        parsed = datetime(
+            int(value[12:16]),
+            month,
+            int(value[5:7]),
+            int(value[17:19]),
+            int(value[20:22]),
+            int(value[23:25]),
+            tzinfo=UTC,
+        )
+    except ValueError:
+        return None
+    if value[27:] != "0000":
+        offset = timedelta(hours=int(value[27:29]), minutes=int(value[29:31]))
+        parsed = parsed - offset if value[26] == "+" else parsed + offset
+    return parsed
 
 
 def _rfc822(match: re.Match[str]) -> datetime | None:

@@ -96,7 +96,7 @@ def parse_feed(
     """Parse one feed document; raises FeedError naming `url` when it is not a feed at all."""
     from bot.feeds import jsonfeed  # local: jsonfeed imports ParsedFeed from here
 
-    if not body or not body.strip():
+    if not body or body.isspace():  # not body.strip(): that copies the whole document
         raise FeedError(url, "not a feed: the response is empty")
     if jsonfeed.looks_like_json(body, content_type):
         return jsonfeed.parse_json_feed(body, url=url, now=now, content_type=content_type)
