@@ -74,18 +74,21 @@ class DeliveryReport:
 
 
 def report_for(row: DeliveryRow, status: str | None = None, **changes: object) -> DeliveryReport:
+    status = status or row.status
     report = DeliveryReport(
         delivery_id=row.id,
         platform=row.platform,
         story_url=row.post.story_url,
-        status=status or row.status,
+        status=status,
         text=row.post.text,
         link=row.post.link,
         image_url=row.post.image_url,
         remote_id=row.remote_id,
         remote_url=row.remote_url,
-        error=row.reason if row.status in (S.FAILED, S.DEFERRED, S.SKIPPED) else None,
-        next_attempt_at=row.next_attempt_at if row.status == S.DEFERRED else None,
+        # A row's reason and retry time describe its state before this attempt: carry them
+        # only while the delivery is still unsent (a published report has no error).
+        error=row.reason if status in (S.FAILED, S.DEFERRED, S.SKIPPED, S.SENDING) else None,
+        next_attempt_at=row.next_attempt_at if status == S.DEFERRED else None,
         title=row.post.parts.get("title"),
     )
     for key, value in changes.items():
@@ -134,19 +137,30 @@ class Deliverer:
     def reconcile(self) -> list[DeliveryReport]:
         """Settle every delivery left in `sending` by a dead worker before anything is re-sent."""
         reports: list[DeliveryReport] = []
-        now = self.clock()
-        for row in self.store.claim_stale_sending(now, self.owner, self.lease):
-            publisher = self.publishers.get(row.platform)
-            if publisher is None:  # platform no longer configured: leave it for whoever has it
-                self.store.finish(row, S.QUEUED, now, reason="platform not configured")
-                continue
-            reports.append(self._reconcile_one(publisher, row))
+        tried: set[int] = set()  # one look per row and pass; an undecided row waits its turn
+        while not self.stop.is_set():
+            now = self.clock()
+            claimed = self.store.claim_stale_sending(
+                now, self.owner, self.lease, limit=10 + len(tried)
+            )
+            rows = [r for r in claimed if r.id not in tried]
+            self.store.release([r.id for r in claimed if r.id in tried], self.owner)
+            if not rows:
+                break
+            tried.update(r.id for r in rows)
+            for row in rows:
+                publisher = self.publishers.get(row.platform)
+                if publisher is None:  # platform no longer configured: someone else's
+                    self.store.finish(row, S.QUEUED, now, reason="platform not configured")
+                    continue
+                reports.append(self._reconcile_one(publisher, row))
         return reports
 
     def _reconcile_one(self, publisher: Publisher, row: DeliveryRow) -> DeliveryReport:
         since = (row.sending_since or row.first_attempt_at or row.created_at) - FIND_SLACK
         try:
-            found = publisher.find(row.post, _dt(since), row.recovery)
+            with self._keep_lease(row):
+                found = publisher.find(row.post, _dt(since), row.recovery)
         except PublishError as exc:
             # We cannot tell whether it went out: keep it in `sending`, never re-send blindly.
             log.warning(
@@ -278,7 +292,7 @@ class Deliverer:
                 result = publisher.publish(row.post)
             else:
                 self.store.mark_sending(row.id, self.clock(), row.story_id)
-                with _LeaseKeeper(self.store, row.id, self.owner, self.lease, self.clock):
+                with self._keep_lease(row):
                     result = publisher.publish(row.post, self._checkpoint(row.id), row.recovery)
         except PublishError as exc:
             return self._on_error(row, exc)
@@ -300,6 +314,10 @@ class Deliverer:
             row, status.value, remote_id=result.remote_id, remote_url=result.remote_url
         )
 
+    def _keep_lease(self, row: DeliveryRow) -> _LeaseKeeper:
+        """Every platform call on a claimed row runs under a renewed lease, however slow."""
+        return _LeaseKeeper(self.store, row.id, self.owner, self.lease, self.clock)
+
     def _checkpoint(self, delivery_id: int) -> Callable[[Mapping[str, str]], None]:
         """Persist the adapter's recovery handles before its one non-idempotent step."""
         return lambda handles: self.store.save_recovery(delivery_id, handles, self.clock())
@@ -308,7 +326,8 @@ class Deliverer:
         """After a timeout or dropped connection, the post may exist: look before re-sending."""
         since = (row.first_attempt_at or row.created_at) - FIND_SLACK
         try:
-            found = publisher.find(row.post, _dt(since), row.recovery)
+            with self._keep_lease(row):
+                found = publisher.find(row.post, _dt(since), row.recovery)
         except PublishError as exc:
             return self._on_error(row, exc)
         if found is None:

@@ -34,7 +34,6 @@ from bot.settings import Settings, credential_variables
 from bot.store import FeedRow, FeedUpdate, NewDelivery, Store, worker_id
 
 log = logging.getLogger("bot.engine")
-FEED_LEASE = 300.0  # a poll cycle of many feeds can take minutes; a dead worker's claim expires
 FRESH_SHARE = 0.8  # a polled feed is not due again for this share of the poll period
 S = DeliveryStatus
 
@@ -151,12 +150,25 @@ class Engine:
     # --- polling -----------------------------------------------------------------------------
 
     def poll(self, report: CycleReport, *, force: bool = False) -> None:
-        now = self.clock()
+        """Poll the due feeds, a share at a time: each share is claimed, fetched concurrently,
+        and written back in bulk, so several workers split a large feed list and a worker that
+        dies holds only one share's claims."""
         self.store.ensure_feeds(self.settings.feed_urls)
-        rows = self.store.claim_feeds(
-            self.settings.feed_urls, now, self.owner, FEED_LEASE, force=force
-        )
-        if rows:
+        share = max(64, self.settings.feed_concurrency * 16)
+        started = self.clock()
+        while not self.stop_event.is_set():
+            now = self.clock()
+            rows = self.store.claim_feeds(
+                self.settings.feed_urls,
+                now,
+                self.owner,
+                self.settings.lease_seconds,
+                force=force,
+                limit=share,
+                not_polled_since=started,
+            )
+            if not rows:
+                break
             requests = [FeedRequest(r.current_url, r.etag, r.last_modified) for r in rows]
             results = self.fetcher.fetch_many(requests)
             batch = _PollBatch()
@@ -165,6 +177,8 @@ class Engine:
             # Skipped stories first, validators last: a crash in between only re-fetches.
             self.store.add_skipped(batch.skipped, now)
             self.store.feeds_polled(batch.updates, now)
+            if len(rows) < share:
+                break
         self.store.set_meta("last_poll_at", repr(self.clock()))
 
     def _handle_fetch(

@@ -126,3 +126,18 @@ def test_html_page_is_not_a_feed(feeds: FeedServer, tmp_path: Path, clock: FakeC
         assert feed.status == "error" and "not a feed" in (feed.error or "")
     finally:
         app.close()
+
+
+def test_many_feeds_are_polled_in_shares_each_once(tmp_path: Path, clock: FakeClock) -> None:
+    from tests.botenv import write_feed
+
+    urls = [write_feed(tmp_path / f"f{n}.xml", [Item(n)]) for n in range(70)]
+    env = bot_env(tmp_path, FEED_URLS=" ".join(urls), DRY_RUN="true", PLATFORMS="twitter",
+                  FEED_CONCURRENCY="1")  # fmt: skip
+    app = build_app(load_settings(env, tmp_path), clock=clock)
+    try:
+        report = app.engine.tick(force=True)
+        assert sorted(f.url for f in report.feeds) == sorted(urls)  # all, each once
+        assert len(report.deliveries) == 70
+    finally:
+        app.close()

@@ -134,11 +134,6 @@ def test_no_credential_in_the_repr_or_traceback_of_a_platform_error(
     assert leaks(repr(settings)) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/logs.py Redactor masks plain and once-encoded forms, but oauthlib's DEBUG "
-    "signature base string carries the consumer key and token encoded twice (%252F)",
-)
 def test_doubly_encoded_credentials_in_oauthlib_debug_lines_are_masked(
     server: FakePlatformServer, tmp_path: Path
 ) -> None:

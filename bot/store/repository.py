@@ -195,44 +195,52 @@ class Store:
         *,
         force: bool = False,
         limit: int | None = None,
+        not_polled_since: float | None = None,
     ) -> list[FeedRow]:
         """Claim the configured feeds that are due (the longest-waiting first).
 
         `force` (a person's `poll`) also takes feeds another worker polled recently, but never
         one that is backing off after failures: the publisher's server is owed that politeness.
-        `limit` takes only a share, so several workers split hundreds of feeds between them.
+        `limit` takes only a share, so several workers split hundreds of feeds between them;
+        `not_polled_since` leaves out feeds already polled in this cycle.
         """
         conditions = [
             feeds.c.url.in_(list(urls)),
             feeds.c.disabled.is_(False),
             self._lease_free(feeds, now),
         ]
+        if not_polled_since is not None:
+            conditions.append(
+                or_(feeds.c.last_polled_at.is_(None), feeds.c.last_polled_at < not_polled_since)
+            )
         if force:
             conditions.append(or_(feeds.c.failures == 0, feeds.c.next_poll_at <= now))
         else:
             conditions.append(feeds.c.next_poll_at <= now)
         with self._tx() as conn:
             query = (
-                select(feeds.c.id, feeds.c.lease_owner)
+                select(feeds.c.id)
                 .where(and_(*conditions))
                 .order_by(feeds.c.next_poll_at, feeds.c.id)
                 .limit(limit)
             )
             if self.is_postgres:
                 query = query.with_for_update(skip_locked=True)
-            candidates = conn.execute(query).all()
-            claimed: list[int] = []
-            for row in candidates:
-                result = conn.execute(
-                    update(feeds)
-                    .where(and_(feeds.c.id == row.id, self._lease_free(feeds, now)))
-                    .values(lease_owner=owner, lease_until=now + lease)
-                )
-                if result.rowcount == 1:
-                    claimed.append(row.id)
-            if not claimed:
+            ids = [row.id for row in conn.execute(query)]
+            if not ids:
                 return []
-            rows = conn.execute(select(feeds).where(feeds.c.id.in_(claimed))).all()
+            until = now + lease
+            claimed = and_(feeds.c.id.in_(ids), feeds.c.lease_owner == owner)
+            conn.execute(  # one statement for the share; the lease check guards races
+                update(feeds)
+                .where(and_(feeds.c.id.in_(ids), self._lease_free(feeds, now)))
+                .values(lease_owner=owner, lease_until=until)
+            )
+            rows = conn.execute(
+                select(feeds)
+                .where(and_(claimed, feeds.c.lease_until == until))
+                .order_by(feeds.c.next_poll_at, feeds.c.id)
+            ).all()
         return [_feed_row(r) for r in rows]
 
     def feed_polled(
@@ -474,14 +482,20 @@ class Store:
         return self._claim(conditions, now, owner, lease, limit)
 
     def claim_stale_sending(
-        self, now: float, owner: str, lease: float, *, platform: str | None = None
+        self,
+        now: float,
+        owner: str,
+        lease: float,
+        *,
+        platform: str | None = None,
+        limit: int = 1000,
     ) -> list[DeliveryRow]:
         """Claim deliveries left in `sending` by a worker whose lease ran out (or that died)."""
         self.expire_dead_leases(now)
         conditions = [deliveries.c.status == S.SENDING.value, self._lease_free(deliveries, now)]
         if platform:
             conditions.append(deliveries.c.platform == platform)
-        return self._claim(conditions, now, owner, lease, 1000)
+        return self._claim(conditions, now, owner, lease, limit)
 
     def _claim(
         self, conditions: list[Any], now: float, owner: str, lease: float, limit: int
