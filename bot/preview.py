@@ -13,6 +13,7 @@ from bot.compose import Composer
 from bot.errors import ConfigError, FeedError
 from bot.feeds.article import fetch_article, find_og_image
 from bot.feeds.fetch import FeedRequest, Fetcher
+from bot.feeds.filters import StoryFilter
 from bot.feeds.normalize import canonical_url
 from bot.feeds.parse import parse_feed
 from bot.models import Platform, Story
@@ -85,6 +86,19 @@ def _with_page_image(settings: Settings, story: Story) -> Story:
     return replace(story, image_url=image) if image else story
 
 
+def _skip_reason(settings: Settings, story: Story, now: float) -> str | None:
+    """What the engine's filters would say, so a preview never promises a post it won't make."""
+    limit = settings.max_story_age
+    if limit and story.dated and story.published.timestamp() < now - limit:
+        return "older than MAX_STORY_AGE"
+    return StoryFilter(
+        include_keywords=settings.include_keywords,
+        exclude_keywords=settings.exclude_keywords,
+        include_categories=settings.include_categories,
+        exclude_categories=settings.exclude_categories,
+    ).reason(story)
+
+
 def preview_posts(
     settings: Settings,
     composer: Composer,
@@ -101,10 +115,13 @@ def preview_posts(
         stories = [_with_page_image(settings, story) for story in stories]
     rows: list[dict[str, Any]] = []
     for story in stories:
+        skip = _skip_reason(settings, story, now)
         for name in names:
             limits = limits_for(name)
             post = composer.compose(story, name, limits)
             warnings = list(post.warnings)
+            if skip:
+                warnings.append(f"the worker would skip this story: {skip}")
             if limits.requires_image and not post.image_url:
                 warnings.append(f"no image: {name} will skip this story")
             rows.append(
