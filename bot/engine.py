@@ -170,10 +170,10 @@ class Engine:
             if not rows:
                 break
             requests = [FeedRequest(r.current_url, r.etag, r.last_modified) for r in rows]
-            results = self.fetcher.fetch_many(requests)
             batch = _PollBatch()
-            for row, result in zip(rows, results, strict=True):
-                report.feeds.append(self._handle_fetch(row, result, report, batch))
+            # Each feed is parsed as soon as it arrives, while the others are still in flight.
+            for index, result in self.fetcher.fetch_iter(requests):
+                report.feeds.append(self._handle_fetch(rows[index], result, report, batch))
             # Skipped stories first, validators last: a crash in between only re-fetches.
             self.store.add_skipped(batch.skipped, now)
             self.store.feeds_polled(batch.updates, now)

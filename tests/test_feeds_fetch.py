@@ -356,3 +356,14 @@ def test_keep_alive_pools_are_kept_for_the_most_recent_hosts_only(server: FeedSe
 def test_kept_hosts_must_be_positive() -> None:
     with pytest.raises(ValueError, match="kept_hosts"):
         Fetcher(kept_hosts=0)
+
+
+def test_fetch_iter_yields_each_feed_as_it_completes() -> None:
+    from tests.fakes.feed_server import FeedServer
+
+    with FeedServer() as server, Fetcher(timeout=5) as fetcher:
+        server.route("/slow.xml", body=b"<rss/>", delay=0.5)
+        server.route("/fast.xml", body=b"<rss/>")
+        requests = [FeedRequest(server.url("/slow.xml")), FeedRequest(server.url("/fast.xml"))]
+        order = [index for index, _ in fetcher.fetch_iter(requests)]
+    assert order == [1, 0]  # the fast one first; indexes map back to the requests

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -139,6 +140,20 @@ class Fetcher:
             return []
         return self._run(self._fetch_all(list(requests)))
 
+    def fetch_iter(self, requests: Sequence[FeedRequest]) -> Iterator[tuple[int, FetchResult]]:
+        """Fetch concurrently, yielding (index, result) as each feed completes, so the caller
+        parses one feed while the others are still on the wire."""
+        if self._closed:
+            raise RuntimeError("Fetcher is closed")
+        if not requests:
+            return
+        done: queue.SimpleQueue[tuple[int, FetchResult]] = queue.SimpleQueue()
+        batch = self._fetch_all(list(requests), lambda i, r: done.put((i, r)))
+        future = asyncio.run_coroutine_threadsafe(batch, self._loop)
+        for _ in range(len(requests)):
+            yield done.get()
+        future.result()
+
     def fetch(self, request: FeedRequest) -> FetchResult:
         return self.fetch_many([request])[0]
 
@@ -160,18 +175,25 @@ class Fetcher:
 
     # --- on the loop thread -------------------------------------------------------------------
 
-    async def _fetch_all(self, requests: list[FeedRequest]) -> list[FetchResult]:
+    async def _fetch_all(
+        self,
+        requests: list[FeedRequest],
+        on_result: Callable[[int, FetchResult], None] | None = None,
+    ) -> list[FetchResult]:
         slots = asyncio.Semaphore(self.concurrency)
 
-        async def one(request: FeedRequest) -> FetchResult:
+        async def one(index: int, request: FeedRequest) -> FetchResult:
             async with slots:
                 try:
-                    return await self._fetch_one(request)
+                    result = await self._fetch_one(request)
                 except Exception as exc:  # a bug for one feed must not sink the batch
                     reason = f"unexpected {type(exc).__name__}: {exc}"
-                    return _failure(request, FeedError(request.url, reason), request.url)
+                    result = _failure(request, FeedError(request.url, reason), request.url)
+            if on_result is not None:
+                on_result(index, result)
+            return result
 
-        return list(await asyncio.gather(*(one(r) for r in requests)))
+        return list(await asyncio.gather(*(one(i, r) for i, r in enumerate(requests))))
 
     def _host(self, name: str) -> _Host:
         """The host's slots and pool, marked most recently used. Each host has its own small
