@@ -8,6 +8,7 @@ never splits an emoji sequence or separates a letter from its combining marks.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from typing import overload
@@ -17,6 +18,9 @@ from bot.compose.length import emoji_spans, url_spans
 ELLIPSIS = "…"
 _TRAILING = " \n,;:-–—(/\"“‘'"
 _JOINERS = {"\u200d", "\u200c"}
+_SEPARATOR = re.compile(r"[ \n]")
+_WORD_END = re.compile(r"(?<![ \n])[ \n]")
+"""A space or newline right after a word: where a cut at a word boundary can go."""
 
 
 def _inside(spans: list[tuple[int, int]], index: int) -> bool:
@@ -52,17 +56,16 @@ class Shortenings(Sequence[str]):
     def __init__(self, text: str) -> None:
         self.text = text
         ends: list[int] = []
-        first_space = next((i for i, ch in enumerate(text) if ch in " \n"), len(text))
+        space = _SEPARATOR.search(text)
+        first_space = space.start() if space else len(text)
         first = text[:first_space]
         plain = first and "@" not in first and "#" not in first and not url_spans(first)
         if plain:
             emojis = emoji_spans(first)
             ends.extend(k for k in range(1, len(first)) if _safe_inside_word(first, k, emojis))
-        ends.extend(
-            i
-            for i in range(first_space, len(text))
-            if text[i] in " \n" and text[i - 1] not in " \n"
-        )
+        if first_space == 0 and text and text[-1] not in " \n":
+            ends.append(0)  # text[0 - 1] wraps to the last character (kept as it always was)
+        ends.extend(m.start() for m in _WORD_END.finditer(text, max(first_space, 1)))
         self.ends = ends
 
     def __len__(self) -> int:

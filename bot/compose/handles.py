@@ -12,6 +12,7 @@ import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from bot.compose.length import url_spans
@@ -55,7 +56,19 @@ class HandleBook:
     entries: tuple[tuple[str, Mapping[str, str]], ...] = ()
 
     def for_platform(self, platform: str) -> dict[str, str]:
-        return {name: h[platform] for name, h in self.entries if h.get(platform)}
+        """A fresh name -> handle dict (callers may change it); see `platform_handles`."""
+        return dict(self.platform_handles(platform))
+
+    def platform_handles(self, platform: str) -> Mapping[str, str]:
+        """The book's read-only view for one platform, built once: every post asks for it."""
+        cache = self._platform_cache
+        if platform not in cache:
+            cache[platform] = {name: h[platform] for name, h in self.entries if h.get(platform)}
+        return cache[platform]
+
+    @cached_property
+    def _platform_cache(self) -> dict[str, dict[str, str]]:
+        return {}
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -63,6 +76,11 @@ class HandleBook:
 
     def pattern(self) -> re.Pattern[str] | None:
         """Whole-word, case-sensitive matches; never right after '@' or '#' (already a tag)."""
+        return self._pattern
+
+    @cached_property
+    def _pattern(self) -> re.Pattern[str] | None:
+        """One alternation of every name, compiled once per book instead of once per post."""
         if not self.entries:
             return None
         names = "|".join(re.escape(name) for name in self.names)
@@ -134,19 +152,21 @@ def substitute(
     alone; later mentions of the same name stay plain.
     """
     pattern = book.pattern()
-    handles = book.for_platform(platform)
+    handles = book.platform_handles(platform)
     if pattern is None or not handles:
         return Substituted(tuple(fields), ())
     done: list[str] = []
     out: list[str] = []
     for text in fields:
-        urls = url_spans(text)
+        urls: list[tuple[int, int]] | None = None  # looked for only once a name matches
         pieces: list[str] = []
         last = 0
         for match in pattern.finditer(text):
             name = match.group(0)
             if name in done or name in skip or name not in handles:
                 continue
+            if urls is None:
+                urls = url_spans(text)
             if any(a < match.end() and match.start() < b for a, b in urls):
                 continue
             handle = handles[name]
@@ -166,8 +186,9 @@ def mentioned(texts: Sequence[str], book: HandleBook) -> list[str]:
         return []
     found: dict[str, None] = {}
     for text in texts:
-        urls = url_spans(text)
-        for match in pattern.finditer(text):
+        matches = list(pattern.finditer(text))
+        urls = url_spans(text) if matches else []
+        for match in matches:
             if not any(a < match.end() and match.start() < b for a, b in urls):
                 found.setdefault(match.group(0))
     return list(found)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from functools import lru_cache
 
 MAX_HASHTAGS = 30
 """The Graph API's hard cap; no platform setting may exceed it."""
@@ -35,11 +36,13 @@ def _words(text: str) -> list[str]:
     return words
 
 
+@lru_cache(maxsize=4096)
 def hashtag(category: str) -> str | None:
     """One category as a CamelCase hashtag, or None when nothing usable is left.
 
     Apostrophes vanish inside words ("Women's" -> "Womens"); every other non-letter,
     non-digit character separates words. A tag needs a letter: X ignores "#2026".
+    Memoised: a feed's few categories come back on every story and every platform.
     """
     text = unicodedata.normalize("NFC", _APOSTROPHES.sub("", category))
     words = _words(text)

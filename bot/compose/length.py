@@ -6,6 +6,10 @@ URL and emoji regular expressions are slow on long texts and quadratic on long d
 can contain a space or a newline, so the text is split there and each token is counted once and
 memoised; the sum is exactly the library's answer (checked against it by the conformance and
 property tests).
+
+Most tokens need no library call at all: twitter-text finds no URL in a text without a '.', no
+emoji among ASCII characters, and weighs every ASCII character 1. So only "special" tokens (with
+a '.' or a non-ASCII character) are looked up; every other character counts as itself.
 """
 
 from __future__ import annotations
@@ -13,41 +17,93 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from typing import Any
 
-from twitter_text import parse_tweet
 from twitter_text.config import config as _TT_CONFIG
 from twitter_text.extract_emojis import extract_emojis_with_indices
 from twitter_text.extract_urls import extract_urls_with_indices
+from twitter_text.get_character_weight import get_character_weight
 from twitter_text.has_invalid_characters import has_invalid_characters
+from twitter_text.parse_tweet import convert_line_ending
+from twitter_text.regexp.valid_cctld import valid_cctld
+from twitter_text.regexp.valid_gtld import valid_gtld
+from twitter_text.regexp.valid_punycode import valid_punycode
 
 V3: dict[str, object] = dict(_TT_CONFIG["version3"])
 """twitter-text configuration v3: 280 weighted, URLs 23, CJK/emoji 2, emoji sequences once."""
 
 MAX_WEIGHTED_LENGTH = 280
 URL_WEIGHT = 23
+_SCALE = int(V3["scale"])  # weights are hundredths: ASCII 100
+_URL_SCALED = int(V3["transformed_url_length"]) * _SCALE
+_EMOJI_SCALED = int(V3["default_weight"])  # a sequence, once
+_EMOJI_PARSING = bool(V3["emoji_parsing_enabled"])
 
-_SEPARATORS = re.compile(r"([ \n])")
 _LINE_ENDINGS = re.compile(r"\r\n|\r")
+# A whole token (a maximal run between spaces and newlines) holding at least one character that
+# is not plain ASCII ('.' or non-ASCII). The lookbehind only lets a match start where a token
+# starts, so a long plain token is scanned once, not once per character.
+_SPECIAL_TOKEN = re.compile(r"(?<![^ \n])[^ \n]*[^\x00-\x2d\x2f-\x7f][^ \n]*")
+# A whole token holding a '.': the only tokens where twitter-text can find a URL.
+_DOTTED_TOKEN = re.compile(r"(?<![^ \n])[^ \n.]*\.[^ \n]*")
+# A whole token holding a non-ASCII character: the only tokens where an emoji can be.
+_NON_ASCII_TOKEN = re.compile(r"(?<![^ \n])[^ \n]*[^\x00-\x7f][^ \n]*")
 
 
 def _prepare(text: str) -> str:
     """The text as X counts it: NFC, with CR and CRLF read as one newline (as twitter-text does)."""
-    return _LINE_ENDINGS.sub("\n", unicodedata.normalize("NFC", text))
+    if "\r" in text:
+        text = _LINE_ENDINGS.sub("\n", text)
+    return unicodedata.normalize("NFC", text)
+
+
+_TLD_AFTER_DOT = re.compile(
+    rf"\.(?:{valid_gtld.pattern}|{valid_cctld.pattern}|{valid_punycode.pattern})", re.IGNORECASE
+)
+"""Every URL twitter-text extracts has a domain ending in '.' + a known TLD (or xn--...), matched
+case-insensitively, schemes included. Its URL regex is quadratic on long dotted tokens with no
+such ending ("ab.ab.ab.…", "U.S.-based"), so those are answered here without running it."""
+
+
+def _library_urls(text: str) -> list[dict[str, Any]]:
+    """twitter-text's URL entities of `text`, skipping its slow regex where it cannot match."""
+    if "." not in text or not _TLD_AFTER_DOT.search(text):
+        return []
+    return extract_urls_with_indices(text)
 
 
 @lru_cache(maxsize=16384)
 def _token_weight(token: str) -> int:
-    return parse_tweet(token, V3).weightedLength
+    """twitter-text's parse_tweet(token, V3).weightedLength, step for step, with its two entity
+    extractors only run where they can find something (URLs need '.' + TLD, emoji non-ASCII)."""
+    text = convert_line_ending(unicodedata.normalize("NFC", token))
+    urls = {u["indices"][0]: len(u["url"]) for u in _library_urls(text)}
+    emojis = {}
+    if _EMOJI_PARSING and not text.isascii():
+        emojis = {e["indices"][0]: len(e["emoji"]) for e in extract_emojis_with_indices(text)}
+    weight, index = 0, 0
+    while index < len(text):
+        if index in urls:
+            weight += _URL_SCALED
+            index += urls[index] - 1
+        elif index in emojis:
+            weight += _EMOJI_SCALED
+            index += emojis[index] - 1
+        else:
+            weight += get_character_weight(text[index], V3)
+        index += 1
+    return int(weight / _SCALE)
 
 
 def weighted_length(text: str) -> int:
     """X's count of `text` (twitter-text v3): the number to keep at or under 280."""
-    total = 0
-    for piece in _SEPARATORS.split(_prepare(text)):
-        if piece in (" ", "\n"):
-            total += 1
-        elif piece:
-            total += _token_weight(piece)
+    text = _prepare(text)
+    total = len(text)  # spaces, newlines and plain ASCII characters weigh 1 each
+    if text.isascii() and "." not in text:
+        return total
+    for match in _SPECIAL_TOKEN.finditer(text):
+        token = match.group()
+        total += _token_weight(token) - len(token)
     return total
 
 
@@ -63,27 +119,32 @@ def permillage(text: str, max_length: int = MAX_WEIGHTED_LENGTH) -> int:
 
 
 @lru_cache(maxsize=16384)
-def _token_spans(token: str) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
-    urls = tuple((u["indices"][0], u["indices"][1]) for u in extract_urls_with_indices(token))
-    emojis = tuple((e["indices"][0], e["indices"][1]) for e in extract_emojis_with_indices(token))
-    return urls, emojis
+def _token_urls(token: str) -> tuple[tuple[int, int], ...]:
+    return tuple((u["indices"][0], u["indices"][1]) for u in _library_urls(token))
 
 
-def _spans(text: str, kind: int) -> list[tuple[int, int]]:
-    spans: list[tuple[int, int]] = []
-    offset = 0
-    for piece in _SEPARATORS.split(text):
-        if piece and piece not in (" ", "\n"):
-            spans.extend((offset + a, offset + b) for a, b in _token_spans(piece)[kind])
-        offset += len(piece)
-    return spans
+@lru_cache(maxsize=16384)
+def _token_emojis(token: str) -> tuple[tuple[int, int], ...]:
+    return tuple((e["indices"][0], e["indices"][1]) for e in extract_emojis_with_indices(token))
 
 
 def url_spans(text: str) -> list[tuple[int, int]]:
     """[start, end) of every URL X recognises in `text` (NFC, LF text), scheme or not."""
-    return _spans(text, 0)
+    if "." not in text:
+        return []
+    spans: list[tuple[int, int]] = []
+    for match in _DOTTED_TOKEN.finditer(text):
+        offset = match.start()
+        spans.extend((offset + a, offset + b) for a, b in _token_urls(match.group()))
+    return spans
 
 
 def emoji_spans(text: str) -> list[tuple[int, int]]:
     """[start, end) of every emoji sequence (ZWJ families, flags, keycaps, skin tones)."""
-    return _spans(text, 1)
+    if text.isascii():
+        return []
+    spans: list[tuple[int, int]] = []
+    for match in _NON_ASCII_TOKEN.finditer(text):
+        offset = match.start()
+        spans.extend((offset + a, offset + b) for a, b in _token_emojis(match.group()))
+    return spans

@@ -12,7 +12,9 @@ import unicodedata
 
 from bot.compose.length import url_spans
 
-_NONCHARACTERS = "\ufffe\ufeff\uffff"
+_DROPPED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufeff\ufffe\uffff]")
+"""Control characters (Cc) but tab and newline, lone surrogates (Cs), the BOM and non-characters:
+one compiled class instead of a Python test per character (feeds are mostly clean)."""
 _SPACES = re.compile(r"[^\S\n]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
 
@@ -20,15 +22,6 @@ HASHTAG = re.compile(r"(?<![\w#&])#\w+")
 """A hashtag as the platforms see one: '#' after a non-word character, then word characters."""
 MENTION = re.compile(r"(?<![\w@])@[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*")
 """An @mention: '@' after a non-word character, then handle characters (dots: Instagram)."""
-
-
-def _keep(ch: str) -> bool:
-    if ch in "\n\t" or ch == " ":
-        return True
-    if ch in _NONCHARACTERS:
-        return False
-    category = unicodedata.category(ch)
-    return category not in ("Cc", "Cs")
 
 
 def clean(text: str | None, *, multiline: bool = False) -> str:
@@ -40,7 +33,7 @@ def clean(text: str | None, *, multiline: bool = False) -> str:
     if not text:
         return ""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = "".join(ch for ch in text if _keep(ch))
+    text = _DROPPED.sub("", text)
     text = unicodedata.normalize("NFC", text)
     if not multiline:
         return " ".join(text.split())
@@ -58,16 +51,28 @@ def _outside(spans: list[tuple[int, int]], start: int) -> bool:
     return not any(a <= start < b for a, b in spans)
 
 
+def _outside_urls(text: str, matches: list[re.Match[str]]) -> list[re.Match[str]]:
+    """The matches not inside a URL; URLs are only looked for when there is a match at all."""
+    if not matches:
+        return matches
+    urls = url_spans(text)
+    if not urls:
+        return matches
+    return [m for m in matches if _outside(urls, m.start())]
+
+
 def find_hashtags(text: str) -> list[re.Match[str]]:
     """Hashtags in `text`, except '#' fragments inside URLs (those are part of the link)."""
-    urls = url_spans(text)
-    return [m for m in HASHTAG.finditer(text) if _outside(urls, m.start())]
+    if "#" not in text:
+        return []
+    return _outside_urls(text, list(HASHTAG.finditer(text)))
 
 
 def find_mentions(text: str) -> list[re.Match[str]]:
     """@mentions in `text`, except inside URLs (e.g. https://medium.com/@someone)."""
-    urls = url_spans(text)
-    return [m for m in MENTION.finditer(text) if _outside(urls, m.start())]
+    if "@" not in text:
+        return []
+    return _outside_urls(text, list(MENTION.finditer(text)))
 
 
 def count_hashtags(text: str) -> int:
@@ -84,6 +89,8 @@ def drop_sigils(texts: list[str], kind: str, count: int) -> list[str]:
     Used when story text alone carries more #tags or @mentions than a platform accepts: the
     word stays readable, only the '#' or '@' goes.
     """
+    if count <= 0:
+        return list(texts)
     finder = find_hashtags if kind == "#" else find_mentions
     located = [(i, m.start()) for i, text in enumerate(texts) for m in finder(text)]
     doomed = located[len(located) - count :] if count > 0 else []
