@@ -203,7 +203,8 @@ class Deliverer:
     def drain(self, only_ids: Sequence[int] | None = None) -> list[DeliveryReport]:
         """Send what is due on every platform, concurrently, so one slow platform delays none."""
         names = list(self.publishers)
-        if len(names) <= 1:
+        if len(names) <= 1 or all(_is_dry(p) for p in self.publishers.values()):
+            # Dry runs wait on nothing but the database: threads would only queue for it.
             return [r for name in names for r in self.drain_platform(name, only_ids)]
         with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="drain") as pool:
             results = list(pool.map(lambda n: self.drain_platform(n, only_ids), names))
@@ -217,11 +218,13 @@ class Deliverer:
         if not self._platform_ready(platform, publisher):
             return reports
         dry = _is_dry(publisher)
+        if dry:
+            return self._drain_dry(platform, publisher, only_ids)
         # Without pacing rules, claim a handful at a time; with them, one post at a time.
-        batch = DRY_BATCH if dry else (1 if self.pacing.limits_posts else SEND_BATCH)
+        batch = 1 if self.pacing.limits_posts else SEND_BATCH
         while not self.stop.is_set():
             now = self.clock()
-            if not dry and self.pacing.limits_posts:
+            if self.pacing.limits_posts:
                 wait = self.pacing.wait_until(
                     now,
                     self.store.last_post_at(platform),
@@ -245,6 +248,36 @@ class Deliverer:
                 if self.stop.is_set() or (not done and self._held(platform)):
                     self.store.release([r.id for r in rows[index + 1 :]], self.owner)
                     return reports
+        return reports
+
+    def _drain_dry(
+        self, platform: str, publisher: Publisher, only_ids: Sequence[int] | None
+    ) -> list[DeliveryReport]:
+        """Dry run: report every due delivery, recorded in batches (no pacing, no sending)."""
+        reports: list[DeliveryReport] = []
+        while not self.stop.is_set():
+            rows = self.store.claim_due(
+                platform, self.clock(), self.owner, self.lease, limit=DRY_BATCH, only_ids=only_ids
+            )
+            if not rows:
+                break
+            done: list[tuple[DeliveryRow, PublishResult]] = []
+            for row in rows:
+                try:
+                    done.append((row, publisher.publish(row.post)))
+                except PublishError as exc:
+                    reports.append(self._on_error(row, exc))
+            self.store.finish_dry_run(done, self.clock())
+            for row, result in done:
+                log.info(
+                    "dry run: would post",
+                    extra={
+                        "platform": platform,
+                        "story": row.post.story_url,
+                        "text": row.post.text,
+                    },
+                )
+                reports.append(report_for(row, S.DRY_RUN.value, remote_id=result.remote_id))
         return reports
 
     def _platform_ready(self, platform: str, publisher: Publisher) -> bool:

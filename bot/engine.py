@@ -174,8 +174,9 @@ class Engine:
             # Each feed is parsed as soon as it arrives, while the others are still in flight.
             for index, result in self.fetcher.fetch_iter(requests):
                 report.feeds.append(self._handle_fetch(rows[index], result, report, batch))
-            # Skipped stories first, validators last: a crash in between only re-fetches.
+            # Stories first, validators last: a crash in between only re-fetches.
             self.store.add_skipped(batch.skipped, now)
+            self._queue(batch, report, now)
             self.store.feeds_polled(batch.updates, now)
             if len(rows) < share:
                 break
@@ -219,9 +220,10 @@ class Engine:
             log.info(
                 "feed parsed with a warning", extra={"feed": row.url, "warning": parsed.warning}
             )
-        queued = self._ingest(row, parsed.stories, now, report, batch)
+        feed_report = FeedReport(row.url, "ok")
+        self._ingest(row, parsed.stories, now, feed_report, batch)
         batch.updates.append(replace(polled, initialized=True))
-        return FeedReport(row.url, "ok", new_stories=queued)
+        return feed_report
 
     def _next_due(self, now: float) -> float:
         return now + FRESH_SHARE * self.poll_period
@@ -252,10 +254,10 @@ class Engine:
         row: FeedRow,
         stories: Sequence[Story],
         now: float,
-        report: CycleReport,
+        feed_report: FeedReport,
         batch: _PollBatch,
-    ) -> int:
-        """Record every unseen story: queued per platform, or skipped (in the batch) and why."""
+    ) -> None:
+        """Sort every unseen story into the batch: queued per platform, or skipped and why."""
         fresh = self.store.unseen(stories)
         backlog = self.settings.backlog
         keep: set[str] = {s.identity for s in fresh}
@@ -263,7 +265,6 @@ class Engine:
             newest = sorted(fresh, key=lambda s: s.published, reverse=True)
             allowed = newest[: backlog.count] if backlog.mode == "latest" else []
             keep = {s.identity for s in allowed}
-        queued = 0
         skipped: Counter[str] = Counter()
         for story in sorted(fresh, key=lambda s: (s.published, s.identity)):
             if story.identity not in keep:
@@ -277,18 +278,23 @@ class Engine:
                 skipped[reason] += 1
                 log.debug("story skipped", extra={"story": story.url, "reason": reason})
                 continue
-            deliveries = self._compose_all(story)
-            story_id = self.store.add_story(story, now, status="queued", new_deliveries=deliveries)
-            if story_id is None:
-                continue  # another worker recorded it first
-            queued += 1
-            report.new_story_ids.append(story_id)
-            log.info(
-                "story queued", extra={"feed": row.url, "story": story.url, "title": story.title}
-            )
+            batch.queued.append((story, self._compose_all(story), feed_report))
         for reason, count in skipped.items():
             log.info("stories skipped", extra={"feed": row.url, "count": count, "reason": reason})
-        return queued
+
+    def _queue(self, batch: _PollBatch, report: CycleReport, now: float) -> None:
+        """Write the share's new stories and their deliveries in one transaction."""
+        items = [(story, deliveries) for story, deliveries, _ in batch.queued]
+        ids = self.store.add_stories(items, now)
+        for (story, _, feed_report), story_id in zip(batch.queued, ids, strict=True):
+            if story_id is None:
+                continue  # another worker recorded it first
+            feed_report.new_stories += 1
+            report.new_story_ids.append(story_id)
+            log.info(
+                "story queued",
+                extra={"feed": story.feed_url, "story": story.url, "title": story.title},
+            )
 
     def _age_reason(self, story: Story, now: float) -> str | None:
         limit = self.settings.max_story_age
@@ -349,6 +355,7 @@ class _PollBatch:
     """What a poll cycle writes in bulk once every feed is handled."""
 
     skipped: list[tuple[Story, str]] = field(default_factory=list)
+    queued: list[tuple[Story, list[NewDelivery], FeedReport]] = field(default_factory=list)
     updates: list[FeedUpdate] = field(default_factory=list)
 
 

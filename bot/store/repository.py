@@ -385,28 +385,43 @@ class Store:
         new_deliveries: Sequence[NewDelivery] = (),
     ) -> int | None:
         """Insert a story and its deliveries atomically; None when it was already known."""
-        try:
-            with self._tx() as conn:
-                story_id = conn.execute(
-                    insert(stories)
-                    .values(
-                        identity=story.identity,
-                        url=story.url,
-                        feed_url=story.feed_url,
-                        title=story.title,
-                        published_at=story.published.timestamp(),
-                        first_seen_at=now,
-                        status=status,
-                        reason=reason,
-                        data=story_to_json(story),
-                    )
-                    .returning(stories.c.id)
-                ).scalar_one()
-                for d in new_deliveries:
-                    _insert_delivery(conn, story_id, d, now)
-                return int(story_id)
-        except IntegrityError:
-            return None
+        return self.add_stories([(story, new_deliveries)], now, status=status, reason=reason)[0]
+
+    def add_stories(
+        self,
+        items: Sequence[tuple[Story, Sequence[NewDelivery]]],
+        now: float,
+        *,
+        status: str = "queued",
+        reason: str | None = None,
+    ) -> list[int | None]:
+        """Insert stories with their deliveries in one transaction, each story all-or-nothing
+        (a savepoint): the ids, or None for a story another worker recorded first."""
+        ids: list[int | None] = []
+        with self._tx() as conn:
+            for story, new_deliveries in items:
+                try:
+                    with conn.begin_nested():
+                        story_id = conn.execute(
+                            _INSERT_STORY,
+                            {
+                                "identity": story.identity,
+                                "url": story.url,
+                                "feed_url": story.feed_url,
+                                "title": story.title,
+                                "published_at": story.published.timestamp(),
+                                "first_seen_at": now,
+                                "status": status,
+                                "reason": reason,
+                                "data": story_to_json(story),
+                            },
+                        ).scalar_one()
+                        for d in new_deliveries:
+                            _insert_delivery(conn, story_id, d, now)
+                    ids.append(int(story_id))
+                except IntegrityError:
+                    ids.append(None)
+        return ids
 
     def add_skipped(self, skipped: Sequence[tuple[Story, str]], now: float) -> None:
         """Record many stories as seen-and-skipped (backlog, age, filters) in one transaction.
@@ -666,6 +681,44 @@ class Store:
             if status == S.PUBLISHED:
                 self._platform_update(conn, row.platform, last_success_at=now, last_post_at=now)
 
+    def finish_dry_run(self, done: Sequence[tuple[DeliveryRow, PublishResult]], now: float) -> None:
+        """Record a batch of dry-run "posts" in one transaction: nothing left the machine, so
+        there is no attempt to make crash-safe, only the result to keep."""
+        if not done:
+            return
+        statement = (
+            update(deliveries)
+            .where(deliveries.c.id == bindparam("b_id"))
+            .values(
+                status=S.DRY_RUN.value,
+                reason=None,
+                remote_id=bindparam("b_remote"),
+                updated_at=now,
+                published_at=now,
+                sending_since=None,
+                uncertain=False,
+                lease_owner=None,
+                lease_until=None,
+            )
+        )
+        with self._tx() as conn:
+            conn.execute(statement, [{"b_id": row.id, "b_remote": r.remote_id} for row, r in done])
+            conn.execute(
+                _INSERT_EVENT,
+                [
+                    {
+                        "at": now,
+                        "kind": S.DRY_RUN.value,
+                        "story_id": row.story_id,
+                        "delivery_id": row.id,
+                        "platform": row.platform,
+                        "feed_url": None,
+                        "detail": r.remote_id,
+                    }
+                    for row, r in done
+                ],
+            )
+
     # --- platforms ---------------------------------------------------------------------------
 
     def platform_states(self) -> dict[str, dict[str, Any]]:
@@ -889,23 +942,27 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
+_INSERT_STORY = insert(stories).returning(stories.c.id)
+_INSERT_DELIVERY = insert(deliveries).returning(deliveries.c.id)
+_INSERT_EVENT = insert(events)
+
+
 def _insert_delivery(
     conn: Connection, story_id: int, d: NewDelivery, now: float, *, seq: int = 0
 ) -> int:
     delivery_id = conn.execute(
-        insert(deliveries)
-        .values(
-            story_id=story_id,
-            platform=d.platform,
-            seq=seq,
-            status=d.status,
-            post=post_to_json(d.post),
-            reason=d.reason,
-            next_attempt_at=d.next_attempt_at,
-            created_at=now,
-            updated_at=now,
-        )
-        .returning(deliveries.c.id)
+        _INSERT_DELIVERY,
+        {
+            "story_id": story_id,
+            "platform": d.platform,
+            "seq": seq,
+            "status": d.status,
+            "post": post_to_json(d.post),
+            "reason": d.reason,
+            "next_attempt_at": d.next_attempt_at,
+            "created_at": now,
+            "updated_at": now,
+        },
     ).scalar_one()
     kind = "composed" if d.status == S.QUEUED else d.status
     detail = d.reason or ("manual re-post" if seq else None)
@@ -921,8 +978,13 @@ def _insert_delivery(
     return int(delivery_id)
 
 
+_EVENT_FIELDS = ("story_id", "delivery_id", "platform", "feed_url", "detail")
+
+
 def _event(conn: Connection, now: float, kind: str, **fields: Any) -> None:
-    conn.execute(insert(events).values(at=now, kind=kind, **fields))
+    """One audit row; always the same statement shape, so it is compiled once."""
+    row = {name: fields.get(name) for name in _EVENT_FIELDS}
+    conn.execute(_INSERT_EVENT, {"at": now, "kind": kind, **row})
 
 
 def _feed_row(r: Any) -> FeedRow:
