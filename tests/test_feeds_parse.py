@@ -574,3 +574,32 @@ def test_fixed_width_rfc822_dates_read_as_the_general_parser_reads_them(value: s
     assert N._fixed_rfc822(value) in (None, general)
     if general is not None:
         assert N.parse_date(value) == general
+
+
+# --- plain_text's one-split path agrees with the general two-sub path ------------------------
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        "<p>a</p><p>b</p>",
+        "<P>Upper</P>case<BR/>break",
+        "x<span>y</span>z<b>bold</b>",
+        "<a href='<p>'>nested lt</a>",  # a "<" inside a tag: must take the general path
+        "before<?pi x?>after",
+        "a < b > c",
+        "<pa>not a block</pa>word",
+        "Tom &amp; Jerry &#8230; &ampfoo &#x26;&nbsp;end",
+        "<figure><img src='x.jpg'/></figure>\n<p>Text [&#8230;]</p>",
+        "trailing <p",
+    ],
+)
+def test_plain_text_fast_path_matches_general_path(markup: str) -> None:
+    from bot.feeds.normalize import _plain_text_general
+
+    assert plain_text(markup) == _plain_text_general(markup)
+
+
+def test_plain_text_nested_lt_keeps_two_pass_meaning() -> None:
+    # The block pass turns the inner <p> into a space first, so the whole <a ...> goes.
+    assert plain_text("x<a href='<p>'>y</a>z") == "xyz"

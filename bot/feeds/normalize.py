@@ -42,6 +42,20 @@ _BLOCK_TAG_RE = re.compile(
     re.I,
 )
 _TAG_RE = re.compile(r"</?[a-zA-Z][^>]*>|<[!?][^>]*>")
+_BLOCK_NAMES = (
+    r"p|div|br|li|ul|ol|h[1-6]|blockquote|tr|td|th|table|figure|figcaption|section|"
+    r"article|header|footer|pre|hr|dd|dt|dl|img|aside|nav|main"
+)
+_DROPPED_NAMES = r"script|style|noscript|template|iframe|object|svg|math"
+_SLOW_MARKUP_RE = re.compile(r"<(?:!|(?i:" + _DROPPED_NAMES + r")|[^>]*<)")
+"""What plain_text's one-split path cannot take: comments/CDATA/doctype ("<!"), elements
+dropped with their content, and a "<" before the previous "<" was closed."""
+_ANY_TAG_RE = re.compile(
+    r"<(?:(?i:(/?(?:" + _BLOCK_NAMES + r")\b))[^>]*>|/?[a-zA-Z][^>]*>|[?][^>]*>)"
+)
+"""_BLOCK_TAG_RE (group 1 set: becomes a space) or _TAG_RE (removed) in one pass."""
+_CHARREF_RE = re.compile(r"&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)")
+"""html.unescape's own pattern (html._charref in CPython 3.11)."""
 _WP_FOOTER_RE = re.compile(r"The post .{1,500}? appeared first on .{1,300}?\.?\s*\Z", re.S)
 _READ_MORE_RE = re.compile(
     r"read more|continue reading|keep reading|read the full|read the rest|read full|"
@@ -81,15 +95,46 @@ def plain_text(markup: str) -> str:
     "&lt;b&gt;" in the source stays visible text rather than turning into markup.
     """
     if "<" in markup:
-        if _DROPPED_START_RE.search(markup):
-            markup = _SCRIPT_RE.sub(" ", markup)
-        if "<!" in markup or "]]>" in markup:
-            markup = _COMMENT_RE.sub(" ", markup)
-        markup = _BLOCK_TAG_RE.sub(" ", markup)
-        markup = _TAG_RE.sub("", markup)
+        if "]]>" in markup or _SLOW_MARKUP_RE.search(markup):
+            return _plain_text_general(markup)
+        # Every "<" closes with ">" before the next "<", so each tag is exactly the span from
+        # its "<" to the next ">": one split finds the same tags the two subs below would.
+        parts = _ANY_TAG_RE.split(markup)
+        parts[1::2] = [" " if block is not None else "" for block in parts[1::2]]
+        markup = "".join(parts)
+    if "&" in markup:
+        markup = _CHARREF_RE.sub(_charref, markup)
+    return " ".join(markup.split())
+
+
+def _plain_text_general(markup: str) -> str:
+    """plain_text for markup with scripts, comments, CDATA marks or a "<" inside a tag."""
+    if _DROPPED_START_RE.search(markup):
+        markup = _SCRIPT_RE.sub(" ", markup)
+    if "<!" in markup or "]]>" in markup:
+        markup = _COMMENT_RE.sub(" ", markup)
+    markup = _BLOCK_TAG_RE.sub(" ", markup)
+    markup = _TAG_RE.sub("", markup)
     if "&" in markup:
         markup = html.unescape(markup)
     return collapse(markup)
+
+
+_CHARREF_CACHE: dict[str, str] = {}
+
+
+def _charref(match: re.Match[str]) -> str:
+    """html.unescape of one reference, memoised: the same few (&amp; &#8217; &#8230;) recur in
+    every item. html.unescape re-matches the isolated reference to the same span, so the
+    result is what html.unescape gives in context."""
+    ref = match.group()
+    text = _CHARREF_CACHE.get(ref)
+    if text is None:
+        text = html.unescape(ref)
+        if len(_CHARREF_CACHE) >= 4096:
+            _CHARREF_CACHE.clear()
+        _CHARREF_CACHE[ref] = text
+    return text
 
 
 def clean_summary(text: str) -> str:

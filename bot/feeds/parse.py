@@ -352,6 +352,16 @@ def _clark_codes() -> dict[str, str]:
 
 _RSS_CODES = _clark_codes()
 _DATE_CODES = ("pubDate", "dc:date", "dc:issued", "dc:created", "dc:modified")
+_RDF_ABOUT = f"{{{RDF}}}about"
+
+
+_COMMON = {
+    "title": 1, "link": 2, "description": 3, "content": 4, "guid": 5, "category": 6,
+    "pubDate": 7, "author": 8, "dc:creator": 8,
+}  # fmt: skip
+_RSS_FAST = {tag: _COMMON[code] for tag, code in _RSS_CODES.items() if code in _COMMON}
+"""The children every WordPress item has, as small ints: one dict lookup and a short if-chain
+before the general dispatch below."""
 
 
 def _rss_item(el: Any, feed_url: str) -> RawItem:
@@ -362,28 +372,40 @@ def _rss_item(el: Any, feed_url: str) -> RawItem:
     guid_permalink = True
     media_title = ""
     codes = _RSS_CODES
+    fast = _RSS_FAST
     for child in el:
-        code = codes.get(child.tag)  # type: ignore[call-overload]
+        tag = child.tag
+        common = fast.get(tag)  # type: ignore[call-overload]
+        if common is not None:
+            if common == 1:
+                item.title = (child.text or "") if len(child) == 0 else _inner_html(child)
+            elif common == 2:
+                item.link = (child.text or "").strip() or item.link
+            elif common == 3:
+                item.summary = (child.text or "") if len(child) == 0 else _inner_html(child)
+            elif common == 4:
+                item.content = (child.text or "") if len(child) == 0 else _inner_html(child)
+            elif common == 5:
+                item.guid = child.text
+                guid_permalink = (child.get("isPermaLink") or "true").strip().lower() != "false"
+            elif common == 6:
+                if child.text:
+                    item.categories.append(child.text)
+            elif common == 7:
+                dates.setdefault("pubDate", child.text or "")
+            else:
+                item.author = item.author or child.text
+            continue
+        code = codes.get(tag)  # type: ignore[call-overload]
         if code is None:
             continue
-        if code == "title":
-            item.title = _inner_html(child)
-        elif code == "link":
-            item.link = (child.text or "").strip() or item.link
-        elif code == "description":
-            item.summary = _inner_html(child)
-        elif code == "content":
-            item.content = _inner_html(child)
-        elif code == "guid":
-            item.guid = child.text
-            guid_permalink = (child.get("isPermaLink") or "true").strip().lower() != "false"
-        elif code in _DATE_CODES:
+        if code in _DATE_CODES:
             dates.setdefault(code, child.text or "")
-        elif code == "category" or code == "dc:subject":
-            if child.text:
-                item.categories.append(child.text)
         elif code == "author" or code == "dc:creator":
             item.author = item.author or child.text
+        elif code == "dc:subject":
+            if child.text:
+                item.categories.append(child.text)
         elif code == "media:title":
             media_title = media_title or child.text or ""
         elif code.startswith("media:"):
@@ -411,7 +433,7 @@ def _rss_item(el: Any, feed_url: str) -> RawItem:
     item.images.extend(enclosures)
     if not item.title and media_title:
         item.title, item.title_is_html = media_title, False
-    rdf_about = el.get(f"{{{RDF}}}about")
+    rdf_about = el.get(_RDF_ABOUT)
     if item.guid is None and rdf_about:
         item.guid = rdf_about
     if not item.link:
