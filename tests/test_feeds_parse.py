@@ -603,3 +603,14 @@ def test_plain_text_fast_path_matches_general_path(markup: str) -> None:
 def test_plain_text_nested_lt_keeps_two_pass_meaning() -> None:
     # The block pass turns the inner <p> into a space first, so the whole <a ...> goes.
     assert plain_text("x<a href='<p>'>y</a>z") == "xyz"
+
+
+def test_wordpress_excerpt_marker_before_the_footer_becomes_an_ellipsis() -> None:
+    from bot.feeds.normalize import clean_summary
+
+    text = (
+        "Retailers are repricing their estate. [&#8230;] ".replace("&#8230;", "…")
+        + "The post Gold Tops appeared first on JCK."
+    )
+    assert clean_summary(text) == "Retailers are repricing their estate."
+    assert clean_summary("Prices rose again [...]") == "Prices rose again…"

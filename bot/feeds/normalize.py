@@ -147,6 +147,7 @@ def clean_summary(text: str) -> str:
         if cut is None:
             break
         text = text[:cut].rstrip(" [")
+    text = text.rstrip()  # a footer leaves "… estate. […] " behind: the marker must still go
     if text.endswith("]"):
         text = _cut_ellipsis(text)
     return text.strip()
@@ -158,7 +159,9 @@ def _cut_ellipsis(text: str) -> str:
     str methods rather than a regex: an end-anchored regex is still tried at every position."""
     for tail in _ELLIPSES:
         if text.endswith(tail):
-            return text[: -len(tail)].rstrip() + "…"
+            base = text[: -len(tail)].rstrip()
+            # After a full stop the marker says nothing more: "estate. […]" is "estate."
+            return base if base.endswith((".", "!", "?", "…")) else base + "…"
     return text
 
 
