@@ -174,6 +174,7 @@ class Engine:
             # Each feed is parsed as soon as it arrives, while the others are still in flight.
             for index, result in self.fetcher.fetch_iter(requests):
                 report.feeds.append(self._handle_fetch(rows[index], result, report, batch))
+            self._sort_share(batch, now)
             # Stories first, validators last: a crash in between only re-fetches.
             self.store.add_skipped(batch.skipped, now)
             self._queue(batch, report, now)
@@ -221,9 +222,19 @@ class Engine:
                 "feed parsed with a warning", extra={"feed": row.url, "warning": parsed.warning}
             )
         feed_report = FeedReport(row.url, "ok")
-        self._ingest(row, parsed.stories, now, feed_report, batch)
+        batch.parsed.append((row, parsed.stories, feed_report))
         batch.updates.append(replace(polled, initialized=True))
         return feed_report
+
+    def _sort_share(self, batch: _PollBatch, now: float) -> None:
+        """One seen-lookup for the whole share (a few queries instead of one per feed), then
+        each feed's unseen stories are queued or skipped. A story in two feeds of the share is
+        kept once, for the first feed."""
+        candidates = [story for _, stories, _ in batch.parsed for story in stories]
+        fresh = {id(story) for story in self.store.unseen(candidates)}
+        for row, stories, feed_report in batch.parsed:
+            unseen = [story for story in stories if id(story) in fresh]
+            self._ingest(row, unseen, now, feed_report, batch)
 
     def _next_due(self, now: float) -> float:
         return now + FRESH_SHARE * self.poll_period
@@ -252,13 +263,13 @@ class Engine:
     def _ingest(
         self,
         row: FeedRow,
-        stories: Sequence[Story],
+        fresh: Sequence[Story],
         now: float,
         feed_report: FeedReport,
         batch: _PollBatch,
     ) -> None:
-        """Sort every unseen story into the batch: queued per platform, or skipped and why."""
-        fresh = self.store.unseen(stories)
+        """Sort one feed's unseen stories into the batch: queued per platform, or skipped and
+        why (BACKLOG on the feed's first poll, MAX_STORY_AGE, filters)."""
         backlog = self.settings.backlog
         keep: set[str] = {s.identity for s in fresh}
         if not row.initialized and backlog.mode != "all":
@@ -354,6 +365,7 @@ class Engine:
 class _PollBatch:
     """What a poll cycle writes in bulk once every feed is handled."""
 
+    parsed: list[tuple[FeedRow, list[Story], FeedReport]] = field(default_factory=list)
     skipped: list[tuple[Story, str]] = field(default_factory=list)
     queued: list[tuple[Story, list[NewDelivery], FeedReport]] = field(default_factory=list)
     updates: list[FeedUpdate] = field(default_factory=list)
