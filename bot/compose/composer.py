@@ -14,7 +14,7 @@ caption), compose raises Unsuitable, which the engine records as skipped.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -153,9 +153,10 @@ class Composer:
         dehash = deat = 0
         max_tags = cap
         brand = self.brand_handles.get(platform, "")
-        handles = self.handles.for_platform(platform)
+        handles = self.handles.platform_handles(platform)
         style = self.mention_styles.get(platform, SUFFIX)
         story_names = mentioned([raw["title"], raw["summary"]], self.handles)
+        author, url = clean(story.author), clean(story.url)  # once: every draft carries them
 
         def build() -> _Draft:
             texts = [raw[f] for f in text_fields]
@@ -179,8 +180,8 @@ class Composer:
             return _Draft(
                 title=values.get("title", ""),
                 summary=values.get("summary", ""),
-                author=clean(story.author),
-                url=clean(story.url),
+                author=author,
+                url=url,
                 handle=brand,
                 tags=tags,
                 mentions=mentions,
@@ -188,40 +189,45 @@ class Composer:
             )
 
         draft = build()
+        text = template.render(draft.values())  # re-rendered only when the draft changes
+
+        def in_story(counter: Callable[[str], int]) -> int:
+            """#tags or @mentions the story text itself carries (asked only once caps bite)."""
+            return sum(counter(raw[f]) for f in text_fields)
+
         # Hard platform caps on #tags and @mentions (Instagram): remove the least valuable first.
-        story_tags = sum(count_hashtags(raw[f]) for f in text_fields)
-        while count_hashtags(template.render(draft.values())) > hard_tags:
+        while count_hashtags(text) > hard_tags:
             if draft.tags:
                 max_tags = len(draft.tags) - 1
-            elif dehash < story_tags:
+            elif dehash < in_story(count_hashtags):
                 dehash += 1
             else:
                 break
             draft = build()
+            text = template.render(draft.values())
             warnings.append(f"hashtags reduced to the limit of {hard_tags}")
-        story_mentions = sum(count_mentions(raw[f]) for f in text_fields)
-        while (
-            limits.max_mentions is not None
-            and count_mentions(template.render(draft.values())) > limits.max_mentions
-        ):
+        while limits.max_mentions is not None and count_mentions(text) > limits.max_mentions:
             if draft.mentions:
                 skip.update(n for n in story_names if handles.get(n) == draft.mentions[-1])
             elif draft.substituted:
                 skip.add(draft.substituted[-1])
-            elif deat < story_mentions:
+            elif deat < in_story(count_mentions):
                 deat += 1
             elif brand:
                 brand = ""
             else:
                 break
             draft = build()
+            text = template.render(draft.values())
             warnings.append(f"mentions reduced to the limit of {limits.max_mentions}")
 
-        draft = self._fit(template, draft, platform, limits, warnings)
-        text = template.render(draft.values())
-        url = clean(story.url) or None
-        link = url if platform in self.link_platforms else None
-        self._verify(platform, text, link, limits, hard_tags)
+        size = self.measure(platform, text, limits)
+        if size > limits.max_length:
+            draft = self._fit(template, draft, platform, limits, warnings)
+            text = template.render(draft.values())
+            size = self.measure(platform, text, limits)
+        link = (url or None) if platform in self.link_platforms else None
+        self._verify(platform, text, size, link, limits, hard_tags)
         if limits.requires_image and not story.image_url:
             label = PLATFORM_LABELS.get(platform, platform)
             warnings.append(f"no image: {label} will skip this story")
@@ -240,11 +246,11 @@ class Composer:
     def _fit(
         self, template: Template, draft: _Draft, platform: str, limits: Limits, warnings: list[str]
     ) -> _Draft:
+        """Shorten or drop parts, least valuable first, until the draft fits (it does not yet)."""
+
         def fits(d: _Draft) -> bool:
             return self.measure(platform, template.render(d.values()), limits) <= limits.max_length
 
-        if fits(draft):
-            return draft
         used = template.fields
         if "summary" in used and draft.summary:
             summary = draft.summary
@@ -279,10 +285,10 @@ class Composer:
         return draft
 
     def _verify(
-        self, platform: str, text: str, link: str | None, limits: Limits, hard_tags: int
+        self, platform: str, text: str, size: int, link: str | None, limits: Limits, hard_tags: int
     ) -> None:
-        """The last word: a post that breaks a platform rule is never returned."""
-        size = self.measure(platform, text, limits)
+        """The last word: a post that breaks a platform rule is never returned (`size` is
+        measure(text), already known to the caller: X's count is the costly one)."""
         if not text and not link:  # a Facebook link post needs no message
             raise Unsuitable(platform, "nothing to post: the story has no usable text or link")
         if size > limits.max_length:

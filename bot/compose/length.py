@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -40,14 +41,26 @@ _EMOJI_SCALED = int(V3["default_weight"])  # a sequence, once
 _EMOJI_PARSING = bool(V3["emoji_parsing_enabled"])
 
 _LINE_ENDINGS = re.compile(r"\r\n|\r")
-# A whole token (a maximal run between spaces and newlines) holding at least one character that
-# is not plain ASCII ('.' or non-ASCII). The lookbehind only lets a match start where a token
-# starts, so a long plain token is scanned once, not once per character.
-_SPECIAL_TOKEN = re.compile(r"(?<![^ \n])[^ \n]*[^\x00-\x2d\x2f-\x7f][^ \n]*")
-# A whole token holding a '.': the only tokens where twitter-text can find a URL.
-_DOTTED_TOKEN = re.compile(r"(?<![^ \n])[^ \n.]*\.[^ \n]*")
-# A whole token holding a non-ASCII character: the only tokens where an emoji can be.
-_NON_ASCII_TOKEN = re.compile(r"(?<![^ \n])[^ \n]*[^\x00-\x7f][^ \n]*")
+_SEPARATOR = re.compile(r"[ \n]")
+_SPECIAL = re.compile(r"[^\x00-\x2d\x2f-\x7f]")
+"""A character that is not plain ASCII: '.' (URLs) or non-ASCII (weights, emoji, IDN URLs)."""
+_DOT = re.compile(r"\.")
+"""The only tokens where twitter-text can find a URL hold a '.'."""
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+"""The only tokens where an emoji can be hold a non-ASCII character."""
+
+
+def _tokens_with(text: str, wanted: re.Pattern[str]) -> Iterator[tuple[int, str]]:
+    """(start, token) of each token (a run between spaces and newlines) holding a `wanted`
+    character. Found from those characters outwards, so plain tokens cost nothing."""
+    pos = 0
+    while found := wanted.search(text, pos):
+        index = found.start()
+        start = max(text.rfind(" ", pos, index), text.rfind("\n", pos, index)) + 1
+        after = _SEPARATOR.search(text, index)
+        end = after.start() if after else len(text)
+        yield start, text[start:end]
+        pos = end
 
 
 def _prepare(text: str) -> str:
@@ -101,8 +114,7 @@ def weighted_length(text: str) -> int:
     total = len(text)  # spaces, newlines and plain ASCII characters weigh 1 each
     if text.isascii() and "." not in text:
         return total
-    for match in _SPECIAL_TOKEN.finditer(text):
-        token = match.group()
+    for _, token in _tokens_with(text, _SPECIAL):
         total += _token_weight(token) - len(token)
     return total
 
@@ -133,10 +145,24 @@ def url_spans(text: str) -> list[tuple[int, int]]:
     if "." not in text:
         return []
     spans: list[tuple[int, int]] = []
-    for match in _DOTTED_TOKEN.finditer(text):
-        offset = match.start()
-        spans.extend((offset + a, offset + b) for a, b in _token_urls(match.group()))
+    for offset, token in _tokens_with(text, _DOT):
+        spans.extend((offset + a, offset + b) for a, b in _token_urls(token))
     return spans
+
+
+def inside_url(text: str, index: int) -> bool:
+    """Whether text[index] (not a space or newline) is part of a URL X recognises.
+
+    The same answer as looking `index` up in url_spans(text), but only the token around `index`
+    is examined: a '#' or '@' is asked about far more often than a whole text's URLs are needed.
+    """
+    start = max(text.rfind(" ", 0, index), text.rfind("\n", 0, index)) + 1
+    after = _SEPARATOR.search(text, index)
+    end = after.start() if after else len(text)
+    if text.find(".", start, end) == -1:
+        return False
+    offset = index - start
+    return any(a <= offset < b for a, b in _token_urls(text[start:end]))
 
 
 def emoji_spans(text: str) -> list[tuple[int, int]]:
@@ -144,7 +170,6 @@ def emoji_spans(text: str) -> list[tuple[int, int]]:
     if text.isascii():
         return []
     spans: list[tuple[int, int]] = []
-    for match in _NON_ASCII_TOKEN.finditer(text):
-        offset = match.start()
-        spans.extend((offset + a, offset + b) for a, b in _token_emojis(match.group()))
+    for offset, token in _tokens_with(text, _NON_ASCII):
+        spans.extend((offset + a, offset + b) for a, b in _token_emojis(token))
     return spans

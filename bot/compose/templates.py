@@ -16,6 +16,7 @@ from __future__ import annotations
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from bot.compose.text import clean, tidy
@@ -32,8 +33,9 @@ class _Segment:
     parts: tuple[tuple[str, str | None], ...]  # (literal, field or None)
     optional: bool
 
-    @property
+    @cached_property
     def fields(self) -> tuple[str, ...]:
+        """Worked out once: render asks every segment on every call."""
         return tuple(f for _, f in self.parts if f is not None)
 
 
@@ -44,9 +46,9 @@ class Template:
     source: str
     segments: tuple[_Segment, ...]
 
-    @property
+    @cached_property
     def fields(self) -> tuple[str, ...]:
-        """The fields in order of first appearance."""
+        """The fields in order of first appearance (worked out once; compose asks each time)."""
         seen: dict[str, None] = {}
         for segment in self.segments:
             seen.update(dict.fromkeys(segment.fields))

@@ -10,17 +10,21 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from bot.compose.length import url_spans
+from bot.compose.length import inside_url
 
 _DROPPED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufeff\ufffe\uffff]")
 """Control characters (Cc) but tab and newline, lone surrogates (Cs), the BOM and non-characters:
 one compiled class instead of a Python test per character (feeds are mostly clean)."""
 _SPACES = re.compile(r"[^\S\n]+")
+_OTHER_SPACE = re.compile(r"[^\S \n]")
+"""Whitespace that is neither a space nor a newline (tab, NBSP, ideographic space...)."""
+_LINE_EDGES = re.compile(r" ?\n ?")
 _BLANK_LINES = re.compile(r"\n{3,}")
 
-HASHTAG = re.compile(r"(?<![\w#&])#\w+")
-"""A hashtag as the platforms see one: '#' after a non-word character, then word characters."""
-MENTION = re.compile(r"(?<![\w@])@[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*")
+HASHTAG = re.compile(r"#(?<![\w#&]#)\w+")
+"""A hashtag as the platforms see one: '#' after a non-word character, then word characters.
+(The '#' comes first and the look-behind after it, so the engine can jump from '#' to '#'.)"""
+MENTION = re.compile(r"@(?<![\w@]@)[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*")
 """An @mention: '@' after a non-word character, then handle characters (dots: Instagram)."""
 
 
@@ -37,28 +41,28 @@ def clean(text: str | None, *, multiline: bool = False) -> str:
     text = unicodedata.normalize("NFC", text)
     if not multiline:
         return " ".join(text.split())
-    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
-    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+    return tidy(text)  # spaces collapsed and stripped per line, at most one blank line
 
 
 def tidy(text: str) -> str:
-    """Close the holes empty fields leave: one space at a time, no blank runs, no edge space."""
-    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
-    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+    """Close the holes empty fields leave: one space at a time, no blank runs, no edge space.
 
-
-def _outside(spans: list[tuple[int, int]], start: int) -> bool:
-    return not any(a <= start < b for a, b in spans)
+    Runs on the whole text rather than line by line, and each step only when a quick look says
+    it has something to do (it is called for every draft, and drafts are mostly tidy already).
+    Once whitespace runs are single spaces, a line's edge space is a space beside a newline.
+    """
+    if "  " in text or _OTHER_SPACE.search(text):
+        text = _SPACES.sub(" ", text)
+    if " \n" in text or "\n " in text:
+        text = _LINE_EDGES.sub("\n", text)
+    if "\n\n\n" in text:
+        text = _BLANK_LINES.sub("\n\n", text)
+    return text.strip()
 
 
 def _outside_urls(text: str, matches: list[re.Match[str]]) -> list[re.Match[str]]:
-    """The matches not inside a URL; URLs are only looked for when there is a match at all."""
-    if not matches:
-        return matches
-    urls = url_spans(text)
-    if not urls:
-        return matches
-    return [m for m in matches if _outside(urls, m.start())]
+    """The matches that do not start inside a URL (only the token around each is examined)."""
+    return [m for m in matches if not inside_url(text, m.start())]
 
 
 def find_hashtags(text: str) -> list[re.Match[str]]:
