@@ -17,6 +17,7 @@ from bot import USER_AGENT
 from bot.compose import Composer, load_composer
 from bot.engine import Engine
 from bot.feeds.fetch import Fetcher
+from bot.feeds.parse_pool import ParsePool
 from bot.models import Platform
 from bot.platforms import build_publishers, limits_for
 from bot.settings import Settings
@@ -38,6 +39,7 @@ class App:
     def close(self) -> None:
         for publisher in self.engine.publishers.values():
             publisher.close()
+        self.engine.parser.close()
         self.fetcher.close()
         self.http.close()
         self.store.close()
@@ -93,5 +95,6 @@ def build_app(
         http=http,
         clock=clock,
         poll_period=poll_period(settings),
+        parser=ParsePool(workers=1),
     )
     return App(settings, store, fetcher, composer, http, engine)

@@ -13,6 +13,8 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -25,7 +27,8 @@ from bot.feeds.article import find_og_image
 from bot.feeds.backoff import feed_backoff
 from bot.feeds.fetch import FeedRequest, Fetcher, FetchResult
 from bot.feeds.filters import StoryFilter
-from bot.feeds.parse import parse_feed
+from bot.feeds.parse import ParsedFeed
+from bot.feeds.parse_pool import ParsePool
 from bot.models import DeliveryStatus, Post, Story
 from bot.net import DownloadError, download
 from bot.pacing import Pacing
@@ -87,9 +90,11 @@ class Engine:
         rng: Callable[[], float] = random.random,
         owner: str | None = None,
         poll_period: float | None = None,
+        parser: ParsePool | None = None,
     ) -> None:
         self.settings = settings
         self.poll_period = settings.poll_interval if poll_period is None else poll_period
+        self.parser = parser or ParsePool(workers=0)
         self.store = store
         self.fetcher = fetcher
         self.composer = composer
@@ -170,10 +175,11 @@ class Engine:
             if not rows:
                 break
             requests = [FeedRequest(r.current_url, r.etag, r.last_modified) for r in rows]
-            batch = _PollBatch()
+            batch = _PollBatch(in_pool=self.parser.wants_pool(len(rows)))
             # Each feed is parsed as soon as it arrives, while the others are still in flight.
             for index, result in self.fetcher.fetch_iter(requests):
                 report.feeds.append(self._handle_fetch(rows[index], result, report, batch))
+            self._collect(batch, now)
             self._sort_share(batch, now)
             # Stories first, validators last: a crash in between only re-fetches.
             self.store.add_skipped(batch.skipped, now)
@@ -205,26 +211,41 @@ class Engine:
         if result.not_modified:
             batch.updates.append(polled)
             return FeedReport(row.url, "not_modified")
-        try:
-            parsed = parse_feed(
-                result.body or b"",
-                url=result.final_url,
-                now=datetime.fromtimestamp(now, UTC),
-                content_type=result.content_type,
-            )
-        except FeedError as exc:
-            return self._feed_failed(row, exc, now)
-        except Exception as exc:  # a parser bug must not stop the other feeds of this cycle
-            log.exception("feed could not be parsed", extra={"feed": row.url})
-            return self._feed_failed(row, FeedError(row.url, f"unparseable: {exc}"), now)
-        if parsed.warning:
-            log.info(
-                "feed parsed with a warning", extra={"feed": row.url, "warning": parsed.warning}
-            )
         feed_report = FeedReport(row.url, "ok")
-        batch.parsed.append((row, parsed.stories, feed_report))
-        batch.updates.append(replace(polled, initialized=True))
+        future = self.parser.submit(
+            result.body or b"",
+            url=result.final_url,
+            now=datetime.fromtimestamp(now, UTC),
+            content_type=result.content_type,
+            in_pool=batch.in_pool,
+        )
+        batch.pending.append((row, future, feed_report, replace(polled, initialized=True)))
         return feed_report
+
+    def _collect(self, batch: _PollBatch, now: float) -> None:
+        """The share's parse results, in the order the feeds arrived."""
+        self.parser.flush()
+        for row, future, feed_report, polled in batch.pending:
+            try:
+                parsed = future.result()
+            except FeedError as exc:
+                failed = self._feed_failed(row, exc, now)
+            except BrokenProcessPool:  # the helper died: parse inline from now on
+                self.parser.mark_broken()
+                failed = self._feed_failed(row, FeedError(row.url, "parser process died"), now)
+            except Exception as exc:  # a parser bug must not stop the other feeds
+                log.error("feed could not be parsed", exc_info=exc, extra={"feed": row.url})
+                failed = self._feed_failed(row, FeedError(row.url, f"unparseable: {exc}"), now)
+            else:
+                if parsed.warning:
+                    log.info(
+                        "feed parsed with a warning",
+                        extra={"feed": row.url, "warning": parsed.warning},
+                    )
+                batch.parsed.append((row, parsed.stories, feed_report))
+                batch.updates.append(polled)
+                continue
+            feed_report.status, feed_report.error = failed.status, failed.error
 
     def _sort_share(self, batch: _PollBatch, now: float) -> None:
         """One seen-lookup for the whole share (a few queries instead of one per feed), then
@@ -365,6 +386,10 @@ class Engine:
 class _PollBatch:
     """What a poll cycle writes in bulk once every feed is handled."""
 
+    in_pool: bool = False
+    pending: list[tuple[FeedRow, Future[ParsedFeed], FeedReport, FeedUpdate]] = field(
+        default_factory=list
+    )
     parsed: list[tuple[FeedRow, list[Story], FeedReport]] = field(default_factory=list)
     skipped: list[tuple[Story, str]] = field(default_factory=list)
     queued: list[tuple[Story, list[NewDelivery], FeedReport]] = field(default_factory=list)

@@ -49,6 +49,10 @@ class FeedError(BotError):
         self.gone = gone
         self.status = status
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Picklable, so a parse in a helper process can report it (see feeds.parse_pool)."""
+        return (self.__class__, (self.url, self.reason), dict(self.__dict__))
+
 
 class PublishError(BotError):
     """A platform refused or failed one attempt; `message` is the platform's own text."""

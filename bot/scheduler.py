@@ -112,6 +112,7 @@ class Worker:
         self.scheduler.add_job(
             self._job, IntervalTrigger(seconds=self.drain_every), args=[False], id="drain"
         )
+        self.engine.parser.warm_up()  # a long-lived worker keeps its parse helper ready
         self.scheduler.start()
         log.info(
             "worker started",

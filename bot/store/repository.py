@@ -192,15 +192,15 @@ class Store:
     # --- feeds -------------------------------------------------------------------------------
 
     def ensure_feeds(self, urls: Iterable[str]) -> None:
-        with self._tx() as conn:
+        """Add the configured feeds the store does not know yet (workers may race: fine)."""
+        with self._read() as conn:
             known = set(conn.execute(select(feeds.c.url)).scalars())
-            for url in urls:
-                if url not in known:
-                    try:
-                        with conn.begin_nested():
-                            conn.execute(insert(feeds).values(url=url, current_url=url))
-                    except IntegrityError:
-                        pass  # another worker added it first
+        missing = [
+            {"url": url, "current_url": url} for url in dict.fromkeys(urls) if url not in known
+        ]
+        if missing:
+            with self._tx() as conn:
+                conn.execute(self._insert_ignore(feeds), missing)
 
     def claim_feeds(
         self,
@@ -433,23 +433,26 @@ class Store:
         if not skipped:
             return
         rows = [
-            {
-                "identity": story.identity,
-                "url": story.url,
-                "feed_url": story.feed_url,
-                "title": story.title,
-                "published_at": story.published.timestamp(),
-                "first_seen_at": now,
-                "status": "skipped",
-                "reason": reason,
-                "data": story_to_json(story),
-            }
+            (
+                story.identity,
+                story.url,
+                story.feed_url,
+                story.title,
+                story.published.timestamp(),
+                now,
+                "skipped",
+                reason,
+                story_to_json(story),
+            )
             for story, reason in skipped
         ]
-        insert_ignore = (pg_insert if self.is_postgres else sqlite_insert)(stories)
-        with self._tx() as conn:
-            for chunk in range(0, len(rows), 1000):
-                conn.execute(insert_ignore.on_conflict_do_nothing(), rows[chunk : chunk + 1000])
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        sql = (
+            "INSERT INTO stories (identity, url, feed_url, title, published_at, first_seen_at,"
+            f" status, reason, data) VALUES ({', '.join([mark] * 9)}) ON CONFLICT DO NOTHING"
+        )
+        with self._tx() as conn:  # the driver's executemany: first polls write thousands
+            conn.exec_driver_sql(sql, rows)
 
     def story_by_url(self, url: str) -> tuple[int, Story] | None:
         with self._read() as conn:
@@ -888,6 +891,10 @@ class Store:
             return conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar()
 
     # --- helpers -----------------------------------------------------------------------------
+
+    def _insert_ignore(self, table: Any) -> Any:
+        """INSERT … ON CONFLICT DO NOTHING, in the dialect at hand."""
+        return (pg_insert if self.is_postgres else sqlite_insert)(table).on_conflict_do_nothing()
 
     def _seen_sql(self, ids: int, urls: int) -> str:
         key = (ids, urls)

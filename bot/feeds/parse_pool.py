@@ -1,0 +1,156 @@
+"""Parsing off the polling process, when there is a lot of it.
+
+Parsing is pure CPU work in Python, so within one process it competes with the fetcher for the
+GIL. A first poll of a large feed group (thousands of documents) parses on a second core in a
+helper process while this one fetches and writes; a normal poll (a few changed feeds) parses
+inline and never starts the helper. Documents travel in chunks, since handing one task to a
+process costs about as much as parsing one feed. A broken helper falls back to inline parsing.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import fields
+from datetime import datetime
+
+from bot.feeds.parse import ParsedFeed, parse_feed
+from bot.models import Story
+
+log = logging.getLogger("bot.feeds")
+
+Job = tuple[bytes, str, datetime, str | None]
+Packed = tuple[str | None, list[tuple[object, ...]], str | None, str]
+Outcome = tuple[Packed | None, BaseException | None]
+_STORY_FIELDS = tuple(f.name for f in fields(Story))
+
+
+def _pack(parsed: ParsedFeed) -> Packed:
+    """Plain tuples cross the process boundary several times faster than dataclasses."""
+    stories = [tuple(getattr(s, name) for name in _STORY_FIELDS) for s in parsed.stories]
+    return (parsed.title, stories, parsed.warning, parsed.parser)
+
+
+def _unpack(packed: Packed) -> ParsedFeed:
+    title, stories, warning, parser = packed
+    return ParsedFeed(title, [Story(*values) for values in stories], warning, parser)
+
+
+def _parse_chunk(jobs: list[Job]) -> list[Outcome]:
+    """In the helper: parse each document; an error is returned, not raised, per document."""
+    out: list[Outcome] = []
+    for body, url, now, content_type in jobs:
+        try:
+            parsed = parse_feed(body, url=url, now=now, content_type=content_type)
+            out.append((_pack(parsed), None))
+        except Exception as exc:  # delivered to that document's future
+            out.append((None, exc))
+    return out
+
+
+class ParsePool:
+    """`submit` returns a Future of ParsedFeed (or of its FeedError), inline or in the helper;
+    call `flush` before waiting on pooled futures."""
+
+    def __init__(self, *, workers: int = 1, threshold: int = 64, chunk: int = 16) -> None:
+        self.workers = workers
+        self.threshold = threshold
+        self.chunk = chunk
+        self._pool: ProcessPoolExecutor | None = None
+        self._broken = False
+        self._buffer: list[tuple[Job, Future[ParsedFeed]]] = []
+
+    def wants_pool(self, documents: int) -> bool:
+        """Worth it only for big batches, and only where there is a core to spare."""
+        return (
+            not self._broken
+            and self.workers > 0
+            and documents >= self.threshold
+            and (multiprocessing.cpu_count() or 1) > 1
+        )
+
+    def submit(
+        self,
+        body: bytes,
+        *,
+        url: str,
+        now: datetime,
+        content_type: str | None,
+        in_pool: bool,
+    ) -> Future[ParsedFeed]:
+        future: Future[ParsedFeed] = Future()
+        if in_pool and not self._broken:
+            self._buffer.append(((body, url, now, content_type), future))
+            if len(self._buffer) >= self.chunk:
+                self.flush()
+            return future
+        try:
+            future.set_result(parse_feed(body, url=url, now=now, content_type=content_type))
+        except Exception as exc:  # delivered through the future, like the helper's errors
+            future.set_exception(exc)
+        return future
+
+    def flush(self) -> None:
+        """Send the buffered documents to the helper (or parse them here if it is gone)."""
+        batch, self._buffer = self._buffer, []
+        if not batch:
+            return
+        try:
+            task = self._executor().submit(_parse_chunk, [job for job, _ in batch])
+        except (BrokenProcessPool, OSError, RuntimeError) as exc:
+            log.warning("parsing inline: the parse helper process failed (%s)", exc)
+            self._broken = True
+            for outcome, (_, future) in zip(
+                _parse_chunk([j for j, _ in batch]), batch, strict=True
+            ):
+                _settle(future, outcome)
+            return
+        futures = [future for _, future in batch]
+
+        def deliver(done: Future[list[Outcome]]) -> None:
+            error = done.exception()
+            if error is not None:  # the helper died: every document of the chunk says so
+                for future in futures:
+                    future.set_exception(error)
+                return
+            for future, outcome in zip(futures, done.result(), strict=True):
+                _settle(future, outcome)
+
+        task.add_done_callback(deliver)
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            # forkserver: never fork this multi-threaded process itself (the fetcher's loop).
+            context = multiprocessing.get_context("forkserver")
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+        return self._pool
+
+    def mark_broken(self) -> None:
+        log.warning("parsing inline from now on: the parse helper process died")
+        self._broken = True
+        self.close()
+
+    def warm_up(self) -> None:
+        """Start the helper now (it takes a moment to import lxml), not in the first poll."""
+        if self.workers > 0 and not self._broken:
+            try:
+                self._executor().submit(_parse_chunk, []).result(timeout=60)
+            except Exception as exc:
+                log.warning("parsing inline: the parse helper did not start (%s)", exc)
+                self._broken = True
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+
+def _settle(future: Future[ParsedFeed], outcome: Outcome) -> None:
+    packed, error = outcome
+    if error is not None:
+        future.set_exception(error)
+    else:
+        assert packed is not None
+        future.set_result(_unpack(packed))

@@ -1,0 +1,47 @@
+"""The parse helper process gives exactly what inline parsing gives, errors included."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.errors import FeedError
+from bot.feeds.parse_pool import ParsePool
+from bot.settings import PROJECT_ROOT
+
+NOW = datetime(2026, 11, 29, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def pool() -> ParsePool:
+    p = ParsePool(workers=1, threshold=2)
+    p.warm_up()
+    yield p
+    p.close()
+
+
+def test_pool_and_inline_agree(pool: ParsePool) -> None:
+    body = (PROJECT_ROOT / "config" / "sample-feed.xml").read_bytes()
+    kw = {"url": "https://www.jckonline.com/feed/", "now": NOW, "content_type": "text/xml"}
+    pooled = pool.submit(body, in_pool=True, **kw)
+    pool.flush()
+    in_pool = pooled.result(timeout=60)
+    inline = pool.submit(body, in_pool=False, **kw).result()
+    assert in_pool == inline
+    assert len(in_pool.stories) == 6
+
+
+def test_a_feed_error_crosses_the_process_boundary(pool: ParsePool) -> None:
+    html = b"<!doctype html><html><body>not a feed</body></html>"
+    future = pool.submit(html, url="https://x.example/page", now=NOW, content_type="text/html",
+                         in_pool=True)  # fmt: skip
+    pool.flush()
+    with pytest.raises(FeedError) as info:
+        future.result(timeout=60)
+    assert info.value.url == "https://x.example/page" and "not a feed" in info.value.reason
+
+
+def test_small_batches_stay_inline() -> None:
+    assert not ParsePool(workers=1, threshold=64).wants_pool(10)
+    assert not ParsePool(workers=0).wants_pool(1000)
