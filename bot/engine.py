@@ -127,7 +127,6 @@ class Engine:
             credential_hint=lambda p: " and ".join(credential_variables(p)) or p,
             stop=self.stop_event,
         )
-        self._reconciled = False
 
     def stop(self) -> None:
         """Ask a running tick to finish the delivery in hand and return."""
@@ -377,9 +376,6 @@ class Engine:
             return story
 
         return replace(story, image_url=image)
-
-    def status_rows(self, delivery_ids: Sequence[int]) -> list[DeliveryReport]:
-        return [report_for(self.store.delivery(i)) for i in delivery_ids]
 
 
 @dataclass
