@@ -1,0 +1,175 @@
+"""Feeds: which are due, who polls them, their validators and backoff."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import (
+    Float,
+    Text,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    update,
+)
+
+from bot.store.base import StoreBase
+from bot.store.rows import (
+    FeedRow,
+    FeedUpdate,
+    feed_row,
+)
+from bot.store.schema import feeds
+
+
+class FeedStore(StoreBase):
+    """The feeds' side of the store."""
+
+    def ensure_feeds(self, urls: Iterable[str]) -> None:
+        """Add the configured feeds the store does not know yet (workers may race: fine)."""
+        with self._read() as conn:
+            known = set(conn.execute(select(feeds.c.url)).scalars())
+        missing = [
+            {"url": url, "current_url": url} for url in dict.fromkeys(urls) if url not in known
+        ]
+        if missing:
+            with self._tx() as conn:
+                conn.execute(self._insert_ignore(feeds), missing)
+
+    def claim_feeds(
+        self,
+        urls: Sequence[str],
+        now: float,
+        owner: str,
+        lease: float,
+        *,
+        force: bool = False,
+        limit: int | None = None,
+        not_polled_since: float | None = None,
+    ) -> list[FeedRow]:
+        """Claim the configured feeds that are due (the longest-waiting first).
+
+        `force` (a person's `poll`) also takes feeds another worker polled recently, but never
+        one that is backing off after failures: the publisher's server is owed that politeness.
+        `limit` takes only a share, so several workers split hundreds of feeds between them;
+        `not_polled_since` leaves out feeds already polled in this cycle.
+        """
+        conditions = [
+            feeds.c.url.in_(list(urls)),
+            feeds.c.disabled.is_(False),
+            self._lease_free(feeds, now),
+        ]
+        if not_polled_since is not None:
+            conditions.append(
+                or_(feeds.c.last_polled_at.is_(None), feeds.c.last_polled_at < not_polled_since)
+            )
+        if force:
+            conditions.append(or_(feeds.c.failures == 0, feeds.c.next_poll_at <= now))
+        else:
+            conditions.append(feeds.c.next_poll_at <= now)
+        with self._tx() as conn:
+            query = (
+                select(feeds.c.id)
+                .where(and_(*conditions))
+                .order_by(feeds.c.next_poll_at, feeds.c.id)
+                .limit(limit)
+            )
+            if self.is_postgres:
+                query = query.with_for_update(skip_locked=True)
+            ids = [row.id for row in conn.execute(query)]
+            if not ids:
+                return []
+            until = now + lease
+            claimed = and_(feeds.c.id.in_(ids), feeds.c.lease_owner == owner)
+            conn.execute(  # one statement for the share; the lease check guards races
+                update(feeds)
+                .where(and_(feeds.c.id.in_(ids), self._lease_free(feeds, now)))
+                .values(lease_owner=owner, lease_until=until)
+            )
+            rows = conn.execute(
+                select(feeds)
+                .where(and_(claimed, feeds.c.lease_until == until))
+                .order_by(feeds.c.next_poll_at, feeds.c.id)
+            ).all()
+        return [feed_row(r) for r in rows]
+
+    def feed_polled(
+        self,
+        feed_id: int,
+        now: float,
+        *,
+        etag: str | None,
+        last_modified: str | None,
+        current_url: str | None = None,
+        initialized: bool = True,
+        next_poll_at: float = 0.0,
+    ) -> None:
+        """Record one successful poll (see `feeds_polled`)."""
+        update_ = FeedUpdate(feed_id, etag, last_modified, current_url, next_poll_at, initialized)
+        self.feeds_polled([update_], now)
+
+    def feeds_polled(self, updates: Sequence[FeedUpdate], now: float) -> None:
+        """Record a cycle's successful polls in one transaction: new validators, the new address
+        after a permanent redirect, and `next_poll_at`, which keeps other workers from polling
+        the feed again within the same interval."""
+        if not updates:
+            return
+        statement = (
+            update(feeds)
+            .where(feeds.c.id == bindparam("b_id"))
+            .values(
+                etag=bindparam("b_etag"),
+                last_modified=bindparam("b_lm"),
+                current_url=func.coalesce(bindparam("b_url", type_=Text), feeds.c.current_url),
+                initialized_at=func.coalesce(
+                    feeds.c.initialized_at, bindparam("b_init", type_=Float)
+                ),
+                last_polled_at=bindparam("b_now"),
+                last_success_at=bindparam("b_now"),
+                last_error=None,
+                failures=0,
+                next_poll_at=bindparam("b_next"),
+                lease_owner=None,
+                lease_until=None,
+            )
+        )
+        params = [
+            {
+                "b_id": u.feed_id,
+                "b_etag": u.etag,
+                "b_lm": u.last_modified,
+                "b_url": u.current_url,
+                "b_init": now if u.initialized else None,
+                "b_now": now,
+                "b_next": u.next_poll_at,
+            }
+            for u in updates
+        ]
+        with self._tx() as conn:
+            conn.execute(statement, params)
+
+    def feed_failed(
+        self, feed_id: int, now: float, error: str, *, next_poll_at: float, disabled: bool = False
+    ) -> int:
+        """Record a failure; returns the new consecutive-failure count."""
+        with self._tx() as conn:
+            conn.execute(
+                update(feeds)
+                .where(feeds.c.id == feed_id)
+                .values(
+                    last_polled_at=now,
+                    last_error=error,
+                    failures=feeds.c.failures + 1,
+                    next_poll_at=next_poll_at,
+                    disabled=disabled,
+                    lease_owner=None,
+                    lease_until=None,
+                )
+            )
+            return int(conn.execute(select(feeds.c.failures).where(feeds.c.id == feed_id)).scalar())
+
+    def feed_rows(self) -> list[FeedRow]:
+        with self._read() as conn:
+            return [feed_row(r) for r in conn.execute(select(feeds).order_by(feeds.c.id))]

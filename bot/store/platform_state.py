@@ -1,0 +1,155 @@
+"""Platforms (paused, rate limited, pacing history) and small key-value facts (last poll)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    and_,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from bot.store.base import StoreBase
+from bot.store.rows import (
+    S,
+    record_event,
+)
+from bot.store.schema import deliveries, meta, platform_state
+
+
+class PlatformStore(StoreBase):
+    """The platforms' side of the store, and meta."""
+
+    def platform_states(self) -> dict[str, dict[str, Any]]:
+        with self._read() as conn:
+            rows = conn.execute(select(platform_state)).mappings().all()
+        return {r["platform"]: dict(r) for r in rows}
+
+    def pause_platform(self, platform: str, reason: str, now: float) -> bool:
+        """Pause; returns True when it was not paused before (so the loud line is logged once)."""
+        with self._tx() as conn:
+            was = conn.execute(
+                select(platform_state.c.paused).where(platform_state.c.platform == platform)
+            ).scalar()
+            self._platform_update(
+                conn,
+                platform,
+                paused=True,
+                paused_reason=reason,
+                paused_at=now,
+                last_error=reason,
+                last_error_at=now,
+            )
+            if not was:
+                record_event(conn, now, "paused", platform=platform, detail=reason)
+            return not was
+
+    def resume_platform(self, platform: str, now: float) -> None:
+        with self._tx() as conn:
+            self._platform_update(conn, platform, paused=False, paused_reason=None)
+            record_event(conn, now, "resumed", platform=platform)
+
+    def platform_error(self, platform: str, error: str, now: float) -> None:
+        with self._tx() as conn:
+            self._platform_update(conn, platform, last_error=error, last_error_at=now)
+
+    def _platform_update(self, conn: Connection, platform: str, **values: Any) -> None:
+        exists = conn.execute(
+            select(platform_state.c.platform).where(platform_state.c.platform == platform)
+        ).first()
+        if exists:
+            conn.execute(
+                update(platform_state).where(platform_state.c.platform == platform).values(**values)
+            )
+        else:
+            try:
+                with conn.begin_nested():
+                    conn.execute(insert(platform_state).values(platform=platform, **values))
+            except IntegrityError:
+                conn.execute(
+                    update(platform_state)
+                    .where(platform_state.c.platform == platform)
+                    .values(**values)
+                )
+
+    def hold_platform(self, platform: str, until: float, reason: str, now: float) -> None:
+        with self._tx() as conn:
+            self._platform_update(
+                conn,
+                platform,
+                hold_until=until,
+                hold_reason=reason,
+                last_error=reason,
+                last_error_at=now,
+            )
+
+    def last_post_at(self, platform: str) -> float | None:
+        with self._read() as conn:
+            return conn.execute(
+                select(func.max(deliveries.c.published_at)).where(
+                    and_(deliveries.c.platform == platform, deliveries.c.status == S.PUBLISHED)
+                )
+            ).scalar()
+
+    def published_since(self, platform: str, since: float) -> list[float]:
+        """Publish times on `platform` since `since`, oldest first (for MAX_POSTS_PER_HOUR)."""
+        with self._read() as conn:
+            return list(
+                conn.execute(
+                    select(deliveries.c.published_at)
+                    .where(
+                        and_(
+                            deliveries.c.platform == platform,
+                            deliveries.c.status == S.PUBLISHED,
+                            deliveries.c.published_at >= since,
+                        )
+                    )
+                    .order_by(deliveries.c.published_at)
+                ).scalars()
+            )
+
+    def delivery_counts(self, since: float) -> dict[str, dict[str, Any]]:
+        """Per platform: count by status, published since `since`, next deferred time."""
+        out: dict[str, dict[str, Any]] = {}
+        with self._read() as conn:
+            for platform, status, count in conn.execute(
+                select(deliveries.c.platform, deliveries.c.status, func.count()).group_by(
+                    deliveries.c.platform, deliveries.c.status
+                )
+            ):
+                out.setdefault(platform, {})[status] = int(count)
+            for platform, count in conn.execute(
+                select(deliveries.c.platform, func.count())
+                .where(and_(deliveries.c.status == S.PUBLISHED, deliveries.c.published_at >= since))
+                .group_by(deliveries.c.platform)
+            ):
+                out.setdefault(platform, {})["published_24h"] = int(count)
+            for platform, at in conn.execute(
+                select(deliveries.c.platform, func.min(deliveries.c.next_attempt_at))
+                .where(deliveries.c.status == S.DEFERRED)
+                .group_by(deliveries.c.platform)
+            ):
+                out.setdefault(platform, {})["next_deferred_at"] = at
+        return out
+
+    def add_event(self, kind: str, now: float, **fields: Any) -> None:
+        with self._tx() as conn:
+            record_event(conn, now, kind, **fields)
+
+    # --- meta --------------------------------------------------------------------------------
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        with self._tx() as conn:
+            conn.execute(delete(meta).where(meta.c.key == key))
+            if value is not None:
+                conn.execute(insert(meta).values(key=key, value=value))
+
+    def get_meta(self, key: str) -> str | None:
+        with self._read() as conn:
+            return conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar()

@@ -1,0 +1,185 @@
+"""The rows the store hands out and takes in, and the statements every part of it shares."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.engine import Connection
+
+from bot.models import DeliveryStatus, Post
+from bot.store.codec import post_from_json, post_to_json
+from bot.store.schema import deliveries, events, stories
+
+S = DeliveryStatus
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRow:
+    id: int
+    url: str
+    current_url: str
+    etag: str | None
+    last_modified: str | None
+    initialized: bool
+    failures: int
+    next_poll_at: float
+    last_polled_at: float | None
+    last_success_at: float | None
+    last_error: str | None
+    disabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRow:
+    id: int
+    story_id: int
+    platform: str
+    seq: int
+    status: str
+    post: Post
+    attempts: int
+    failures: int
+    next_attempt_at: float
+    first_attempt_at: float | None
+    sending_since: float | None
+    uncertain: bool
+    reason: str | None
+    remote_id: str | None
+    remote_url: str | None
+    recovery: dict[str, str]
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class FeedUpdate:
+    """A successful poll of one feed, as written back in the cycle's batch."""
+
+    feed_id: int
+    etag: str | None
+    last_modified: str | None
+    current_url: str | None
+    next_poll_at: float
+    initialized: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    platform: str
+    post: Post
+    status: str = S.QUEUED
+    reason: str | None = None
+    next_attempt_at: float = 0.0
+
+
+def worker_id() -> str:
+    """host:pid:random: unique per process, and tells a same-host restart that we are dead."""
+    return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
+
+
+def owner_is_dead(owner: str | None) -> bool:
+    """True when `owner` ran on this host and its process is gone (a crash we can see)."""
+    if not owner:
+        return False
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+INSERT_STORY = insert(stories).returning(stories.c.id)
+INSERT_DELIVERY = insert(deliveries).returning(deliveries.c.id)
+INSERT_EVENT = insert(events)
+
+
+def insert_delivery(
+    conn: Connection, story_id: int, d: NewDelivery, now: float, *, seq: int = 0
+) -> int:
+    delivery_id = conn.execute(
+        INSERT_DELIVERY,
+        {
+            "story_id": story_id,
+            "platform": d.platform,
+            "seq": seq,
+            "status": d.status,
+            "post": post_to_json(d.post),
+            "reason": d.reason,
+            "next_attempt_at": d.next_attempt_at,
+            "created_at": now,
+            "updated_at": now,
+        },
+    ).scalar_one()
+    kind = "composed" if d.status == S.QUEUED else d.status
+    detail = d.reason or ("manual re-post" if seq else None)
+    record_event(
+        conn,
+        now,
+        kind,
+        story_id=story_id,
+        delivery_id=delivery_id,
+        platform=d.platform,
+        detail=detail,
+    )
+    return int(delivery_id)
+
+
+EVENT_FIELDS = ("story_id", "delivery_id", "platform", "feed_url", "detail")
+
+
+def record_event(conn: Connection, now: float, kind: str, **fields: Any) -> None:
+    """One audit row; always the same statement shape, so it is compiled once."""
+    row = {name: fields.get(name) for name in EVENT_FIELDS}
+    conn.execute(INSERT_EVENT, {"at": now, "kind": kind, **row})
+
+
+def feed_row(r: Any) -> FeedRow:
+    return FeedRow(
+        id=r.id,
+        url=r.url,
+        current_url=r.current_url,
+        etag=r.etag,
+        last_modified=r.last_modified,
+        initialized=r.initialized_at is not None,
+        failures=r.failures,
+        next_poll_at=r.next_poll_at,
+        last_polled_at=r.last_polled_at,
+        last_success_at=r.last_success_at,
+        last_error=r.last_error,
+        disabled=bool(r.disabled),
+    )
+
+
+def delivery_row(r: Any) -> DeliveryRow:
+    return DeliveryRow(
+        id=r.id,
+        story_id=r.story_id,
+        platform=r.platform,
+        seq=r.seq,
+        status=r.status,
+        post=post_from_json(r.post),
+        attempts=r.attempts,
+        failures=r.failures,
+        next_attempt_at=r.next_attempt_at,
+        first_attempt_at=r.first_attempt_at,
+        sending_since=r.sending_since,
+        uncertain=bool(r.uncertain),
+        reason=r.reason,
+        remote_id=r.remote_id,
+        remote_url=r.remote_url,
+        recovery=json.loads(r.recovery) if r.recovery else {},
+        created_at=r.created_at,
+    )

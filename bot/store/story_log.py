@@ -1,0 +1,209 @@
+"""Stories: the seen-forever log that decides what is new, and each story's audit trail."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.exc import IntegrityError
+
+from bot.models import Story
+from bot.store.base import StoreBase
+from bot.store.codec import story_from_json, story_to_json
+from bot.store.rows import (
+    INSERT_STORY,
+    NewDelivery,
+    insert_delivery,
+)
+from bot.store.schema import events, stories
+
+
+class StoryStore(StoreBase):
+    """The stories' side of the store."""
+
+    def unseen(self, candidates: Sequence[Story]) -> list[Story]:
+        """The candidates whose identity and canonical URL are both unknown (in input order).
+
+        The hottest query of a poll (once per feed that changed): plain SQL on the driver,
+        built once per size, since SQLAlchemy's statement building cost more than the lookup.
+        """
+        if not candidates:
+            return []
+        identities = list({s.identity for s in candidates})
+        urls = list({s.url for s in candidates if s.url})
+        seen_ids: set[str] = set()
+        seen_urls: set[str] = set()
+        with self._read() as conn:
+            for start in range(0, max(len(identities), len(urls)), 400):
+                ids, links = identities[start : start + 400], urls[start : start + 400]
+                sql = self._seen_sql(len(ids), len(links))
+                for identity, url in conn.exec_driver_sql(sql, (*ids, *links)):
+                    if identity is not None:
+                        seen_ids.add(identity)
+                    if url is not None:
+                        seen_urls.add(url)
+        fresh: list[Story] = []
+        batch_ids: set[str] = set()
+        batch_urls: set[str] = set()
+        for story in candidates:
+            if story.identity in seen_ids or story.identity in batch_ids:
+                continue
+            if story.url and (story.url in seen_urls or story.url in batch_urls):
+                continue
+            batch_ids.add(story.identity)
+            if story.url:
+                batch_urls.add(story.url)
+            fresh.append(story)
+        return fresh
+
+    def add_story(
+        self,
+        story: Story,
+        now: float,
+        *,
+        status: str,
+        reason: str | None = None,
+        new_deliveries: Sequence[NewDelivery] = (),
+    ) -> int | None:
+        """Insert a story and its deliveries atomically; None when it was already known."""
+        return self.add_stories([(story, new_deliveries)], now, status=status, reason=reason)[0]
+
+    def add_stories(
+        self,
+        items: Sequence[tuple[Story, Sequence[NewDelivery]]],
+        now: float,
+        *,
+        status: str = "queued",
+        reason: str | None = None,
+    ) -> list[int | None]:
+        """Insert stories with their deliveries in one transaction, each story all-or-nothing
+        (a savepoint): the ids, or None for a story another worker recorded first."""
+        ids: list[int | None] = []
+        with self._tx() as conn:
+            for story, new_deliveries in items:
+                try:
+                    with conn.begin_nested():
+                        story_id = conn.execute(
+                            INSERT_STORY,
+                            {
+                                "identity": story.identity,
+                                "url": story.url,
+                                "feed_url": story.feed_url,
+                                "title": story.title,
+                                "published_at": story.published.timestamp(),
+                                "first_seen_at": now,
+                                "status": status,
+                                "reason": reason,
+                                "data": story_to_json(story),
+                            },
+                        ).scalar_one()
+                        for d in new_deliveries:
+                            insert_delivery(conn, story_id, d, now)
+                    ids.append(int(story_id))
+                except IntegrityError:
+                    ids.append(None)
+        return ids
+
+    def add_skipped(self, skipped: Sequence[tuple[Story, str]], now: float) -> None:
+        """Record many stories as seen-and-skipped (backlog, age, filters) in one transaction.
+
+        The story row itself is the audit record (first seen, status, reason): a first poll of
+        a large feed group writes tens of thousands of these, so no event rows are added.
+        Stories already known are left as they are.
+        """
+        if not skipped:
+            return
+        rows = [
+            (
+                story.identity,
+                story.url,
+                story.feed_url,
+                story.title,
+                story.published.timestamp(),
+                now,
+                "skipped",
+                reason,
+                story_to_json(story),
+            )
+            for story, reason in skipped
+        ]
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        sql = (
+            "INSERT INTO stories (identity, url, feed_url, title, published_at, first_seen_at,"
+            f" status, reason, data) VALUES ({', '.join([mark] * 9)}) ON CONFLICT DO NOTHING"
+        )
+        with self._tx() as conn:  # the driver's executemany: first polls write thousands
+            conn.exec_driver_sql(sql, rows)
+
+    def story_by_url(self, url: str) -> tuple[int, Story] | None:
+        with self._read() as conn:
+            row = conn.execute(
+                select(stories.c.id, stories.c.data).where(
+                    or_(stories.c.url == url, stories.c.identity == f"url:{url}")
+                )
+            ).first()
+        return (int(row.id), story_from_json(row.data)) if row else None
+
+    def story_count(self) -> int:
+        with self._read() as conn:
+            return int(conn.execute(select(func.count()).select_from(stories)).scalar())
+
+    def story_events(self, story_id: int) -> list[dict[str, Any]]:
+        """The audit trail of one story: fetched (and skipped, and why) from its own row, then
+        every event of its deliveries: composed, each attempt, each result."""
+        with self._read() as conn:
+            story = conn.execute(
+                select(
+                    stories.c.first_seen_at,
+                    stories.c.feed_url,
+                    stories.c.url,
+                    stories.c.identity,
+                    stories.c.status,
+                    stories.c.reason,
+                ).where(stories.c.id == story_id)
+            ).one()
+            rows = conn.execute(
+                select(events).where(events.c.story_id == story_id).order_by(events.c.id)
+            ).mappings()
+            trail = [dict(r) for r in rows]
+        head: list[dict[str, Any]] = [
+            {
+                "kind": "fetched",
+                "at": story.first_seen_at,
+                "story_id": story_id,
+                "feed_url": story.feed_url,
+                "detail": story.url or story.identity,
+            },
+        ]
+        if story.status == "skipped":
+            head.append(
+                {
+                    "kind": "skipped",
+                    "at": story.first_seen_at,
+                    "story_id": story_id,
+                    "detail": story.reason,
+                }
+            )
+        return head + trail
+
+    def _seen_sql(self, ids: int, urls: int) -> str:
+        key = (ids, urls)
+        sql = self._seen_sql_cache.get(key)
+        if sql is None:
+            mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+            parts = []
+            if ids:
+                in_ids = ", ".join([mark] * ids)
+                # Each half reads only its own unique index (a covering index): the table's
+                # rows, with their JSON, are never touched, however large the table grows.
+                parts.append(f"SELECT identity, NULL FROM stories WHERE identity IN ({in_ids})")
+            if urls:
+                in_urls = ", ".join([mark] * urls)
+                parts.append(f"SELECT NULL, url FROM stories WHERE url IN ({in_urls})")
+            sql = self._seen_sql_cache[key] = " UNION ALL ".join(parts)
+        return sql
