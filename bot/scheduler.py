@@ -112,7 +112,8 @@ class Worker:
         self.scheduler.add_job(
             self._job, IntervalTrigger(seconds=self.drain_every), args=[False], id="drain"
         )
-        self.engine.parser.warm_up()  # a long-lived worker keeps its parse helper ready
+        if self.engine.parser.wants_pool(len(self.settings.feed_urls)):
+            self.engine.parser.warm_up()  # a big feed group: keep the parse helper ready
         self.scheduler.start()
         log.info(
             "worker started",

@@ -45,3 +45,17 @@ def test_a_feed_error_crosses_the_process_boundary(pool: ParsePool) -> None:
 def test_small_batches_stay_inline() -> None:
     assert not ParsePool(workers=1, threshold=64).wants_pool(10)
     assert not ParsePool(workers=0).wants_pool(1000)
+
+
+def test_the_helper_leaves_ctrl_c_to_the_worker(pool: ParsePool) -> None:
+    import os
+    import signal
+
+    assert pool._pool is not None
+    [pid] = list(pool._pool._processes)
+    os.kill(pid, signal.SIGINT)  # what a terminal's Ctrl-C sends to the whole group
+    body = (PROJECT_ROOT / "config" / "sample-feed.xml").read_bytes()
+    future = pool.submit(body, url="https://x.example/feed", now=NOW, content_type=None,
+                         in_pool=True)  # fmt: skip
+    pool.flush()
+    assert len(future.result(timeout=60).stories) == 6  # the helper is still alive

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import queue
 import signal
 import subprocess
@@ -23,6 +24,7 @@ class Proc:
         self.p = subprocess.Popen(
             [sys.executable, str(PROJECT_ROOT / "main.py"), *args],
             env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            start_new_session=True,  # its own process group, as under a terminal or a dyno
         )  # fmt: skip
         self.lines: list[str] = []
         self._q: queue.Queue[str] = queue.Queue()
@@ -48,7 +50,7 @@ class Proc:
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> tuple[int, float]:
         started = time.monotonic()
-        self.p.send_signal(sig)
+        os.killpg(self.p.pid, sig)  # like Ctrl-C or a platform's stop: the whole group
         code = self.p.wait(timeout=timeout)
         elapsed = time.monotonic() - started
         self.wait_for(lambda _: False, timeout=0.5)
@@ -88,6 +90,7 @@ def test_worker_fires_the_job_again_on_a_short_interval(tmp_path: Path) -> None:
     finally:
         code, _ = proc.stop(signal.SIGINT)
     assert code == 0
+    assert not any("Traceback" in x for x in proc.lines), "".join(proc.lines)
     records = [json.loads(x) for x in proc.lines if x.startswith("{")]
     posted = [r for r in records if r["message"] == "dry run: would post"]
     assert sorted(r["story"] for r in posted) == [

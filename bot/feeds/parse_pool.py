@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import signal
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import fields
@@ -124,7 +125,9 @@ class ParsePool:
         if self._pool is None:
             # forkserver: never fork this multi-threaded process itself (the fetcher's loop).
             context = multiprocessing.get_context("forkserver")
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=context, initializer=_leave_signals_to_parent
+            )
         return self._pool
 
     def mark_broken(self) -> None:
@@ -145,6 +148,12 @@ class ParsePool:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+
+
+def _leave_signals_to_parent() -> None:
+    """Ctrl-C reaches the whole process group: the worker decides how to stop, not its helper
+    (which would otherwise print a KeyboardInterrupt traceback on every clean stop)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _settle(future: Future[ParsedFeed], outcome: Outcome) -> None:
