@@ -37,7 +37,6 @@ log = logging.getLogger("bot.delivery")
 S = DeliveryStatus
 LONG_PAUSE = 6 * 3600.0
 FIND_SLACK = 120.0
-SEND_BATCH = 10  # deliveries claimed at once when no pacing rule applies
 DRY_BATCH = 100  # look a little before the attempt: platform clocks and ours differ
 
 
@@ -141,7 +140,7 @@ class Deliverer:
         while not self.stop.is_set():
             now = self.clock()
             claimed = self.store.claim_stale_sending(
-                now, self.owner, self.lease, limit=10 + len(tried)
+                now, self.owner, self.lease, limit=1 + len(tried)
             )
             rows = [r for r in claimed if r.id not in tried]
             self.store.release([r.id for r in claimed if r.id in tried], self.owner)
@@ -220,8 +219,9 @@ class Deliverer:
         dry = _is_dry(publisher)
         if dry:
             return self._drain_dry(platform, publisher, only_ids)
-        # Without pacing rules, claim a handful at a time; with them, one post at a time.
-        batch = 1 if self.pacing.limits_posts else SEND_BATCH
+        # One claim per post: only the row in hand has its lease renewed while the platform
+        # answers, so a row claimed ahead of time could expire and be taken by another worker.
+        batch = 1
         while not self.stop.is_set():
             now = self.clock()
             if self.pacing.limits_posts:

@@ -109,13 +109,13 @@ class FacebookPublisher(Publisher):
     def find(
         self, post: Post, since: datetime, recovery: Mapping[str, str] | None = None
     ) -> PublishResult | None:
-        answer = self.graph.get(
+        listing = self.graph.listing(
             f"{self.page_id}/published_posts",
-            {"fields": FIND_FIELDS, "since": int(since.timestamp()) - 60, "limit": 25},
+            {"fields": FIND_FIELDS, "since": int(since.timestamp()) - 60, "limit": 100},
         )
         wanted = _norm(self._message(post))
         links = [u for u in (post.link, post.story_url) if u]
-        for item in self.graph.items(answer):
+        for item in listing:
             if _norm(item.get("message")) == wanted or self._links_match(item, links):
                 post_id = str(item["id"])
                 return PublishResult(post_id, item.get("permalink_url") or fallback_url(post_id))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +33,7 @@ from bot.settings import Secret
 log = logging.getLogger(__name__)
 
 MINUTE = 60.0
+FIND_PAGES = 20  # 20 pages of 100: the posts of a very busy day, a bounded cost
 HOUR = 3600.0
 USAGE_WARNING_PERCENT = 90
 
@@ -219,6 +220,22 @@ class GraphApi:
         if not isinstance(data, list):
             raise Transient(self.platform, "the Graph API answered a listing without 'data'")
         return [item for item in data if isinstance(item, dict)]
+
+    def listing(
+        self, path: str, params: Mapping[str, str | int], *, max_pages: int = FIND_PAGES
+    ) -> Iterator[dict[str, Any]]:
+        """Every item of a listing, page after page (`paging.cursors.after` while `paging.next`
+        exists): a busy Page can have made more posts since an interrupted attempt than one
+        page holds, and a post missed there would be posted twice."""
+        query = dict(params)
+        for _ in range(max_pages):
+            answer = self.get(path, query)
+            yield from self.items(answer)
+            paging = answer.get("paging") or {}
+            after = (paging.get("cursors") or {}).get("after")
+            if not paging.get("next") or not after:
+                return
+            query["after"] = after
 
     def get(self, path: str, params: Mapping[str, str | int] | None = None) -> dict[str, Any]:
         """GET with the token in the Authorization header (a GET has no body to carry it)."""

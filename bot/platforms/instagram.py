@@ -245,14 +245,14 @@ class InstagramPublisher(Publisher):
         return PublishResult(container_id, None, container_id)
 
     def _search_media(self, post: Post, since: float | None) -> PublishResult | None:
-        answer = self.graph.get(
-            f"{self.user_id}/media", {"fields": "id,caption,timestamp,permalink", "limit": 25}
+        listing = self.graph.listing(
+            f"{self.user_id}/media", {"fields": "id,caption,timestamp,permalink", "limit": 100}
         )
         wanted = _norm(post.text)
-        for item in self.graph.items(answer):
+        for item in listing:
             stamp = _epoch(item.get("timestamp"))
             if since is not None and stamp is not None and stamp < since - 60:
-                continue
+                break  # newest first: everything further is older still
             if _norm(item.get("caption")) == wanted:
                 return PublishResult(str(item["id"]), item.get("permalink"))
         return None

@@ -43,6 +43,7 @@ USAGE_CAP_PAUSE = 24 * 3600.0
 """How long to stop after a usage-cap 429: caps are monthly or per credit balance, so the
 15-minute x-rate-limit-reset says nothing about them; a day keeps us from hammering."""
 FIND_LOOKBACK = timedelta(minutes=1)
+FIND_PAGES = 20  # pages of 100 posts read at most when looking for an interrupted post
 
 
 class XSession(requests.Session):
@@ -310,19 +311,28 @@ class TwitterPublisher(Publisher):
         self, post: Post, since: datetime, recovery: Mapping[str, str] | None = None
     ) -> PublishResult | None:
         user_id, username = self._account()
-        response = self._call(
-            lambda: self.client.get_users_tweets(
-                user_id,
-                start_time=since - FIND_LOOKBACK,
-                exclude=["retweets"],
-                tweet_fields=["created_at", "entities"],
-                max_results=100,
-                user_auth=True,
+        token: str | None = None
+        for _ in range(FIND_PAGES):  # a busy account may have posted more than one page since
+            page = {"pagination_token": token} if token else {}
+            response = self._call(
+                lambda page=page: self.client.get_users_tweets(
+                    user_id,
+                    start_time=since - FIND_LOOKBACK,
+                    exclude=["retweets"],
+                    tweet_fields=["created_at", "entities"],
+                    max_results=100,
+                    user_auth=True,
+                    **page,
+                )
             )
-        )
-        if response.data is None and "result_count" not in response.meta:
-            raise Transient(PLATFORM, "the X API answered the timeline without data or meta")
-        return self._call(lambda: _match(response.data or [], post, username))
+            if response.data is None and "result_count" not in response.meta:
+                raise Transient(PLATFORM, "the X API answered the timeline without data or meta")
+            tweets = response.data or []
+            found = self._call(lambda tweets=tweets: _match(tweets, post, username))
+            token = response.meta.get("next_token")
+            if found is not None or not token:
+                return found
+        return None
 
 
 def _match(tweets: list[tweepy.Tweet], post: Post, username: str) -> PublishResult | None:

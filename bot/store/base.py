@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
@@ -47,3 +47,36 @@ class StoreBase:
     @staticmethod
     def _lease_free(table: Any, now: float) -> Any:
         return or_(table.c.lease_until.is_(None), table.c.lease_until < now)
+
+    def _claim_rows(
+        self,
+        table: Any,
+        conditions: list[Any],
+        order: tuple[Any, ...],
+        now: float,
+        owner: str,
+        lease: float,
+        limit: int | None,
+    ) -> list[Any]:
+        """Lease up to `limit` rows matching `conditions` to `owner`, in `order`.
+
+        PostgreSQL skips rows another worker is claiming (SKIP LOCKED); on both back-ends one
+        UPDATE re-checks that the lease is free, so a row is never handed to two workers.
+        """
+        with self._tx() as conn:
+            query = select(table.c.id).where(and_(*conditions)).order_by(*order).limit(limit)
+            if self.is_postgres:
+                query = query.with_for_update(skip_locked=True)
+            ids = list(conn.execute(query).scalars())
+            if not ids:
+                return []
+            until = now + lease
+            conn.execute(
+                update(table)
+                .where(and_(table.c.id.in_(ids), self._lease_free(table, now)))
+                .values(lease_owner=owner, lease_until=until)
+            )
+            mine = and_(
+                table.c.id.in_(ids), table.c.lease_owner == owner, table.c.lease_until == until
+            )
+            return list(conn.execute(select(table).where(mine).order_by(*order)).all())

@@ -100,32 +100,8 @@ class DeliveryStore(StoreBase):
     def _claim(
         self, conditions: list[Any], now: float, owner: str, lease: float, limit: int
     ) -> list[DeliveryRow]:
-        with self._tx() as conn:
-            query = (
-                select(deliveries.c.id)
-                .where(and_(*conditions))
-                .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
-                .limit(limit)
-            )
-            if self.is_postgres:
-                query = query.with_for_update(skip_locked=True)
-            ids = list(conn.execute(query).scalars())
-            claimed = []
-            for delivery_id in ids:
-                result = conn.execute(
-                    update(deliveries)
-                    .where(and_(deliveries.c.id == delivery_id, self._lease_free(deliveries, now)))
-                    .values(lease_owner=owner, lease_until=now + lease)
-                )
-                if result.rowcount == 1:
-                    claimed.append(delivery_id)
-            if not claimed:
-                return []
-            rows = conn.execute(
-                select(deliveries)
-                .where(deliveries.c.id.in_(claimed))
-                .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
-            ).all()
+        order = (deliveries.c.next_attempt_at, deliveries.c.id)
+        rows = self._claim_rows(deliveries, conditions, order, now, owner, lease, limit)
         return [delivery_row(r) for r in rows]
 
     def renew_lease(self, delivery_id: int, owner: str, until: float) -> bool:

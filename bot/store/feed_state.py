@@ -7,7 +7,6 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import (
     Float,
     Text,
-    and_,
     bindparam,
     func,
     or_,
@@ -69,30 +68,8 @@ class FeedStore(StoreBase):
             conditions.append(or_(feeds.c.failures == 0, feeds.c.next_poll_at <= now))
         else:
             conditions.append(feeds.c.next_poll_at <= now)
-        with self._tx() as conn:
-            query = (
-                select(feeds.c.id)
-                .where(and_(*conditions))
-                .order_by(feeds.c.next_poll_at, feeds.c.id)
-                .limit(limit)
-            )
-            if self.is_postgres:
-                query = query.with_for_update(skip_locked=True)
-            ids = [row.id for row in conn.execute(query)]
-            if not ids:
-                return []
-            until = now + lease
-            claimed = and_(feeds.c.id.in_(ids), feeds.c.lease_owner == owner)
-            conn.execute(  # one statement for the share; the lease check guards races
-                update(feeds)
-                .where(and_(feeds.c.id.in_(ids), self._lease_free(feeds, now)))
-                .values(lease_owner=owner, lease_until=until)
-            )
-            rows = conn.execute(
-                select(feeds)
-                .where(and_(claimed, feeds.c.lease_until == until))
-                .order_by(feeds.c.next_poll_at, feeds.c.id)
-            ).all()
+        order = (feeds.c.next_poll_at, feeds.c.id)
+        rows = self._claim_rows(feeds, conditions, order, now, owner, lease, limit)
         return [feed_row(r) for r in rows]
 
     def feed_polled(

@@ -617,7 +617,10 @@ class FakePlatformServer:
         with self._lock:
             tweets = [] if user_id != self.x_user_id else list(self.tweets)
         tweets = [t for t in tweets if since is None or t["created_at"] >= since]
-        tweets = sorted(tweets, key=lambda t: t["created_at"], reverse=True)[:max_results]
+        tweets = sorted(tweets, key=lambda t: t["created_at"], reverse=True)
+        start = int(params.get("pagination_token", "0") or 0)
+        more = len(tweets) > start + max_results
+        tweets = tweets[start : start + max_results]
         data = []
         for t in tweets:
             item: dict[str, Any] = {
@@ -631,6 +634,8 @@ class FakePlatformServer:
                 item["entities"] = {"urls": t["urls"]}
             data.append(item)
         meta: dict[str, Any] = {"result_count": len(data)}
+        if more:  # (fake) an opaque token; X's is a string too
+            meta["next_token"] = str(start + max_results)
         if data:
             meta.update(newest_id=data[0]["id"], oldest_id=data[-1]["id"])
             return Reply(200, {"data": data, "meta": meta})
@@ -712,7 +717,8 @@ class FakePlatformServer:
         since = float(params.get("since", "0"))
         limit = int(params.get("limit", "25"))
         posts = [p for p in self.fb_posts if p["created_time"] >= since]
-        posts = sorted(posts, key=lambda p: p["created_time"], reverse=True)[:limit]
+        posts = sorted(posts, key=lambda p: p["created_time"], reverse=True)
+        posts, paging = _graph_page(posts, params, limit)
         data = []
         for p in posts:
             item: dict[str, Any] = {
@@ -729,7 +735,7 @@ class FakePlatformServer:
                 url = f"https://www.facebook.com/photo.php?fbid={p['photo_id']}"
                 item["attachments"] = {"data": [{"url": url}]}
             data.append(item)
-        return Reply(200, {"data": data, "paging": {}})
+        return Reply(200, {"data": data, "paging": paging})
 
     def _ig_user(
         self, method: str, rest: list[str], form: dict[str, str], params: dict[str, str]
@@ -745,7 +751,8 @@ class FakePlatformServer:
             return Reply(200, {"data": [{"quota_usage": self.ig_quota_usage, "config": config}]})
         if method == "GET" and rest == ["media"]:
             limit = int(params.get("limit", "25"))
-            media = sorted(self.ig_media, key=lambda m: m["created"], reverse=True)[:limit]
+            media = sorted(self.ig_media, key=lambda m: m["created"], reverse=True)
+            media, paging = _graph_page(media, params, limit)
             data = [
                 {
                     "id": m["id"],
@@ -755,7 +762,7 @@ class FakePlatformServer:
                 }
                 for m in media
             ]
-            return Reply(200, {"data": data, "paging": {}})
+            return Reply(200, {"data": data, "paging": paging})
         return _gerr(100, "Unsupported request", 33)
 
     def _ig_create(self, form: dict[str, str]) -> Reply:
@@ -841,6 +848,19 @@ class FakePlatformServer:
 
 
 _GRAPH_PATH = re.compile(r"^/v\d+\.\d+/")
+
+
+def _graph_page(
+    items: list[dict[str, Any]], params: dict[str, str], limit: int
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Graph cursor paging: `after` continues a listing; `next` is present only when more is.
+    (fake) the cursor is the offset; Graph's are opaque strings."""
+    start = int(params.get("after", "0") or 0)
+    page = items[start : start + limit]
+    paging: dict[str, Any] = {"cursors": {"before": str(start), "after": str(start + len(page))}}
+    if start + limit < len(items):
+        paging["next"] = f"https://graph.facebook.com/...&after={start + len(page)}"
+    return page, paging
 
 
 def _gerr(code: int, message: str, subcode: int | None = None) -> Reply:
