@@ -23,14 +23,13 @@ import httpx
 from bot.compose import Composer
 from bot.delivery import Deliverer, DeliveryReport, report_for
 from bot.errors import FeedError, Unsuitable
-from bot.feeds.article import find_og_image
+from bot.feeds.article import with_og_image
 from bot.feeds.backoff import feed_backoff
 from bot.feeds.fetch import FeedRequest, Fetcher, FetchResult
-from bot.feeds.filters import StoryFilter
+from bot.feeds.filters import StoryFilter, age_reason
 from bot.feeds.parse import ParsedFeed
 from bot.feeds.parse_pool import ParsePool
 from bot.models import DeliveryStatus, Post, Story
-from bot.net import DownloadError, download
 from bot.pacing import Pacing
 from bot.platforms.base import Publisher
 from bot.settings import Settings, credential_variables
@@ -103,12 +102,7 @@ class Engine:
         self.clock = clock
         self.owner = owner or worker_id()
         self.stop_event = threading.Event()
-        self.filter = StoryFilter(
-            include_keywords=settings.include_keywords,
-            exclude_keywords=settings.exclude_keywords,
-            include_categories=settings.include_categories,
-            exclude_categories=settings.exclude_categories,
-        )
+        self.filter = StoryFilter.from_settings(settings)
         self.deliverer = Deliverer(
             store,
             self.publishers,
@@ -303,7 +297,8 @@ class Engine:
                     f"backlog: first poll of this feed (BACKLOG={_backlog_text(backlog)})"
                 )
             else:
-                reason = self._age_reason(story, now) or self.filter.reason(story)
+                reason = age_reason(story, now, self.settings.max_story_age)
+                reason = reason or self.filter.reason(story)
             if reason is not None:
                 batch.skipped.append((story, reason))
                 skipped[reason] += 1
@@ -326,12 +321,6 @@ class Engine:
                 "story queued",
                 extra={"feed": story.feed_url, "story": story.url, "title": story.title},
             )
-
-    def _age_reason(self, story: Story, now: float) -> str | None:
-        limit = self.settings.max_story_age
-        if limit and story.dated and story.published.timestamp() < now - limit:
-            return f"older than MAX_STORY_AGE ({_age_text(limit)})"
-        return None
 
     def compose_story(self, story: Story) -> list[NewDelivery]:
         """The deliveries one story becomes, one per configured platform (used by `post` too)."""
@@ -356,26 +345,9 @@ class Engine:
     def _with_image_if_needed(self, story: Story) -> Story:
         """Only when a platform needs an image and the feed gave none: the page's og:image."""
         needs = any(p.limits.requires_image for p in self.publishers.values())
-        if story.image_url or not needs or not story.url or self.http is None:
+        if not needs or self.http is None:
             return story
-        try:
-            page = download(
-                self.http,
-                story.url,
-                max_bytes=2 * 1024 * 1024,
-                accept=("text/html", "application/xhtml"),
-            )
-        except DownloadError as exc:
-            log.info(
-                "no og:image: article page unavailable",
-                extra={"story": story.url, "reason": exc.reason},
-            )
-            return story
-        image = find_og_image(page.body, page.final_url)
-        if image is None:
-            return story
-
-        return replace(story, image_url=image)
+        return with_og_image(self.http, story)
 
 
 @dataclass
@@ -395,10 +367,3 @@ class _PollBatch:
 def _backlog_text(backlog: object) -> str:
     mode = getattr(backlog, "mode", "skip")
     return f"latest:{backlog.count}" if mode == "latest" else mode  # type: ignore[attr-defined]
-
-
-def _age_text(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"

@@ -4,25 +4,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.app import make_http
 from bot.compose import Composer
 from bot.errors import ConfigError, FeedError
-from bot.feeds.article import fetch_article, find_og_image
+from bot.feeds.article import fetch_article, with_og_image
 from bot.feeds.fetch import FeedRequest, Fetcher
-from bot.feeds.filters import StoryFilter
+from bot.feeds.filters import StoryFilter, age_reason
 from bot.feeds.normalize import canonical_url
 from bot.feeds.parse import parse_feed
 from bot.models import Platform, Story
-from bot.net import DownloadError, download
 from bot.platforms import limits_for
 from bot.settings import Settings
 from bot.store import Store
-
-_HTML = ("text/html", "application/xhtml")
 
 
 def newest_stories(settings: Settings, limit: int, now: float) -> list[Story]:
@@ -71,32 +67,18 @@ def story_for_url(settings: Settings, url: str, now: float) -> Story:
 
 
 def _with_page_image(settings: Settings, story: Story) -> Story:
-    """As the engine does before composing: a story the feed gave no image gets the article
-    page's og:image, so the preview shows the post Instagram would really get."""
-    if story.image_url or not story.url:
-        return story
+    """As the engine does before composing, so the preview shows the image Instagram gets."""
     http = make_http(settings)
     try:
-        page = download(http, story.url, max_bytes=2 * 1024 * 1024, accept=_HTML)
-    except DownloadError:
-        return story
+        return with_og_image(http, story)
     finally:
         http.close()
-    image = find_og_image(page.body, page.final_url)
-    return replace(story, image_url=image) if image else story
 
 
 def _skip_reason(settings: Settings, story: Story, now: float) -> str | None:
     """What the engine's filters would say, so a preview never promises a post it won't make."""
-    limit = settings.max_story_age
-    if limit and story.dated and story.published.timestamp() < now - limit:
-        return "older than MAX_STORY_AGE"
-    return StoryFilter(
-        include_keywords=settings.include_keywords,
-        exclude_keywords=settings.exclude_keywords,
-        include_categories=settings.include_categories,
-        exclude_categories=settings.exclude_categories,
-    ).reason(story)
+    reason = age_reason(story, now, settings.max_story_age)
+    return reason or StoryFilter.from_settings(settings).reason(story)
 
 
 def preview_posts(

@@ -9,7 +9,9 @@ attribute parser below handles.
 from __future__ import annotations
 
 import html
+import logging
 import re
+from dataclasses import replace
 from datetime import datetime
 
 import httpx
@@ -19,6 +21,7 @@ from bot.feeds.normalize import canonical_url, parse_date, plain_text, safe_url,
 from bot.models import Story
 from bot.net import DownloadError, download
 
+log = logging.getLogger("bot.feeds")
 _HEAD_LIMIT = 512 * 1024
 _TAG_RE = re.compile(r"<(meta|link)\b([^>]*)>", re.I)
 _ATTR_RE = re.compile(r"""([a-zA-Z_:][-a-zA-Z0-9_:.]*)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
@@ -107,3 +110,22 @@ def fetch_article(client: httpx.Client, url: str, *, now: datetime, max_bytes: i
     except DownloadError as exc:
         raise FeedError(url, exc.reason, status=exc.status) from None
     return parse_article(page.body, url=page.final_url, now=now)
+
+
+def with_og_image(client: httpx.Client, story: Story, *, max_bytes: int = 2 * 1024 * 1024) -> Story:
+    """A story the feed gave no image gets its article page's og:image, or stays as it is.
+
+    The one fallback the engine (before composing) and `preview` both use, so a preview shows
+    the image the worker would really send."""
+    if story.image_url or not story.url:
+        return story
+    try:
+        page = download(client, story.url, max_bytes=max_bytes, accept=_ACCEPT)
+    except DownloadError as exc:
+        log.info(
+            "no og:image: article page unavailable",
+            extra={"story": story.url, "reason": exc.reason},
+        )
+        return story
+    image = find_og_image(page.body, page.final_url)
+    return replace(story, image_url=image) if image else story

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from bot.models import Story
+from bot.settings import Settings
 
 
 def _phrase_pattern(phrases: tuple[str, ...]) -> re.Pattern[str] | None:
@@ -29,6 +30,15 @@ class StoryFilter:
     exclude_keywords: tuple[str, ...] = ()
     include_categories: tuple[str, ...] = ()
     exclude_categories: tuple[str, ...] = ()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StoryFilter:
+        return cls(
+            include_keywords=settings.include_keywords,
+            exclude_keywords=settings.exclude_keywords,
+            include_categories=settings.include_categories,
+            exclude_categories=settings.exclude_categories,
+        )
 
     @cached_property
     def _include(self) -> re.Pattern[str] | None:
@@ -74,3 +84,18 @@ def _spelled(found: str, configured: tuple[str, ...]) -> str:
         if " ".join(word.split()).casefold() == key:
             return word.strip()
     return found
+
+
+def age_reason(story: Story, now: float, max_age: float | None) -> str | None:
+    """MAX_STORY_AGE: a dated story older than the limit is skipped (an undated one never is:
+    its date is the time we first saw it)."""
+    if max_age and story.dated and story.published.timestamp() < now - max_age:
+        return f"older than MAX_STORY_AGE ({_duration_text(max_age)})"
+    return None
+
+
+def _duration_text(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
