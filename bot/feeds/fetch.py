@@ -1,10 +1,16 @@
-"""Polling many feeds at once over one long-lived HTTP client.
+"""Polling many feeds at once over long-lived HTTP connections.
 
-The Fetcher owns an event loop on its own thread and one httpx.AsyncClient on it, so pooled
-keep-alive connections survive from one poll cycle to the next while callers stay synchronous.
-Each feed is bounded three ways: a size cap checked while streaming, httpx's per-operation
-timeouts, and an overall deadline so a server trickling one byte a second is cut off. One
-feed's failure becomes its own FetchResult.error and never disturbs the others.
+The Fetcher owns an event loop on its own thread and one small aiohttp session per feed host on
+it, so keep-alive connections survive from one poll cycle to the next while callers stay
+synchronous. Each feed is bounded three ways: a size cap checked while streaming (on decoded
+bytes), per-operation timeouts, and an overall deadline so a server trickling one byte a second
+is cut off. One feed's failure becomes its own FetchResult.error and never disturbs the others.
+
+Why aiohttp here and httpx elsewhere: a poll is a thousand small conditional GETs, nearly all
+answered 304, so the client's own CPU per request is the cost of a poll. aiohttp's C parser
+spends about 0.2 ms a request where httpx (httpx, httpcore, h11, anyio layers) spent 1.2 ms,
+which was most of a warm cycle (benchmarks/README.md). The platform APIs and article pages make
+a handful of calls a cycle and stay on httpx.
 """
 
 from __future__ import annotations
@@ -14,12 +20,14 @@ import contextlib
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
+import aiohttp
 import httpx
 
 import bot
@@ -33,6 +41,9 @@ ACCEPT = (
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _PERMANENT = frozenset({301, 308})
 _DRAIN_LIMIT = 64 * 1024
+_HEADER_LIMIT = 16 * 1024
+"""Longest header line or field accepted (aiohttp's default of 8 KiB refuses some real sites'
+cookies and policies; h11, behind httpx, allowed 16 KiB)."""
 
 
 @dataclass(frozen=True)
@@ -84,9 +95,13 @@ class Fetcher:
         max_redirects: int = 5,
         kept_hosts: int = 64,
         user_agent: str = bot.USER_AGENT,
-        transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], datetime] | None = None,
+        proxies: Mapping[str, str] | None = None,
     ) -> None:
+        """`proxies` maps a scheme ("http", "https", "all") to a proxy URL, and "no" to
+        NO_PROXY's list; by default they are read once, now, from the environment
+        (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY), as httpx and requests honour them for
+        the bot's other calls."""
         if concurrency < 1 or per_host < 1 or kept_hosts < 1:
             raise ValueError("concurrency, per_host and kept_hosts must be at least 1")
         self.timeout = timeout
@@ -96,37 +111,38 @@ class Fetcher:
         self.max_redirects = max_redirects
         self.user_agent = user_agent
         self._clock = clock or (lambda: datetime.now(UTC))
+        self._proxies = dict(
+            urllib.request.getproxies_environment() if proxies is None else proxies
+        )
         self._hosts: dict[str, _Host] = {}
         """Per host name, least recently used first: its slots and its own connection pool."""
         self._max_hosts = kept_hosts
         """Hosts whose keep-alive pools are kept (at most per_host idle connections each)."""
         self._closing: set[asyncio.Task[None]] = set()
         self._closed = False
-        self._ssl = httpx.create_ssl_context()  # one CA bundle load, not one per host's client
+        # One CA bundle load (certifi's, as for the rest of the bot's HTTP), not one per host.
+        self._ssl = httpx.create_ssl_context()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="feed-fetcher", daemon=True
         )
         self._thread.start()
-        self._shared: httpx.AsyncClient | None = None
-        if transport is not None:  # tests: one client over the injected transport
-            self._shared = self._make_client(transport, self.concurrency)
 
-    def _make_client(
-        self, transport: httpx.AsyncBaseTransport | None, connections: int
-    ) -> httpx.AsyncClient:
-        limits = httpx.Limits(
-            max_connections=connections,
-            max_keepalive_connections=connections,
-            keepalive_expiry=300.0,
+    def _make_session(self) -> aiohttp.ClientSession:
+        """One host's session (on the loop thread): at most per_host connections, kept alive
+        for five minutes; redirects are followed by `_fetch_one`, hop by hop, not by aiohttp.
+        trust_env: HTTP(S)_PROXY and NO_PROXY apply, as they did under httpx."""
+        connector = aiohttp.TCPConnector(
+            limit=self.per_host, limit_per_host=self.per_host, ssl=self._ssl, keepalive_timeout=300
         )
-        return httpx.AsyncClient(
-            timeout=httpx.Timeout(self.timeout),
-            limits=limits,
+        return aiohttp.ClientSession(
+            connector=connector,
             headers={"User-Agent": self.user_agent, "Accept": ACCEPT},
-            follow_redirects=False,
-            transport=transport,
-            verify=self._ssl,
+            timeout=aiohttp.ClientTimeout(
+                total=None, sock_connect=self.timeout, sock_read=self.timeout
+            ),
+            max_line_size=_HEADER_LIMIT,
+            max_field_size=_HEADER_LIMIT,
         )
 
     def _run(self, coro):  # type: ignore[no-untyped-def]
@@ -204,28 +220,29 @@ class Fetcher:
         hosts = self._hosts
         host = hosts.pop(name, None)
         if host is None:
-            client = self._shared or self._make_client(None, self.per_host)
-            host = _Host(asyncio.Semaphore(self.per_host), client)
+            host = _Host(asyncio.Semaphore(self.per_host), self._make_session())
         hosts[name] = host
         if len(hosts) > self._max_hosts:
             for old_name in [n for n, h in hosts.items() if h.busy == 0][: -self._max_hosts]:
                 if len(hosts) <= self._max_hosts:
                     break
-                old = hosts.pop(old_name)
-                if old.client is not self._shared:
-                    task = self._loop.create_task(old.client.aclose())
-                    self._closing.add(task)
-                    task.add_done_callback(self._closing.discard)
+                task = self._loop.create_task(hosts.pop(old_name).session.close())
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
         return host
 
+    def _proxy_for(self, scheme: str, hostname: str) -> str | None:
+        proxy = self._proxies.get(scheme) or self._proxies.get("all")
+        if not proxy or urllib.request.proxy_bypass_environment(hostname, self._proxies):
+            return None
+        return proxy
+
     async def _close_clients(self) -> None:
-        clients = {id(h.client): h.client for h in self._hosts.values()}
-        if self._shared is not None:
-            clients[id(self._shared)] = self._shared
+        sessions = [h.session for h in self._hosts.values()]
         self._hosts.clear()
-        for client in clients.values():
+        for session in sessions:
             with contextlib.suppress(Exception):
-                await client.aclose()
+                await session.close()
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
 
@@ -245,20 +262,23 @@ class Fetcher:
         all_permanent = True
         status: int | None = None
         for hop in range(self.max_redirects + 1):
-            host = self._host((urlsplit(url).hostname or "").lower())
+            parts = urlsplit(url)
+            hostname = (parts.hostname or "").lower()
+            host = self._host(hostname)
+            proxy = self._proxy_for(parts.scheme.lower(), hostname) if self._proxies else None
             host.busy += 1
             try:
                 async with host.slots:
                     started = time.monotonic()
                     try:
                         async with asyncio.timeout(budget):
-                            outcome = await self._one_hop(host.client, url, headers)
+                            outcome = await self._one_hop(host.session, url, headers, proxy)
                     except TimeoutError:
                         reason = f"timed out after {self.timeout:g} s"
                         return _failure(request, FeedError(url, reason, status=status), url, status)
                     except _Failed as failed:
                         return _failure(request, failed.error, url, failed.error.status)
-                    except httpx.HTTPError as exc:
+                    except aiohttp.ClientError as exc:
                         return _failure(request, FeedError(url, _describe(exc)), url)
                     budget -= time.monotonic() - started
             finally:
@@ -275,9 +295,12 @@ class Fetcher:
         error = FeedError(request.url, f"too many redirects (more than {self.max_redirects})")
         return _failure(request, error, url, status)
 
-    async def _one_hop(self, client: httpx.AsyncClient, url: str, headers: dict[str, str]) -> _Hop:
-        async with client.stream("GET", url, headers=headers) as response:
-            status = response.status_code
+    async def _one_hop(
+        self, session: aiohttp.ClientSession, url: str, headers: dict[str, str], proxy: str | None
+    ) -> _Hop:
+        get = session.get(url, headers=headers, allow_redirects=False, proxy=proxy)
+        async with get as response:
+            status = response.status
             if status in _REDIRECTS or status == 304 or status >= 400:
                 # Read the (empty or short) body: a response closed unread cannot go back to
                 # the pool, and a new connection per 304 tripled the cost of a warm poll.
@@ -303,43 +326,44 @@ class Fetcher:
             content_type = response.headers.get("content-type")
             return _Hop(status, None, body, content_type, etag, modified)
 
-    def _http_error(self, url: str, response: httpx.Response) -> FeedError:
-        status = response.status_code
+    def _http_error(self, url: str, response: aiohttp.ClientResponse) -> FeedError:
+        status = response.status
         if status == 410:
             return FeedError(url, "HTTP 410 Gone: the feed was removed", gone=True, status=status)
         retry_after = None
         if status in (429, 503):
             retry_after = parse_retry_after(response.headers.get("retry-after"), self._clock())
-        phrase = response.reason_phrase or ""
+        phrase = response.reason or ""
         reason = f"HTTP {status} {phrase}".strip()
         if retry_after is not None:
             reason += f" (retry after {retry_after:g} s)"
         return FeedError(url, reason, retry_after=retry_after, status=status)
 
-    async def _drain(self, response: httpx.Response) -> None:
+    async def _drain(self, response: aiohttp.ClientResponse) -> None:
         """Consume up to 64 KiB so the connection is reusable; a longer body is abandoned
-        (httpx then closes the connection), never read whole."""
+        (aiohttp then closes the connection), never read whole."""
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > _DRAIN_LIMIT:
             return
         size = 0
-        async for chunk in response.aiter_raw():
+        async for chunk in response.content.iter_any():
             size += len(chunk)
             if size > _DRAIN_LIMIT:
                 return
 
-    async def _read_capped(self, url: str, response: httpx.Response) -> bytes:
+    async def _read_capped(self, url: str, response: aiohttp.ClientResponse) -> bytes:
+        """The decoded body (gzip, deflate...), refused or cut off once over max_bytes."""
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
             reason = f"body of {int(declared)} bytes is over the {self.max_bytes}-byte cap"
-            raise _Failed(FeedError(url, reason, status=response.status_code))
+            raise _Failed(FeedError(url, reason, status=response.status))
         chunks: list[bytes] = []
         size = 0
-        async for chunk in response.aiter_bytes():
+        async for chunk in response.content.iter_any():
             size += len(chunk)
             if size > self.max_bytes:
                 reason = f"body over the {self.max_bytes}-byte cap, cut off while streaming"
-                raise _Failed(FeedError(url, reason, status=response.status_code))
+                raise _Failed(FeedError(url, reason, status=response.status))
             chunks.append(chunk)
         return b"".join(chunks)
 
@@ -364,7 +388,7 @@ class Fetcher:
 class _Host:
     slots: asyncio.Semaphore
     """per_host requests at a time to one host name (ports do not make another host)."""
-    client: httpx.AsyncClient
+    session: aiohttp.ClientSession
     busy: int = 0
     """Requests waiting for or holding a slot; a busy host is never closed."""
 
@@ -414,11 +438,21 @@ def _failure(
     )
 
 
-def _describe(exc: httpx.HTTPError) -> str:
-    if isinstance(exc, httpx.TimeoutException):
-        return "timed out"
-    if isinstance(exc, httpx.ConnectError):
-        return f"cannot connect: {exc}" if str(exc) else "cannot connect"
-    if isinstance(exc, httpx.DecodingError):
-        return f"cannot decode the response: {exc}"
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+_REASON_CHARS = 300
+
+
+def _describe(exc: aiohttp.ClientError) -> str:
+    """A one-line reason for the feed's last_error and the log. aiohttp quotes the bytes it
+    could not parse, which from a broken server can be kilobytes of body: cut to 300."""
+    detail = " ".join(str(exc).split())
+    if len(detail) > _REASON_CHARS:
+        detail = detail[:_REASON_CHARS] + "…"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"cannot connect: {detail}" if detail else "cannot connect"
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return f"cannot decode the response: {detail}"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "the server closed the connection before answering"
+    if isinstance(exc, aiohttp.ClientResponseError) and exc.status == 400 and not exc.headers:
+        return f"not a valid HTTP response: {detail}"  # aiohttp's code for a parse failure
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__

@@ -1,4 +1,5 @@
-"""A real HTTP server on 127.0.0.1 that serves feeds the way good and bad servers do.
+"""A real HTTP server on a loopback address (127.0.0.1 unless told otherwise) that serves feeds
+the way good and bad servers do.
 
 Tests configure routes (status, headers, body, per-chunk delay, ETag/Last-Modified with 304
 handling, redirects, gzip, missing or lying Content-Length) and read back a log of every
@@ -62,7 +63,9 @@ class LoggedRequest:
 
 
 class FeedServer:
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
+        """Any loopback address (127.0.0.2...): several servers are several host names."""
         self.routes: dict[str, Route] = {}
         self.requests: list[LoggedRequest] = []
         self.in_flight = 0
@@ -75,7 +78,7 @@ class FeedServer:
 
     def start(self) -> FeedServer:
         handler = type("Handler", (_Handler,), {"server_state": self})
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        httpd = ThreadingHTTPServer((self.host, 0), handler)
         httpd.daemon_threads = True
         httpd.block_on_close = False
         self._httpd = httpd
@@ -103,7 +106,7 @@ class FeedServer:
         return self._httpd.server_address[1]
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{self.host}:{self.port}{path}"
 
     # --- configuration --------------------------------------------------------------------------
 
