@@ -59,3 +59,21 @@ def test_the_helper_leaves_ctrl_c_to_the_worker(pool: ParsePool) -> None:
                          in_pool=True)  # fmt: skip
     pool.flush()
     assert len(future.result(timeout=60).stories) == 6  # the helper is still alive
+
+
+def test_this_process_parses_while_the_helper_has_enough_queued() -> None:
+    body = (PROJECT_ROOT / "config" / "sample-feed.xml").read_bytes()
+    kw = {"url": "https://www.jckonline.com/feed/", "now": NOW, "content_type": "text/xml"}
+    expected = ParsePool(workers=0).submit(body, in_pool=False, **kw).result()
+    pool = ParsePool(workers=1, threshold=1, chunk=1, backlog=1)
+    pool.warm_up()
+    try:
+        # Submitted back to back: the helper cannot answer each one-document chunk before
+        # the next arrives, so some documents are parsed here and some there.
+        futures = [pool.submit(body, in_pool=True, **kw) for _ in range(20)]
+        pool.flush()
+        results = [f.result(timeout=60) for f in futures]
+    finally:
+        pool.close()
+    assert 0 < pool.inline_in_pool < 20
+    assert all(result == expected for result in results)

@@ -5,6 +5,11 @@ GIL. A first poll of a large feed group (thousands of documents) parses on a sec
 helper process while this one fetches and writes; a normal poll (a few changed feeds) parses
 inline and never starts the helper. Documents travel in chunks, since handing one task to a
 process costs about as much as parsing one feed. A broken helper falls back to inline parsing.
+
+The two processes share the work: while the helper has `backlog` chunks waiting, this process
+parses the next document itself rather than queue it. Fetching costs little CPU, so on a first
+poll the helper alone fell behind while this process sat waiting for it (cold cycle 4.6 s, of
+which 2.8 s waiting); sharing keeps both cores busy and the wait at the end short.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import signal
+import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import fields
@@ -55,13 +61,21 @@ class ParsePool:
     """`submit` returns a Future of ParsedFeed (or of its FeedError), inline or in the helper;
     call `flush` before waiting on pooled futures."""
 
-    def __init__(self, *, workers: int = 1, threshold: int = 64, chunk: int = 16) -> None:
+    def __init__(
+        self, *, workers: int = 1, threshold: int = 64, chunk: int = 16, backlog: int = 2
+    ) -> None:
         self.workers = workers
         self.threshold = threshold
         self.chunk = chunk
+        self.backlog = backlog
         self._pool: ProcessPoolExecutor | None = None
         self._broken = False
         self._buffer: list[tuple[Job, Future[ParsedFeed]]] = []
+        self._queued = 0
+        """Chunks handed to the helper and not yet answered (changed from its result thread)."""
+        self._lock = threading.Lock()
+        self.inline_in_pool = 0
+        """Documents of pooled batches that this process parsed itself (for tests and tuning)."""
 
     def wants_pool(self, documents: int) -> bool:
         """Worth it only for big batches, and only where there is a core to spare."""
@@ -83,10 +97,12 @@ class ParsePool:
     ) -> Future[ParsedFeed]:
         future: Future[ParsedFeed] = Future()
         if in_pool and not self._broken:
-            self._buffer.append(((body, url, now, content_type), future))
-            if len(self._buffer) >= self.chunk:
-                self.flush()
-            return future
+            if self._queued < self.backlog * self.workers:
+                self._buffer.append(((body, url, now, content_type), future))
+                if len(self._buffer) >= self.chunk:
+                    self.flush()
+                return future
+            self.inline_in_pool += 1  # the helper has enough queued: this one is parsed here
         try:
             future.set_result(parse_feed(body, url=url, now=now, content_type=content_type))
         except Exception as exc:  # delivered through the future, like the helper's errors
@@ -109,8 +125,12 @@ class ParsePool:
                 _settle(future, outcome)
             return
         futures = [future for _, future in batch]
+        with self._lock:
+            self._queued += 1
 
         def deliver(done: Future[list[Outcome]]) -> None:
+            with self._lock:
+                self._queued -= 1
             error = done.exception()
             if error is not None:  # the helper died: every document of the chunk says so
                 for future in futures:
