@@ -77,3 +77,14 @@ def test_this_process_parses_while_the_helper_has_enough_queued() -> None:
         pool.close()
     assert 0 < pool.inline_in_pool < 20
     assert all(result == expected for result in results)
+
+
+def test_finish_parses_a_part_filled_chunk_here() -> None:
+    body = (PROJECT_ROOT / "config" / "sample-feed.xml").read_bytes()
+    kw = {"url": "https://www.jckonline.com/feed/", "now": NOW, "content_type": "text/xml"}
+    pool = ParsePool(workers=1, threshold=1, chunk=16)  # never started: nothing is shipped
+    futures = [pool.submit(body, in_pool=True, **kw) for _ in range(3)]
+    assert not any(f.done() for f in futures)
+    pool.finish()
+    assert pool._pool is None and pool.inline_in_pool == 3
+    assert all(len(f.result(timeout=0).stories) == 6 for f in futures)

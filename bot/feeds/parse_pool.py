@@ -59,7 +59,8 @@ def _parse_chunk(jobs: list[Job]) -> list[Outcome]:
 
 class ParsePool:
     """`submit` returns a Future of ParsedFeed (or of its FeedError), inline or in the helper;
-    call `flush` before waiting on pooled futures."""
+    call `finish` (or `flush`, to ship the rest to the helper) before waiting on pooled
+    futures."""
 
     def __init__(
         self, *, workers: int = 1, threshold: int = 64, chunk: int = 16, backlog: int = 2
@@ -96,18 +97,25 @@ class ParsePool:
         in_pool: bool,
     ) -> Future[ParsedFeed]:
         future: Future[ParsedFeed] = Future()
+        job = (body, url, now, content_type)
         if in_pool and not self._broken:
             if self._queued < self.backlog * self.workers:
-                self._buffer.append(((body, url, now, content_type), future))
+                self._buffer.append((job, future))
                 if len(self._buffer) >= self.chunk:
                     self.flush()
                 return future
             self.inline_in_pool += 1  # the helper has enough queued: this one is parsed here
-        try:
-            future.set_result(parse_feed(body, url=url, now=now, content_type=content_type))
-        except Exception as exc:  # delivered through the future, like the helper's errors
-            future.set_exception(exc)
+        _parse_here(job, future)
         return future
+
+    def finish(self) -> None:
+        """The batch is complete: parse what is still buffered here. Shipping a part-filled
+        chunk would leave this process waiting idle while the helper parses it; parsed here,
+        it overlaps with the chunks the helper still has (at most `backlog`)."""
+        batch, self._buffer = self._buffer, []
+        for job, future in batch:
+            _parse_here(job, future)
+        self.inline_in_pool += len(batch)
 
     def flush(self) -> None:
         """Send the buffered documents to the helper (or parse them here if it is gone)."""
@@ -119,10 +127,8 @@ class ParsePool:
         except (BrokenProcessPool, OSError, RuntimeError) as exc:
             log.warning("parsing inline: the parse helper process failed (%s)", exc)
             self._broken = True
-            for outcome, (_, future) in zip(
-                _parse_chunk([j for j, _ in batch]), batch, strict=True
-            ):
-                _settle(future, outcome)
+            for job, future in batch:
+                _parse_here(job, future)
             return
         futures = [future for _, future in batch]
         with self._lock:
@@ -174,6 +180,14 @@ def _leave_signals_to_parent() -> None:
     """Ctrl-C reaches the whole process group: the worker decides how to stop, not its helper
     (which would otherwise print a KeyboardInterrupt traceback on every clean stop)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _parse_here(job: Job, future: Future[ParsedFeed]) -> None:
+    body, url, now, content_type = job
+    try:
+        future.set_result(parse_feed(body, url=url, now=now, content_type=content_type))
+    except Exception as exc:  # delivered through the future, like the helper's errors
+        future.set_exception(exc)
 
 
 def _settle(future: Future[ParsedFeed], outcome: Outcome) -> None:
