@@ -25,7 +25,7 @@ from bot.delivery import Deliverer, DeliveryReport, report_for
 from bot.errors import FeedError, Unsuitable
 from bot.feeds.article import with_og_image
 from bot.feeds.backoff import feed_backoff
-from bot.feeds.fetch import FeedRequest, Fetcher, FetchResult
+from bot.feeds.fetch import FeedRequest, Fetcher, FetchResult, content_digest
 from bot.feeds.filters import StoryFilter, age_reason
 from bot.feeds.parse import ParsedFeed
 from bot.feeds.parse_pool import ParsePool
@@ -201,23 +201,26 @@ class Engine:
             self._next_due(now),
             initialized=row.initialized,
         )
-        if result.not_modified:
-            batch.updates.append(polled)
+        body = result.body or b""
+        digest = None if result.not_modified else content_digest(body)
+        if result.not_modified or (row.initialized and digest == row.body_digest):
+            batch.updates.append(polled)  # a 304, or the very body already processed in full
             return FeedReport(row.url, "not_modified")
         feed_report = FeedReport(row.url, "ok")
         future = self.parser.submit(
-            result.body or b"",
+            body,
             url=result.final_url,
             now=datetime.fromtimestamp(now, UTC),
             content_type=result.content_type,
             in_pool=batch.in_pool,
         )
-        batch.pending.append((row, future, feed_report, replace(polled, initialized=True)))
+        done = replace(polled, initialized=True, body_digest=digest)  # written once stored
+        batch.pending.append((row, future, feed_report, done))
         return feed_report
 
     def _collect(self, batch: _PollBatch, now: float) -> None:
         """The share's parse results, in the order the feeds arrived."""
-        self.parser.flush()
+        self.parser.finish()
         for row, future, feed_report, polled in batch.pending:
             try:
                 parsed = future.result()

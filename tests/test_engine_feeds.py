@@ -141,3 +141,57 @@ def test_many_feeds_are_polled_in_shares_each_once(tmp_path: Path, clock: FakeCl
         assert len(report.deliveries) == 70
     finally:
         app.close()
+
+
+def test_the_same_body_again_without_validators_is_not_parsed_again(
+    feeds: FeedServer, tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No ETag, no Last-Modified: every poll is a full 200, as with many real feeds.
+    route = feeds.route("/plain.xml", body=rss([Item(1)]).encode())
+    url = feeds.url("/plain.xml")
+    app = app_for(tmp_path, clock, [url])
+    parsed: list[str] = []
+    submit = app.engine.parser.submit
+    monkeypatch.setattr(
+        app.engine.parser,
+        "submit",
+        lambda body, **kw: parsed.append(kw["url"]) or submit(body, **kw),
+    )
+    try:
+        assert [f.status for f in app.engine.tick(force=True).feeds] == ["ok"]
+        clock.advance(600)
+        again = app.engine.tick(force=True)
+        assert [f.status for f in again.feeds] == ["not_modified"] and again.deliveries == []
+        assert parsed == [url]  # the unchanged body was not parsed a second time
+        route.body = rss([Item(2), Item(1)]).encode()  # a new story: the body changes
+        clock.advance(600)
+        changed = app.engine.tick(force=True)
+        assert [f.status for f in changed.feeds] == ["ok"] and changed.feeds[0].new_stories == 1
+        assert parsed == [url, url]
+        assert len(feeds.requests_to("/plain.xml")) == 3
+    finally:
+        app.close()
+
+
+def test_a_body_whose_processing_failed_is_processed_when_it_comes_again(
+    feeds: FeedServer, tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    feeds.route("/plain.xml", body=rss([Item(1)]).encode())
+    app = app_for(tmp_path, clock, [feeds.url("/plain.xml")])
+    add_skipped = app.store.add_skipped
+
+    def crash(*args: object) -> None:
+        raise RuntimeError("disk full")
+
+    try:
+        monkeypatch.setattr(app.store, "add_skipped", crash)
+        with pytest.raises(RuntimeError):
+            app.engine.tick(force=True)
+        assert feed_state(app, feeds.url("/plain.xml")).body_digest is None
+        monkeypatch.setattr(app.store, "add_skipped", add_skipped)
+        clock.advance(600)
+        report = app.engine.tick(force=True)
+        assert [f.status for f in report.feeds] == ["ok"] and report.feeds[0].new_stories == 1
+        assert feed_state(app, feeds.url("/plain.xml")).body_digest is not None
+    finally:
+        app.close()

@@ -2,7 +2,7 @@
 
 `heroku ps:scale worker=3` or a deploy restarts every worker at the same instant, and each runs
 `Store.open` (which migrates) before anything else. The processes here are released together
-by one event; a second migration that adds a column would fail loudly if applied twice
+by one event; a next migration that adds a column would fail loudly if applied twice
 ("duplicate column"), so "every process succeeded" already proves it ran once.
 """
 
@@ -19,17 +19,19 @@ from sqlalchemy.engine import Connection
 from bot.store import Store, schema
 
 WORKERS = 6
+NEXT = schema.LATEST + 1
+"""The number of the test's own migration, after this release's last one."""
 
 
-def _v2_add_brand(conn: Connection) -> None:
+def _next_add_brand(conn: Connection) -> None:
     """A realistic next migration: not idempotent, so a second run raises."""
     conn.execute(text("ALTER TABLE feeds ADD COLUMN brand VARCHAR(100)"))
 
 
-def _open_when_released(url: str, with_v2: bool, start: object, done: object) -> None:
+def _open_when_released(url: str, with_next: bool, start: object, done: object) -> None:
     """Child process: wait for the common start, then open (and so migrate) the store."""
-    if with_v2:
-        schema.MIGRATIONS.append(_v2_add_brand)
+    if with_next:
+        schema.MIGRATIONS.append(_next_add_brand)
     start.wait(60)  # type: ignore[attr-defined]
     try:
         Store.open(url).close()
@@ -39,11 +41,11 @@ def _open_when_released(url: str, with_v2: bool, start: object, done: object) ->
     done.put("ok")  # type: ignore[attr-defined]
 
 
-def _start_together(url: str, *, with_v2: bool) -> list[str]:
+def _start_together(url: str, *, with_next: bool) -> list[str]:
     ctx = multiprocessing.get_context("fork")  # fast: the children need not import anew
     start, done = ctx.Event(), ctx.Queue()
     procs = [
-        ctx.Process(target=_open_when_released, args=(url, with_v2, start, done))
+        ctx.Process(target=_open_when_released, args=(url, with_next, start, done))
         for _ in range(WORKERS)
     ]
     for p in procs:
@@ -76,22 +78,24 @@ def _columns(url: str, table: str) -> set[str]:
 
 
 def test_workers_starting_together_on_a_fresh_database(database_url: str) -> None:
-    outcomes = _start_together(database_url, with_v2=True)
+    outcomes = _start_together(database_url, with_next=True)
     assert outcomes == ["ok"] * WORKERS
-    assert _versions(database_url) == [1, 2]
+    assert _versions(database_url) == list(range(1, NEXT + 1))
     assert "brand" in _columns(database_url, "feeds")
 
 
 def test_workers_upgrading_an_existing_database_together(database_url: str) -> None:
-    """The deploy case: the database is at v1 with data, the new release brings v2."""
+    """The deploy case: the database is at this release's schema with data, the new release
+    brings one more migration."""
     store = Store.open(database_url)
     store.ensure_feeds(["https://example.com/feed/"])
     store.close()
-    assert _versions(database_url) == [1]
+    assert _versions(database_url) == list(range(1, NEXT))
 
-    assert _start_together(database_url, with_v2=True) == ["ok"] * WORKERS
-    assert _versions(database_url) == [1, 2]
-    # A release without v2 (this process) still opens the upgraded database: rolling deploys.
+    assert _start_together(database_url, with_next=True) == ["ok"] * WORKERS
+    assert _versions(database_url) == list(range(1, NEXT + 1))
+    # A release without that migration (this process) still opens the upgraded database:
+    # rolling deploys.
     reopened = Store.open(database_url)
     try:
         assert [f.url for f in reopened.feed_rows()] == ["https://example.com/feed/"]

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from bot.models import DeliveryStatus, Post, PublishResult, Story
-from bot.store import NewDelivery, Store
+from bot.store import FeedUpdate, NewDelivery, Store
 from bot.store.schema import LATEST
 
 S = DeliveryStatus
@@ -44,6 +44,26 @@ def test_migrations_are_recorded_and_idempotent(store: Store) -> None:
     with store.engine.connect() as conn:
         versions = conn.execute(text("SELECT version FROM schema_version")).scalars().all()
     assert versions == list(range(1, LATEST + 1))
+
+
+def test_v2_adds_the_body_digest_to_a_v1_database(database_url: str) -> None:
+    """A database made by the first release (no feeds.body_digest) is upgraded in place."""
+    first = Store.open(database_url)
+    first.ensure_feeds(["https://example.com/feed/"])
+    with first.engine.begin() as conn:  # back to what release 1 left behind
+        conn.execute(text("ALTER TABLE feeds DROP COLUMN body_digest"))
+        conn.execute(text("DELETE FROM schema_version WHERE version > 1"))
+    first.close()
+    upgraded = Store.open(database_url)
+    try:
+        [feed] = upgraded.feed_rows()
+        assert feed.url == "https://example.com/feed/" and feed.body_digest is None
+        upgraded.feeds_polled([FeedUpdate(feed.id, None, None, None, 0.0, body_digest="d1")], 1.0)
+        upgraded.feeds_polled([FeedUpdate(feed.id, '"e"', None, None, 0.0)], 2.0)  # a 304
+        [feed] = upgraded.feed_rows()
+        assert feed.body_digest == "d1" and feed.etag == '"e"'
+    finally:
+        upgraded.close()
 
 
 def test_seen_by_identity_or_url(store: Store) -> None:

@@ -89,8 +89,8 @@ class FeedStore(StoreBase):
 
     def feeds_polled(self, updates: Sequence[FeedUpdate], now: float) -> None:
         """Record a cycle's successful polls in one transaction: new validators, the new address
-        after a permanent redirect, and `next_poll_at`, which keeps other workers from polling
-        the feed again within the same interval."""
+        after a permanent redirect, the digest of a body processed in full, and `next_poll_at`,
+        which keeps other workers from polling the feed again within the same interval."""
         if not updates:
             return
         statement = (
@@ -100,6 +100,7 @@ class FeedStore(StoreBase):
                 etag=bindparam("b_etag"),
                 last_modified=bindparam("b_lm"),
                 current_url=func.coalesce(bindparam("b_url", type_=Text), feeds.c.current_url),
+                body_digest=func.coalesce(bindparam("b_digest", type_=Text), feeds.c.body_digest),
                 initialized_at=func.coalesce(
                     feeds.c.initialized_at, bindparam("b_init", type_=Float)
                 ),
@@ -118,6 +119,7 @@ class FeedStore(StoreBase):
                 "b_etag": u.etag,
                 "b_lm": u.last_modified,
                 "b_url": u.current_url,
+                "b_digest": u.body_digest,
                 "b_init": now if u.initialized else None,
                 "b_now": now,
                 "b_next": u.next_poll_at,

@@ -32,6 +32,8 @@ class FeedRow:
     last_success_at: float | None
     last_error: str | None
     disabled: bool
+    body_digest: str | None = None
+    """`content_digest` of the last body processed in full (see FeedUpdate)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,8 @@ class FeedUpdate:
     current_url: str | None
     next_poll_at: float
     initialized: bool = True
+    body_digest: str | None = None
+    """The digest of the body just processed in full; None (a 304) keeps the stored one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +164,7 @@ def feed_row(r: Any) -> FeedRow:
         last_success_at=r.last_success_at,
         last_error=r.last_error,
         disabled=bool(r.disabled),
+        body_digest=r.body_digest,
     )
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    inspect,
     text,
 )
 from sqlalchemy.engine import Connection
@@ -50,6 +51,7 @@ feeds = Table(
     Column("failures", Integer, nullable=False, server_default="0"),
     Column("next_poll_at", Float, nullable=False, server_default="0"),
     Column("disabled", Boolean, nullable=False, server_default="0"),
+    Column("body_digest", Text),  # of the last body processed in full: the same one is skipped
     Column("lease_owner", String(200)),
     Column("lease_until", Float),
 )
@@ -139,7 +141,14 @@ def _v1(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1]
+def _v2(conn: Connection) -> None:
+    """feeds.body_digest. v1 creates the tables as `metadata` describes them now, so on a new
+    database the column is already there: every later migration adds only what is missing."""
+    if "body_digest" not in {c["name"] for c in inspect(conn).get_columns("feeds")}:
+        conn.execute(text("ALTER TABLE feeds ADD COLUMN body_digest TEXT"))
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2]
 """Append-only. Migration N (1-based) brings the schema from version N-1 to N."""
 
 LATEST = len(MIGRATIONS)
