@@ -138,10 +138,9 @@ class Engine:
             report.merge(self.deliverer.drain())
         # Every delivery queued in this cycle is reported, including those still waiting.
         reported = {d.delivery_id for d in report.deliveries}
-        for story_id in report.new_story_ids:
-            for row in self.store.deliveries_for_story(story_id):
-                if row.id not in reported:
-                    report.deliveries.append(report_for(row))
+        for row in self.store.deliveries_for_stories(report.new_story_ids):
+            if row.id not in reported:
+                report.deliveries.append(report_for(row))
         self.store.set_meta("last_tick_at", repr(self.clock()))
         return report
 

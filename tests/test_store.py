@@ -114,6 +114,23 @@ def test_one_delivery_per_story_and_platform(store: Store) -> None:
     assert len(store.deliveries_for_story(sid)) == 2
 
 
+def test_deliveries_of_many_stories_in_chunked_queries(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.store import delivery_queue
+
+    monkeypatch.setattr(delivery_queue, "IN_CHUNK", 2)  # 5 stories: three IN lists
+    ids = []
+    for n in range(1, 6):
+        news = [NewDelivery("twitter", post(n=n)), NewDelivery("facebook", post("facebook", n))]
+        ids.append(store.add_story(story(n), NOW, status="queued", new_deliveries=news))
+    rows = store.deliveries_for_stories(ids)
+    assert [(r.story_id, r.platform) for r in rows] == [
+        (sid, platform) for sid in ids for platform in ("facebook", "twitter")
+    ]
+    assert store.deliveries_for_stories([]) == []
+
+
 def test_expired_lease_can_be_claimed_by_another_worker(store: Store) -> None:
     store.add_story(story(1), NOW, status="queued", new_deliveries=[NewDelivery("twitter", post())])
     [row] = store.claim_due("twitter", NOW, "w1", 60)
