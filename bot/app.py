@@ -84,6 +84,7 @@ def build_app(
         timeout=settings.http_timeout,
         max_bytes=settings.max_feed_bytes,
         concurrency=settings.feed_concurrency,
+        proxies=settings.proxies,
     )
     publishers = build_publishers(settings, dry_run=dry, http=http)
     engine = Engine(

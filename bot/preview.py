@@ -26,6 +26,7 @@ def newest_stories(settings: Settings, limit: int, now: float) -> list[Story]:
         timeout=settings.http_timeout,
         max_bytes=settings.max_feed_bytes,
         concurrency=settings.feed_concurrency,
+        proxies=settings.proxies,
     )
     stories: list[Story] = []
     try:

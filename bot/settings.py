@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from dotenv import dotenv_values
@@ -35,6 +36,7 @@ from bot.settings_values import (
     parse_int,
     parse_log_level,
     parse_platforms,
+    parse_proxy,
     parse_quiet_hours,
     parse_size,
     parse_timezone,
@@ -134,6 +136,9 @@ class Settings:
     http_timeout: float = 20.0
     max_feed_bytes: int = 10 * 1024 * 1024
     feed_concurrency: int = 16
+    proxies: Mapping[str, str] = field(default_factory=dict)
+    """"http", "https", "all" -> proxy URL and "no" -> NO_PROXY's list, from the standard
+    variables (the lower-case spelling wins, as in curl and urllib)."""
     max_story_age: float | None = 2 * 86400.0
     include_keywords: tuple[str, ...] = ()
     exclude_keywords: tuple[str, ...] = ()
@@ -173,6 +178,10 @@ class Settings:
             for value in vars(group).values():
                 if isinstance(value, Secret) and value.reveal():
                     values.append(value.reveal())
+        for scheme, url in self.proxies.items():
+            password = urlsplit(url).password if scheme != "no" else None
+            if password:
+                values.append(password)
         return values
 
 
@@ -302,6 +311,7 @@ def load_settings(
         http_timeout=r.get("HTTP_TIMEOUT", parse_duration, 20.0),
         max_feed_bytes=r.get("MAX_FEED_BYTES", parse_size, 10 * 1024 * 1024),
         feed_concurrency=r.get("FEED_CONCURRENCY", lambda n, v: parse_int(n, v, minimum=1), 16),
+        proxies=_proxies(r),
         max_story_age=max_age or None,
         include_keywords=r.get("INCLUDE_KEYWORDS", lambda n, v: split_phrases(v), ()),
         exclude_keywords=r.get("EXCLUDE_KEYWORDS", lambda n, v: split_phrases(v), ()),
@@ -324,6 +334,26 @@ def load_settings(
         demo=demo,
         sources=sources,
     )
+
+
+_PROXY_VARIABLES = (
+    ("http", ("http_proxy", "HTTP_PROXY")),
+    ("https", ("https_proxy", "HTTPS_PROXY")),
+    ("all", ("all_proxy", "ALL_PROXY")),
+    ("no", ("no_proxy", "NO_PROXY")),
+)
+"""Each scheme's two spellings, the lower-case one first: it wins, as in curl and urllib."""
+
+
+def _proxies(r: _Reader) -> dict[str, str]:
+    proxies: dict[str, str] = {}
+    for scheme, names in _PROXY_VARIABLES:
+        name = next((n for n in names if r.raw(n) is not None), None)
+        if name is None:
+            continue
+        raw = r.raw(name) or ""
+        proxies[scheme] = raw.strip() if scheme == "no" else parse_proxy(name, raw)
+    return proxies
 
 
 _TWITTER_VARS = (

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import ConfigError
@@ -243,6 +244,22 @@ def parse_url(name: str, raw: str) -> str:
     value = raw.strip().rstrip("/")
     if not re.match(r"^https?://[^/\s]+", value):
         raise ConfigError(f"{name}={raw!r} is not an http(s) URL; use e.g. https://api.x.com", name)
+    return value
+
+
+def parse_proxy(name: str, raw: str) -> str:
+    """An HTTP_PROXY-style value for the feed fetcher, which speaks to http(s) proxies only.
+    The message never repeats the value: a proxy URL may carry a password."""
+    value = raw.strip()
+    if "://" not in value:
+        value = "http://" + value  # "proxy.internal:3128", as curl and requests read it
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"{name} is not an http(s) proxy URL (feeds cannot go through {parts.scheme}:// "
+            "proxies); use e.g. http://proxy.internal:3128",
+            name,
+        )
     return value
 
 

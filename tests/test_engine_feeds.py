@@ -195,3 +195,17 @@ def test_a_body_whose_processing_failed_is_processed_when_it_comes_again(
         assert feed_state(app, feeds.url("/plain.xml")).body_digest is not None
     finally:
         app.close()
+
+
+def test_feeds_go_through_the_proxy_the_settings_name(
+    feeds: FeedServer, tmp_path: Path, clock: FakeClock
+) -> None:
+    feeds.route("http://news.example/feed.xml", body=rss([Item(1)]).encode())  # as a proxy
+    env = bot_env(tmp_path, FEED_URLS="http://news.example/feed.xml", DRY_RUN="true",
+                  PLATFORMS="twitter", HTTP_PROXY=feeds.url(""))  # fmt: skip
+    app = build_app(load_settings(env, tmp_path), clock=clock)
+    try:
+        assert [f.status for f in app.engine.tick(force=True).feeds] == ["ok"]
+    finally:
+        app.close()
+    assert [r.path for r in feeds.requests] == ["http://news.example/feed.xml"]

@@ -378,12 +378,3 @@ def test_feeds_go_through_the_configured_proxy_unless_no_proxy_says_otherwise(
     assert proxied.ok and proxied.body == RSS and direct.ok
     assert [r.path for r in server.requests] == ["http://feeds.example/feed", "/direct"]
     assert server.requests[0].headers["host"] == "feeds.example"
-
-
-def test_proxies_default_to_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
-    monkeypatch.setenv("NO_PROXY", "intranet.example")
-    with Fetcher() as fetcher:
-        assert fetcher._proxy_for("https", "feeds.example") == "http://proxy.internal:3128"
-        assert fetcher._proxy_for("https", "intranet.example") is None
-        assert fetcher._proxy_for("http", "feeds.example") is None

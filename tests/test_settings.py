@@ -58,6 +58,14 @@ GOOD = [
     ("RETRY_BASE_SECONDS", "10", "retry_base_seconds", 10.0),
     ("MAX_ATTEMPTS", "3", "max_attempts", 3),
     ("LEASE_SECONDS", "30s", "lease_seconds", 30.0),
+    (
+        "HTTPS_PROXY",
+        "http://proxy.internal:3128",
+        "proxies",
+        {"https": "http://proxy.internal:3128"},
+    ),
+    ("HTTP_PROXY", "proxy.internal:3128", "proxies", {"http": "http://proxy.internal:3128"}),
+    ("NO_PROXY", "localhost,.internal", "proxies", {"no": "localhost,.internal"}),
 ]
 
 
@@ -103,6 +111,7 @@ BAD = [
     ("FACEBOOK_POST_TYPE", "video", "FACEBOOK_POST_TYPE='video' is not one of link, photo"),
     ("FEED_URLS", "ftp://example.com/feed", "FEED_URLS has 'ftp://example.com/feed'"),
     ("FEED_URLS", " , ", "FEED_URLS is empty"),
+    ("ALL_PROXY", "socks5://u:hunter2@p:1080", "ALL_PROXY is not an http(s) proxy URL"),
 ]
 
 
@@ -117,6 +126,25 @@ def test_bad_values(name: str, raw: str, message: str, clean_env: Path) -> None:
         load(env, clean_env)
     assert message in str(info.value)
     assert info.value.variable == name
+
+
+def test_proxy_spellings_and_passwords(clean_env: Path) -> None:
+    settings = load(
+        {
+            "https_proxy": "http://bot:s3cret-pw@proxy.internal:3128",
+            "HTTPS_PROXY": "http://other:3128",
+            "no_proxy": "intranet.example",
+        },
+        clean_env,
+    )
+    assert settings.proxies == {
+        "https": "http://bot:s3cret-pw@proxy.internal:3128",  # the lower-case spelling wins
+        "no": "intranet.example",
+    }
+    assert "s3cret-pw" in settings.secrets()  # masked in every log line
+    with pytest.raises(ConfigError) as info:
+        load({"HTTPS_PROXY": "socks5://bot:hunter2@p:1080"}, clean_env)
+    assert "hunter2" not in str(info.value)  # the message never repeats a proxy's password
 
 
 def test_missing_feed_urls_with_env_file(clean_env: Path) -> None:

@@ -107,9 +107,7 @@ class Fetcher:
         proxies: Mapping[str, str] | None = None,
     ) -> None:
         """`proxies` maps a scheme ("http", "https", "all") to a proxy URL, and "no" to
-        NO_PROXY's list; by default they are read once, now, from the environment
-        (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY), as httpx and requests honour them for
-        the bot's other calls."""
+        NO_PROXY's list (Settings.proxies); none by default."""
         if concurrency < 1 or per_host < 1 or kept_hosts < 1:
             raise ValueError("concurrency, per_host and kept_hosts must be at least 1")
         self.timeout = timeout
@@ -119,9 +117,7 @@ class Fetcher:
         self.max_redirects = max_redirects
         self.user_agent = user_agent
         self._clock = clock or (lambda: datetime.now(UTC))
-        self._proxies = dict(
-            urllib.request.getproxies_environment() if proxies is None else proxies
-        )
+        self._proxies = dict(proxies or {})
         self._hosts: dict[str, _Host] = {}
         """Per host name, least recently used first: its slots and its own connection pool."""
         self._max_hosts = kept_hosts
@@ -139,7 +135,8 @@ class Fetcher:
     def _make_session(self) -> aiohttp.ClientSession:
         """One host's session (on the loop thread): at most per_host connections, kept alive
         for five minutes; redirects are followed by `_fetch_one`, hop by hop, not by aiohttp.
-        trust_env: HTTP(S)_PROXY and NO_PROXY apply, as they did under httpx."""
+        Not trust_env, which reads .netrc and the proxy variables in a thread on every request
+        (0.9 ms of a 1.2 ms request): `_proxy_for` applies the settings' proxies instead."""
         connector = aiohttp.TCPConnector(
             limit=self.per_host, limit_per_host=self.per_host, ssl=self._ssl, keepalive_timeout=300
         )
