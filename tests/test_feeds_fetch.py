@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import hashlib
 import socket
 import time
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ import pytest
 
 import bot
 from bot.errors import FeedError
-from bot.feeds.fetch import FeedRequest, Fetcher
+from bot.feeds.fetch import FeedRequest, Fetcher, content_digest
 from bot.feeds.parse import parse_fetched
 from tests.fakes.feed_server import FeedServer
 
@@ -378,3 +379,9 @@ def test_feeds_go_through_the_configured_proxy_unless_no_proxy_says_otherwise(
     assert proxied.ok and proxied.body == RSS and direct.ok
     assert [r.path for r in server.requests] == ["http://feeds.example/feed", "/direct"]
     assert server.requests[0].headers["host"] == "feeds.example"
+
+
+@pytest.mark.parametrize("size", [0, 1, 2047, 2048, 4095, 50_000])
+def test_content_digest_is_the_sha256_of_the_whole_body(size: int) -> None:
+    body = bytes(range(256)) * (size // 256) + bytes(range(size % 256))
+    assert content_digest(body) == hashlib.sha256(body).hexdigest()
