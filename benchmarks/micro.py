@@ -120,18 +120,25 @@ def _fill(store: Any, count: int) -> None:
 
 
 def seen_lookup(
-    stored: int = 1_000_000, feeds: int = 1000, items: int = 30, runs: int = 3
+    stored: int = 1_000_000, feeds: int = 1000, items: int = 30, runs: int = 5
 ) -> dict[str, Any]:
     """Store.unseen over one cycle's candidates (one call per feed, as the engine makes it)
     with an empty store and with `stored` stories already there; half the candidates are
-    themselves stored, so both the hit and the miss paths of the index are walked."""
+    themselves stored, so both the hit and the miss paths of the index are walked.
+
+    The two stores' cycles alternate (best of `runs` each): a 0.3 s cycle measured on one
+    store and then on the other gave ratios from 0.9 to 1.7 on a busy machine, as a slow
+    spell fell on one side only."""
     from bot.store import Store
 
     candidates = _stories_for(feeds, items)
     out: dict[str, Any] = {"stored": stored, "feeds": feeds, "candidates": feeds * items}
     with tempfile.TemporaryDirectory() as tmp:
+        cycles: dict[str, Callable[[], None]] = {}
+        stores = []
         for label, count in (("empty", 0), ("full", stored)):
             store = Store.open(f"sqlite:///{Path(tmp) / f'{label}.db'}")
+            stores.append(store)
             started = time.perf_counter()
             if count:
                 _fill(store, count)
@@ -145,11 +152,12 @@ def seen_lookup(
                     store.unseen(batch)
 
             cycle()
-            out[label] = {
-                "fill_s": fill_s,
-                "cycle_s": best_of(runs, cycle),
-                "rows": store.story_count(),
-            }
+            cycles[label] = cycle
+            out[label] = {"fill_s": fill_s, "cycle_s": float("inf"), "rows": store.story_count()}
+        for _ in range(runs):
+            for label, cycle in cycles.items():
+                out[label]["cycle_s"] = min(out[label]["cycle_s"], best_of(1, cycle))
+        for store in stores:
             store.close()
     out["ratio"] = out["full"]["cycle_s"] / out["empty"]["cycle_s"]
     out["peak_rss_mb"] = peak_rss_mb()
