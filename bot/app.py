@@ -55,6 +55,16 @@ def make_http(settings: Settings) -> httpx.Client:
     )
 
 
+def make_fetcher(settings: Settings) -> Fetcher:
+    """The feed fetcher as the settings configure it: the worker and `preview` use the same."""
+    return Fetcher(
+        timeout=settings.http_timeout,
+        max_bytes=settings.max_feed_bytes,
+        concurrency=settings.feed_concurrency,
+        proxies=settings.proxies,
+    )
+
+
 def load_composer_for(settings: Settings) -> Composer:
     """All three templates are loaded and checked at start, so `preview` can show any of them
     and a template that cannot fit its platform stops the program before anything is sent."""
@@ -80,12 +90,7 @@ def build_app(
     dry = settings.dry_run if dry_run is None else dry_run
     store = Store.open(settings.database_url)
     http = make_http(settings)
-    fetcher = Fetcher(
-        timeout=settings.http_timeout,
-        max_bytes=settings.max_feed_bytes,
-        concurrency=settings.feed_concurrency,
-        proxies=settings.proxies,
-    )
+    fetcher = make_fetcher(settings)
     publishers = build_publishers(settings, dry_run=dry, http=http)
     engine = Engine(
         settings,

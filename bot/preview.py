@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.app import make_http
+from bot.app import make_fetcher, make_http
 from bot.compose import Composer
 from bot.errors import ConfigError, FeedError
 from bot.feeds.article import fetch_article, with_og_image
-from bot.feeds.fetch import FeedRequest, Fetcher
+from bot.feeds.fetch import FeedRequest
 from bot.feeds.filters import StoryFilter, age_reason
 from bot.feeds.normalize import canonical_url
 from bot.feeds.parse import parse_feed
@@ -22,12 +22,7 @@ from bot.store import Store
 
 
 def newest_stories(settings: Settings, limit: int, now: float) -> list[Story]:
-    fetcher = Fetcher(
-        timeout=settings.http_timeout,
-        max_bytes=settings.max_feed_bytes,
-        concurrency=settings.feed_concurrency,
-        proxies=settings.proxies,
-    )
+    fetcher = make_fetcher(settings)
     stories: list[Story] = []
     try:
         for result in fetcher.fetch_many([FeedRequest(u) for u in settings.feed_urls]):

@@ -348,10 +348,10 @@ _PROXY_VARIABLES = (
 def _proxies(r: _Reader) -> dict[str, str]:
     proxies: dict[str, str] = {}
     for scheme, names in _PROXY_VARIABLES:
-        name = next((n for n in names if r.raw(n) is not None), None)
-        if name is None:
+        found = next(((n, raw) for n in names if (raw := r.raw(n)) is not None), None)
+        if found is None:
             continue
-        raw = r.raw(name) or ""
+        name, raw = found
         proxies[scheme] = raw.strip() if scheme == "no" else parse_proxy(name, raw)
     return proxies
 

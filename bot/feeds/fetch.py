@@ -470,6 +470,6 @@ def _describe(exc: aiohttp.ClientError) -> str:
         return f"cannot decode the response: {detail}"
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return "the server closed the connection before answering"
-    if isinstance(exc, aiohttp.ClientResponseError) and exc.status == 400 and not exc.headers:
-        return f"not a valid HTTP response: {detail}"  # aiohttp's code for a parse failure
+    if isinstance(exc, aiohttp.ClientResponseError):  # never raise_for_status: a parse failure
+        return f"not a valid HTTP response: {detail}"
     return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
