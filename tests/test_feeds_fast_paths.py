@@ -8,6 +8,8 @@ them, and whole documents go through parse_feed with and without the shortcuts.
 
 from __future__ import annotations
 
+import re
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -121,6 +123,28 @@ def test_a_wordpress_guid_is_already_canonical() -> None:
         "https://www.site0.example/?p=30"
     )
     assert N._already_canonical("https://www.site0.example/?utm_source=x") is None
+
+
+def test_the_spelled_out_url_class_is_whitespace_and_control_characters() -> None:
+    everything = "".join(map(chr, range(sys.maxunicode + 1)))
+    spelled = set(re.findall(f"[{N._NOT_IN_URL}]", everything))
+    assert spelled == set(re.findall(r"[\s\x00-\x1f]", everything))
+
+
+def test_the_read_more_gate_lowers_bytes_as_str_lower_would() -> None:
+    # Only two non-ASCII characters lower to ASCII letters; neither can spell "read" or "more".
+    lowered_to_ascii = {
+        c for c in map(chr, range(128, sys.maxunicode + 1)) if re.search("[a-z]", c.lower())
+    }
+    assert lowered_to_ascii == {"\u0130", "\u212a"}
+    for text in (
+        "Gold. READ MORE",
+        "Gold \u2026 R\u0130ad",
+        "Gold. \u212aeep reading",
+        "\ud800 more",
+    ):
+        expected = N._READ_MORE_RE.search(text) is not None
+        assert (N._read_more_start(text) is not None) == expected, text
 
 
 # --- dates, collapse and the prolog scan -------------------------------------------------------
