@@ -147,6 +147,33 @@ def test_the_read_more_gate_lowers_bytes_as_str_lower_would() -> None:
         assert (N._read_more_start(text) is not None) == expected, text
 
 
+@PROPERTY
+@given(
+    _joined(
+        ["h", "H", "t", "T", "p", "P", "s", "S", "\u017f", "\u0130", "\u212a", ":", "/", "x"], 9
+    )
+)
+@example("http://x")
+@example("HTTPS://x")
+@example("HtTp://")
+@example("http\u017f://x")
+@example("https:/x")
+@example("\u0130http://x")
+def test_the_http_prefix_pattern_is_lower_startswith(guid: str) -> None:
+    expected = guid.lower().startswith(("http://", "https://"))
+    assert (N._HTTP_PREFIX_RE.match(guid) is not None) == expected
+
+
+@PROPERTY
+@given(
+    _joined(["", "0", "-1", "NULL", "None", "unDefined", "true", "FALSE", "NaN", "\u0130", " "], 3)
+)
+def test_stable_guid_length_shortcut_keeps_the_unstable_set(guid: str) -> None:
+    trimmed = guid.strip()
+    expected = None if trimmed.lower() in N._UNSTABLE_GUIDS else trimmed
+    assert N.stable_guid(guid) == expected
+
+
 # --- dates, collapse and the prolog scan -------------------------------------------------------
 
 
