@@ -32,10 +32,13 @@ TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_", "itm_", "__hs")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _UNSTABLE_GUIDS = frozenset({"", "0", "-1", "null", "none", "undefined", "true", "false", "nan"})
 _UNSTABLE_MAX = max(map(len, _UNSTABLE_GUIDS))
-_HTTP_PREFIX_RE = re.compile(r"[Hh][Tt][Tt][Pp][Ss]?://")
+_HTTP_SCHEME = r"[Hh][Tt][Tt][Pp][Ss]?"
+"""http or https in any case, spelled out. No re.I: it would let "ſ" (long s) stand for "s",
+and the only non-ASCII characters that lower to ASCII letters (U+0130, U+212A) are no letter
+of "https", so this is exactly what s.lower() would compare."""
+_HTTP_PREFIX_RE = re.compile(_HTTP_SCHEME + "://")
 """What s.lower().startswith(("http://", "https://")) tests, for a third of its cost (no
-argument parsing, no lowered copy). No re.I: it would let "ſ" (long s) stand for "s", and the
-only non-ASCII characters that lower to ASCII letters (U+0130, U+212A) are no letter of "https"."""
+argument parsing, no lowered copy)."""
 
 _DROPPED_START_RE = re.compile(r"<(?:script|style|noscript|template|iframe|object|svg|math)", re.I)
 _SCRIPT_RE = re.compile(
@@ -96,14 +99,15 @@ _MONTH_DIGITS = {name: f"{number:02d}" for name, number in _MONTHS.items()}
 _ELLIPSES = ("[…]", "[...]", "[&hellip;]")
 _FULL_STOPS = frozenset(".!?…")
 _IMG_RE = re.compile(r"<img\b[^>]*?\ssrc\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>]+))", re.I)
-_URL_WS_RE = re.compile(r"[\s\x00-\x1f]+")
-_SIMPLE_HTTP_RE = re.compile(
-    r"([Hh][Tt][Tt][Pp][Ss]?)://([A-Za-z0-9.-]*)(?::([0-9]+))?(/[^?#]*)?(?:\?([^#]*))?(?:#.*)?\Z"
-)
-"""scheme://host[:port][/path][?query][#fragment] with a plain host: what urlsplit would give."""
 _NOT_IN_URL = r"\x00-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 """Control characters and every character \\s matches, spelled out: a class of ranges is one
 table lookup a character, where \\s calls the Unicode database for each one."""
+_URL_WS_RE = re.compile(f"[{_NOT_IN_URL}]+")
+_SIMPLE_HTTP_RE = re.compile(
+    f"({_HTTP_SCHEME})"
+    r"://([A-Za-z0-9.-]*)(?::([0-9]+))?(/[^?#]*)?(?:\?([^#]*))?(?:#.*)?\Z"
+)
+"""scheme://host[:port][/path][?query][#fragment] with a plain host: what urlsplit would give."""
 _CANONICAL_HTTP_RE = re.compile(
     r"https?://[a-z0-9.-]*[a-z0-9-]/[^?#" + _NOT_IN_URL + r"]*(?:\?([^#&" + _NOT_IN_URL + r"]*))?"
 )
@@ -318,7 +322,7 @@ def _split_http(url: str | None, base: str | None) -> tuple[str, tuple[str, ...]
     if url.startswith("//") and not base:
         url = "https:" + url
     try:
-        if base and not url.lower().startswith(("http://", "https://")):
+        if base and _HTTP_PREFIX_RE.match(url) is None:
             url = urljoin(base, url)
         scheme, netloc, path, query, _ = urlsplit(url)
     except ValueError:
