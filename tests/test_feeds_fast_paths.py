@@ -8,6 +8,7 @@ them, and whole documents go through parse_feed with and without the shortcuts.
 
 from __future__ import annotations
 
+import html
 import re
 import sys
 from datetime import UTC, datetime, timedelta
@@ -77,6 +78,65 @@ def test_summary_text_takes_the_shortcut_for_the_usual_footer() -> None:
     )
     assert N._before_wordpress_footer(markup) == "Gold rose again [&#8230;]</p>\n"
     assert N.summary_text(markup) == "Gold rose again…" == N.clean_summary(N.plain_text(markup))
+
+
+_EXCERPT_PIECES = [
+    "Prices rose", " ", "  ", "\n", "\t", "\xa0", "\u2003", ".", "!", "…", "[&#8230;]",
+    " [&hellip;]", "[...]", "&amp;", "&#8217;", "&amp", "&#84;", "&#8230", "&&#8230;", "&#x2026;",
+    "&nbsp;", "]]>", "]]", "Read more", "read", "Continue reading", "more »", "The post ",
+    " appeared first on ", "x" * 150,
+]  # fmt: skip
+
+
+@st.composite
+def wordpress_excerpts(draw: st.DrawFn) -> str:
+    """Descriptions of the excerpt-and-footer shape, mostly, with the details that decide."""
+    excerpt = draw(_joined(_EXCERPT_PIECES, 10))
+    # Often a plain title and site, so the shortcut is taken often enough to test (1 in 7).
+    title = draw(st.just("Gold &amp; silver&#8217;s (3)") | _joined(_TITLE_PIECES, 4))
+    site = draw(st.just("Site") | _joined(_TITLE_PIECES, 2))
+    site_html = draw(st.sampled_from([site, f'<a href="https://ex.com">{site}</a>']))
+    return (
+        draw(st.sampled_from(["", "<p>", " <p>", "<P>"]))
+        + excerpt
+        + draw(st.sampled_from(["</p>", "</p>\n", "</p> \n\xa0", "</P>", "<br/></p>"]))
+        + f'<p>The post <a href="https://ex.com/p/">{title}</a> appeared first on {site_html}'
+        + draw(st.sampled_from([".</p>\n", ".</p>", "</p>", ".</p>x"]))
+    )
+
+
+@settings(PROPERTY, max_examples=1500)
+@given(wordpress_excerpts())
+@example('Gold. [&#8230;]</p>\n<p>The post <a href="/p">T</a> appeared first on S.</p>\n')
+@example('<p>Gold&#8230;</p><p>The post <a href="/p">T&#8217;s</a> appeared first on S.</p>')
+@example('Gold &amp&#8230;]]></p><p>The post <a href="/p">T</a> appeared first on S.</p>')
+def test_the_excerpt_shortcut_gives_what_plain_text_and_clean_summary_give(markup: str) -> None:
+    assert N.summary_text(markup) == N.clean_summary(N.plain_text(markup))
+
+
+def test_the_excerpt_shortcut_takes_the_usual_wordpress_description() -> None:
+    markup = (
+        'Gold rose again &#8211; by 3% [&#8230;]</p>\n<p>The post <a href="https://ex.com/p/">'
+        'Gold &amp; silver</a> appeared first on <a href="https://ex.com">Site</a>.</p>\n'
+    )
+    assert N._wordpress_excerpt(markup) == "Gold rose again &#8211; by 3% [&#8230;]"
+    assert N._wordpress_excerpt("<p>" + markup) == "Gold rose again &#8211; by 3% [&#8230;]"
+    assert N.summary_text(markup) == "Gold rose again \u2013 by 3%…"
+    # A tag in the excerpt, or a footer that is not certain, leaves it to the other paths.
+    assert N._wordpress_excerpt(markup.replace("again", "<b>again</b>")) is None
+    assert N._wordpress_excerpt(markup.replace("Gold &amp;", "Gold post")) is None
+
+
+@PROPERTY
+@given(
+    _joined(
+        ["&#8230;", "&#8230", "&", "&&", "#8230;", "&amp;", "&amp", "&#x2026;", "&hellip;",
+         "&#8217;", "&copy", "&#0;", "&#99999999;", "a", " ", "\n", ";"],
+        10,
+    )
+)  # fmt: skip
+def test_decoding_references_is_html_unescape(text: str) -> None:
+    assert N._decode_references(text) == html.unescape(text)
 
 
 # --- canonical_url / safe_url: URLs that are canonical already ------------------------------
@@ -239,6 +299,7 @@ def test_the_prolog_scan_of_the_first_4_kb_matches_the_whole_document(
 def _without_shortcuts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(N, "_already_canonical", lambda url: None)
     monkeypatch.setattr(N, "_before_wordpress_footer", lambda markup: None)
+    monkeypatch.setattr(N, "_wordpress_excerpt", lambda markup: None)
     monkeypatch.setattr(N, "_fixed_rfc822", lambda value: None)
     monkeypatch.setattr(P, "_latin1_doctype", lambda body: P._prolog(body.decode("latin-1"))[0])
     monkeypatch.setattr(N, "_author_name", N._author_name.__wrapped__)
