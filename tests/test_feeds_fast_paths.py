@@ -84,7 +84,7 @@ _EXCERPT_PIECES = [
     "Prices rose", " ", "  ", "\n", "\t", "\xa0", "\u2003", ".", "!", "…", "[&#8230;]",
     " [&hellip;]", "[...]", "&amp;", "&#8217;", "&amp", "&#84;", "&#8230", "&&#8230;", "&#x2026;",
     "&nbsp;", "]]>", "]]", "Read more", "read", "Continue reading", "more »", "The post ",
-    " appeared first on ", "x" * 150,
+    " appeared first on ", "x" * 150, ". &#82;ead", "&#x6d;ore", "&#8217;", "R", "ead more",
 ]  # fmt: skip
 
 
@@ -110,6 +110,8 @@ def wordpress_excerpts(draw: st.DrawFn) -> str:
 @example('Gold. [&#8230;]</p>\n<p>The post <a href="/p">T</a> appeared first on S.</p>\n')
 @example('<p>Gold&#8230;</p><p>The post <a href="/p">T&#8217;s</a> appeared first on S.</p>')
 @example('Gold &amp&#8230;]]></p><p>The post <a href="/p">T</a> appeared first on S.</p>')
+# A reference that decodes to a letter spells "Read more" that the excerpt itself does not.
+@example('Gold. &#82;ead &#109;ore</p><p>The post <a href="/p">T</a> appeared first on S.</p>')
 def test_the_excerpt_shortcut_gives_what_plain_text_and_clean_summary_give(markup: str) -> None:
     assert N.summary_text(markup) == N.clean_summary(N.plain_text(markup))
 

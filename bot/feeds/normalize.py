@@ -213,15 +213,37 @@ def summary_text(markup: str) -> str:
     only to cut it off again: the footer is about half of a typical WordPress description,
     and skipping it saves nearly a third of build_story's time on such feeds."""
     excerpt = _wordpress_excerpt(markup)
+    read_more = True
     if excerpt is not None:
         text = collapse(_decode_references(excerpt) if "&" in excerpt else excerpt)
+        read_more = _may_read_more(excerpt)
     else:
         head = _before_wordpress_footer(markup)
         if head is None:
             return clean_summary(plain_text(markup))
         text = _simple_plain_text(head)
     # In the whole text the footer starts right after text and a space: this is text[:at].
-    return _drop_trailing_markers(text + " " if text else "")
+    return _drop_trailing_markers(text + " " if text else "", read_more)
+
+
+def _may_read_more(excerpt: str) -> bool:
+    """False when the excerpt's text provably holds no "read" or "more" in any case, so no
+    "Read more" link can end it; decided on the excerpt itself, which is usually ASCII, where
+    _read_more_start's gate has to encode the decoded text (its "…" makes it wide).
+
+    The text is the excerpt with whitespace collapsed and references decoded. When every
+    reference is one that decodes to a punctuation mark (_RISKY_REF_RE finds no other), each
+    becomes one character that is no letter, so neither step can join letters into a word
+    that the excerpt does not already spell. A non-ASCII excerpt is left to the gate: its
+    str.lower would look up every character, and only ASCII letters spell the words anyway.
+    """
+    if not excerpt.isascii():
+        return True
+    lowered = excerpt.lower()
+    if "read" in lowered or "more" in lowered:
+        return True
+    # WordPress's "[&#8230;]" is usually the only reference: then the pattern need not run.
+    return "&" in lowered.replace("&#8230;", "") and _RISKY_REF_RE.search(excerpt) is not None
 
 
 def _wordpress_excerpt(markup: str) -> str | None:
@@ -286,9 +308,10 @@ def _is_plain_footer_text(text: str) -> bool:
     )
 
 
-def _drop_trailing_markers(text: str) -> str:
-    """The rest of clean_summary once any footer is gone: "Read more" links, "[…]" marks."""
-    for _ in range(2):  # "… Read more" after a footer, or the other way round
+def _drop_trailing_markers(text: str, read_more: bool = True) -> str:
+    """The rest of clean_summary once any footer is gone: "Read more" links, "[…]" marks.
+    read_more=False when the caller has proven the text holds no "read" and no "more"."""
+    for _ in range(2 if read_more else 0):  # "… Read more" after a footer, or the other way
         cut = _read_more_start(text)
         if cut is None:
             break
