@@ -337,3 +337,35 @@ def test_parse_feed_is_the_same_without_the_shortcuts(monkeypatch: pytest.Monkey
     assert len(docs) > (1000 if CORPUS.is_dir() else 4)
     differing = [name for (name, _), a, b in zip(docs, fast, general, strict=True) if a != b]
     assert not differing
+
+
+def test_build_story_puts_every_value_in_its_own_field() -> None:
+    # build_story calls Story positionally: each field gets a value no other field has.
+    item = N.RawItem(
+        title="Gold <b>rises</b>",
+        link="https://ex.com/gold?utm_source=x",
+        guid="guid-1",
+        summary="<p>Prices rose.</p>",
+        published=NOW - timedelta(hours=1),
+        author="Jane Doe",
+        categories=["Diamonds", "Retail"],
+        images=["https://ex.com/gold.jpg"],
+    )
+    story = N.build_story(item, feed_url="https://ex.com/feed/", now=NOW)
+    assert (story.identity, story.url, story.title, story.summary) == (
+        "guid:guid-1",
+        "https://ex.com/gold",
+        "Gold rises",
+        "Prices rose.",
+    )
+    assert (story.published, story.feed_url, story.guid, story.author) == (
+        NOW - timedelta(hours=1),
+        "https://ex.com/feed/",
+        "guid-1",
+        "Jane Doe",
+    )
+    assert story.categories == ("Diamonds", "Retail")
+    assert story.image_url == "https://ex.com/gold.jpg"
+    assert story.dated is True
+    undated = N.build_story(N.RawItem(title="T"), feed_url="https://ex.com/feed/", now=NOW)
+    assert undated.dated is False and undated.published == NOW

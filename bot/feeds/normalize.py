@@ -664,18 +664,19 @@ def build_story(item: RawItem, *, feed_url: str, now: datetime) -> Story:
     dated = item.published is not None
     published = item.published if item.published is not None else now.astimezone(UTC)
     guid = stable_guid(item.guid)
+    # Positional, in Story's field order: eleven keywords cost a third of building one.
     return Story(
-        identity=_identity(guid, url, title, item.published),
-        url=url,
-        title=title,
-        summary=summary,
-        published=published,
-        feed_url=feed_url,
-        guid=guid,
-        author=author,
-        categories=tuple(categories),
-        image_url=image,
-        dated=dated,
+        _identity(guid, url, title, item.published),  # identity
+        url,
+        title,
+        summary,
+        published,
+        feed_url,
+        guid,
+        author,
+        tuple(categories),  # categories
+        image,  # image_url
+        dated,
     )
 
 
