@@ -19,6 +19,7 @@ from bot.engine import Engine
 from bot.feeds.fetch import Fetcher
 from bot.feeds.parse_pool import ParsePool
 from bot.models import Platform
+from bot.net import ProxyTransport
 from bot.platforms import build_publishers, limits_for
 from bot.settings import Settings
 from bot.status import poll_period
@@ -46,12 +47,14 @@ class App:
 
 
 def make_http(settings: Settings) -> httpx.Client:
-    """The synchronous client for article pages and images: same timeouts as feeds."""
+    """The synchronous client for article pages, images and the Graph API: the same timeouts
+    and proxies as feeds (the proxy variables may be in the env file, which httpx cannot see)."""
     return httpx.Client(
         timeout=httpx.Timeout(settings.http_timeout),
         headers={"User-Agent": USER_AGENT},
         follow_redirects=True,
         max_redirects=5,
+        transport=ProxyTransport(settings.proxies) if settings.proxies else None,
     )
 
 

@@ -21,7 +21,6 @@ import hashlib
 import queue
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,6 +33,7 @@ import httpx
 import bot
 from bot.errors import FeedError
 from bot.feeds.backoff import parse_retry_after
+from bot.net import proxy_for
 
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, application/rdf+xml;q=0.9,"
@@ -249,10 +249,7 @@ class Fetcher:
         return host
 
     def _proxy_for(self, scheme: str, hostname: str) -> str | None:
-        proxy = self._proxies.get(scheme) or self._proxies.get("all")
-        if not proxy or urllib.request.proxy_bypass_environment(hostname, self._proxies):
-            return None
-        return proxy
+        return proxy_for(self._proxies, scheme, hostname)
 
     async def _close_clients(self) -> None:
         sessions = [h.session for h in self._hosts.values()]

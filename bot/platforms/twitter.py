@@ -14,6 +14,7 @@ import unicodedata
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import httpx
 import requests
@@ -31,6 +32,7 @@ from bot.errors import (
     Transient,
 )
 from bot.models import Account, Limits, Post, PublishResult
+from bot.net import proxy_for
 from bot.platforms.base import Checkpoint, Publisher
 from bot.platforms.media import ImageProblem, fetch_image
 from bot.settings import Settings, TwitterSettings, credential_variables
@@ -59,10 +61,13 @@ class XSession(requests.Session):
     than the base URL is refused rather than sent.
     """
 
-    def __init__(self, base_url: str, timeout: float) -> None:
+    def __init__(
+        self, base_url: str, timeout: float, proxies: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__()
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self._route = _route(self.base_url, proxies or {})
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
         url = url.decode() if isinstance(url, bytes) else url
@@ -71,7 +76,23 @@ class XSession(requests.Session):
         if not url.startswith(self.base_url + "/"):
             raise requests.exceptions.InvalidURL(f"refusing to send an X request to {url}")
         kwargs.setdefault("timeout", self.timeout)
+        if self._route is not None:
+            kwargs.setdefault("proxies", self._route)
         return super().request(method, url, *args, **kwargs)
+
+
+def _route(base_url: str, proxies: Mapping[str, str]) -> dict[str, str] | None:
+    """requests' per-request `proxies` for the one host XSession talks to, as the settings'
+    proxy variables say; None without any. Per request because requests lets the process
+    environment's proxies override a session's; a "no_proxy" entry of the host itself is
+    how requests is told to go direct even when the environment names a proxy."""
+    if not proxies:
+        return None
+    parts = urlsplit(base_url)
+    proxy = proxy_for(proxies, parts.scheme, parts.hostname or "")
+    if proxy is None:
+        return {"no_proxy": parts.hostname or ""}
+    return {parts.scheme: proxy}
 
 
 def _problem(response: requests.Response | None) -> dict[str, Any]:
@@ -182,6 +203,7 @@ class TwitterPublisher(Publisher):
         http: httpx.Client | None = None,
         timeout: float = 20.0,
         clock: Callable[[], float] = time.time,
+        proxies: Mapping[str, str] | None = None,
     ) -> None:
         self.base_url = settings.base_url.rstrip("/")
         self._own_http = http is None
@@ -194,7 +216,7 @@ class TwitterPublisher(Publisher):
             access_token_secret=settings.access_token_secret.reveal(),
             wait_on_rate_limit=False,
         )
-        self.session = XSession(self.base_url, timeout)
+        self.session = XSession(self.base_url, timeout, proxies)
         self.client.session = self.session
         self._auth = OAuth1(
             settings.api_key.reveal(),
@@ -214,7 +236,9 @@ class TwitterPublisher(Publisher):
                 + ", ".join(cls.credential_variables),
                 variable=cls.credential_variables[0],
             )
-        return cls(settings.twitter, http=http, timeout=settings.http_timeout)
+        return cls(
+            settings.twitter, http=http, timeout=settings.http_timeout, proxies=settings.proxies
+        )
 
     def close(self) -> None:
         self.session.close()
