@@ -84,7 +84,7 @@ def proxy_for(proxies: Mapping[str, str], scheme: str, hostname: str) -> str | N
     NO_PROXY's list, which urllib reads as curl does (hosts, domains, "*").
     """
     proxy = proxies.get(scheme) or proxies.get("all")
-    if not proxy or urllib.request.proxy_bypass_environment(hostname, dict(proxies)):
+    if not proxy or urllib.request.proxy_bypass_environment(hostname, proxies):  # type: ignore[arg-type]
         return None
     return proxy
 

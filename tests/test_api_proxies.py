@@ -15,8 +15,8 @@ import requests
 
 from bot.app import make_http
 from bot.net import proxy_for
-from bot.platforms.twitter import XSession
-from bot.settings import load_settings
+from bot.platforms.twitter import TwitterPublisher, XSession
+from bot.settings import credential_variables, load_settings
 from tests.botenv import bot_env
 from tests.fakes.feed_server import FeedServer
 
@@ -44,11 +44,18 @@ def test_the_shared_client_uses_the_env_files_proxy_and_honours_no_proxy(
     assert proxy.requests[0].headers["host"] == "graph.example"
 
 
-def test_x_requests_go_through_the_settings_proxy(proxy: FeedServer) -> None:
+def test_x_requests_go_through_the_env_files_proxy(proxy: FeedServer, tmp_path: Path) -> None:
     proxy.route("http://api.x.example/2/users/me", body=b'{"data": {}}', content_type="text/json")
-    with XSession("http://api.x.example", 5.0, {"http": proxy.url("")}) as session:
-        # tweepy asks for api.twitter.com; XSession sends it to its base URL, via the proxy
-        answer = session.get("https://api.twitter.com/2/users/me")
+    (tmp_path / ".env").write_text(f"HTTP_PROXY={proxy.url('')}\n")
+    credentials = {name: "x" for name in credential_variables("twitter")}
+    env = bot_env(tmp_path, FEED_URLS="https://news.example/feed", PLATFORMS="twitter",
+                  TWITTER_API_BASE_URL="http://api.x.example", **credentials)  # fmt: skip
+    publisher = TwitterPublisher.from_settings(load_settings(env, tmp_path))
+    try:
+        # tweepy asks for api.twitter.com; XSession sends it to the base URL, via the proxy
+        answer = publisher.session.get("https://api.twitter.com/2/users/me")
+    finally:
+        publisher.close()
     assert answer.json() == {"data": {}}
     assert [r.path for r in proxy.requests] == ["http://api.x.example/2/users/me"]
 
