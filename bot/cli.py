@@ -3,6 +3,11 @@
 Exit codes: 0 success, 1 a feed or a delivery failed for good (or, for `check`/`status`, something
 is unhealthy), 2 bad configuration or usage. With --json, stdout carries only JSON; logs and
 human-readable text go to stderr.
+
+Imports are per command, inside the command's function: `--help` and `status` must answer in a few
+tenths of a second, and tweepy, SQLAlchemy, twitter-text, aiohttp, httpx and feedparser take most
+of a second to import. Only light modules (click, the settings, logging, models and errors) belong
+at the top of this file; tests/test_cli_imports.py fails when a heavy one is imported with it.
 """
 
 from __future__ import annotations
@@ -13,17 +18,18 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from bot import __version__
-from bot.app import build_app, load_composer_for
-from bot.delivery import DeliveryReport
 from bot.errors import BotError, ConfigError, FeedError, PublishError
 from bot.logs import Redactor, configure_logging
 from bot.models import Platform
 from bot.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from bot.delivery import DeliveryReport
 
 log = logging.getLogger("bot")
 PLATFORM_CHOICE = click.Choice([p.value for p in Platform], case_sensitive=False)
@@ -93,6 +99,7 @@ def cli() -> None:
 @cli.command()
 def run() -> int:
     """Run the background worker: poll at start, then on POLL_INTERVAL or POLL_CRON."""
+    from bot.app import build_app
     from bot.scheduler import Worker
 
     ctx = _start()
@@ -108,6 +115,8 @@ def run() -> int:
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines on stdout, one per delivery.")
 def poll(dry_run: bool, as_json: bool) -> int:
     """Run one cycle now (poll every feed, queue what is new, publish what is due), then exit."""
+    from bot.app import build_app
+
     ctx = _start(dry_run=dry_run or None)
     app = build_app(ctx.settings, dry_run=dry_run or None)
     try:
@@ -146,6 +155,7 @@ def post(
     as_json: bool,
 ) -> int:
     """Post the story at URL now (from the store if known, else from the article page)."""
+    from bot.app import build_app
     from bot.manual import manual_post
 
     ctx = _start(dry_run=dry_run or None)
@@ -178,6 +188,7 @@ def post(
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines on stdout.")
 def preview(url: str | None, platforms: tuple[str, ...], limit: int, as_json: bool) -> int:
     """Show the posts that would be made, without publishing or marking anything seen."""
+    from bot.app import load_composer_for
     from bot.preview import preview_posts
 
     ctx = _start()
