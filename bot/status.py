@@ -68,6 +68,7 @@ def gather_status(store: Store, settings: Settings, now: float) -> dict[str, Any
     healthy = last_poll_at is not None and now - last_poll_at <= stale_after
     return {
         "healthy": healthy,
+        "schema_version": store.schema_version(),
         "last_poll_at": _iso(last_poll_at),
         "next_poll_at": store.get_meta("next_poll_at"),
         "stale_after_seconds": stale_after,
@@ -123,4 +124,5 @@ def format_status(status: dict[str, Any]) -> str:
             lines.append(f"    last error: {f['last_error']} (failures: {f['failures']})")
         if f["backoff_until"]:
             lines.append(f"    backing off until {f['backoff_until']}")
+    lines += ["", f"store: schema version {status['schema_version']}"]
     return "\n".join(lines)

@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from bot.models import DeliveryStatus, Post, PublishResult, Story
 from bot.store import FeedUpdate, NewDelivery, Store
-from bot.store.schema import LATEST
+from bot.store.migrations import LATEST
 
 S = DeliveryStatus
 NOW = 1_800_000_000.0

@@ -20,7 +20,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine
 
-from bot.store import schema
+from bot import __version__
+from bot.errors import ConfigError
+from bot.store import migrations, schema
 from bot.store.delivery_queue import DeliveryStore
 from bot.store.feed_state import FeedStore
 from bot.store.platform_state import PlatformStore
@@ -51,19 +53,42 @@ class Store(FeedStore, StoryStore, DeliveryStore, PlatformStore):
         self.engine.dispose()
 
     def migrate(self) -> int:
-        """Apply pending migrations; safe when several workers start at once."""
+        """Apply pending migrations, each step with its version row, all in one transaction;
+        safe when several workers start at once (PostgreSQL: an advisory lock; SQLite: the
+        write lock BEGIN IMMEDIATE takes). A store newer than this code is refused untouched."""
         with self.engine.begin() as conn:
             if self.is_postgres:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
-            version = schema.current_version(conn)
-            for number, migration in enumerate(schema.MIGRATIONS, start=1):
-                if number <= version:
-                    continue
-                migration(conn)
+            version = migrations.current_version(conn)
+            latest = len(migrations.STEPS)
+            if version > latest:
+                raise StoreTooNew(version, latest)
+            for number, upgrade in migrations.pending(version):
+                upgrade(conn)
                 conn.execute(
                     insert(schema.schema_version).values(version=number, applied_at=_now_epoch())
                 )
-            return max(version, schema.LATEST)
+            return latest
+
+    def schema_version(self) -> int:
+        """The version this store is at (for `status`)."""
+        with self._read() as conn:
+            return migrations.current_version(conn)
+
+
+class StoreTooNew(ConfigError):
+    """The store was upgraded by a later release: this code must not guess at its tables."""
+
+    def __init__(self, found: int, known: int) -> None:
+        super().__init__(
+            f"the store (DATABASE_URL) is at schema version {found}, but this release of feedbot "
+            f"({__version__}) knows versions up to {known}: it was upgraded by a later release. "
+            "Run that release or a newer one, or restore the backup taken before the upgrade; "
+            "nothing in the store was changed.",
+            variable="DATABASE_URL",
+        )
+        self.found = found
+        self.known = known
 
 
 def _sqlite_engine(url: str) -> Engine:

@@ -1,14 +1,14 @@
-"""Tables and migrations.
+"""The tables as this release uses them: what the code reads and writes.
+
+This is the model of the schema, not the way to build it: `bot.store.migrations` holds the frozen
+steps that build and upgrade a store, and a test checks that they arrive exactly here. Change
+both together.
 
 Times are stored as UTC epoch seconds (floats): identical on SQLite and PostgreSQL,
-cheap to compare, and free of the time-zone surprises of DATETIME columns. Each migration is
-a function applied once, in order, and recorded in `schema_version`; so a later column is added
-to an existing database instead of breaking it.
+cheap to compare, and free of the time-zone surprises of DATETIME columns.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 from sqlalchemy import (
     Boolean,
@@ -22,10 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    inspect,
-    text,
 )
-from sqlalchemy.engine import Connection
 
 metadata = MetaData()
 
@@ -135,27 +132,3 @@ meta = Table(
     Column("key", String(100), primary_key=True),
     Column("value", Text),
 )
-
-
-def _v1(conn: Connection) -> None:
-    metadata.create_all(conn)
-
-
-def _v2(conn: Connection) -> None:
-    """feeds.body_digest. v1 creates the tables as `metadata` describes them now, so on a new
-    database the column is already there: every later migration adds only what is missing."""
-    if "body_digest" not in {c["name"] for c in inspect(conn).get_columns("feeds")}:
-        conn.execute(text("ALTER TABLE feeds ADD COLUMN body_digest TEXT"))
-
-
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2]
-"""Append-only. Migration N (1-based) brings the schema from version N-1 to N."""
-
-LATEST = len(MIGRATIONS)
-
-
-def current_version(conn: Connection) -> int:
-    if not conn.dialect.has_table(conn, "schema_version"):
-        return 0
-    value = conn.execute(text("SELECT MAX(version) FROM schema_version")).scalar()
-    return int(value or 0)
