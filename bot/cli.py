@@ -187,16 +187,16 @@ def post(
 @click.option("--limit", default=3, show_default=True, help="How many of the newest stories.")
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines on stdout.")
 def preview(url: str | None, platforms: tuple[str, ...], limit: int, as_json: bool) -> int:
-    """Show the posts that would be made, without publishing or marking anything seen."""
+    """Show the posts that would be made, publishing and marking nothing; exit 1 if a feed fails."""
     from bot.app import load_composer_for
     from bot.preview import preview_posts
 
     ctx = _start()
     composer = load_composer_for(ctx.settings)
-    rows = preview_posts(
+    shown = preview_posts(
         ctx.settings, composer, url=url, platforms=[p.lower() for p in platforms], limit=limit
     )
-    for row in rows:
+    for row in shown.rows:
         if as_json:
             ctx.json_line(row)
             continue
@@ -211,7 +211,9 @@ def preview(url: str | None, platforms: tuple[str, ...], limit: int, as_json: bo
         for warning in row["warnings"]:
             ctx.out(f"-- warning: {warning}")
         ctx.out("")
-    return 0
+    for error in shown.feed_errors:
+        ctx.err(f"feed {error.url} could not be read: {error.reason} (check it in FEED_URLS)")
+    return 1 if shown.feed_errors else 0
 
 
 @cli.command()

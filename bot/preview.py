@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,12 +22,27 @@ from bot.settings import Settings
 from bot.store import Store
 
 
-def newest_stories(settings: Settings, limit: int, now: float) -> list[Story]:
+@dataclass
+class Preview:
+    """The posts a preview shows, and the feeds it could not read (named, never hidden)."""
+
+    rows: list[dict[str, Any]]
+    feed_errors: list[FeedError] = field(default_factory=list)
+
+
+def newest_stories(
+    settings: Settings, limit: int, now: float
+) -> tuple[list[Story], list[FeedError]]:
+    """The newest stories of every feed, and the error of each feed that could not be read."""
     fetcher = make_fetcher(settings)
     stories: list[Story] = []
+    errors: list[FeedError] = []
     try:
         for result in fetcher.fetch_many([FeedRequest(u) for u in settings.feed_urls]):
-            if result.error or not result.body:
+            if result.error:
+                errors.append(result.error)
+                continue
+            if not result.body:
                 continue
             try:
                 parsed = parse_feed(
@@ -35,12 +51,13 @@ def newest_stories(settings: Settings, limit: int, now: float) -> list[Story]:
                     content_type=result.content_type,
                     now=datetime.fromtimestamp(now, UTC),
                 )
-            except FeedError:
+            except FeedError as exc:
+                errors.append(exc)
                 continue
             stories.extend(parsed.stories)
     finally:
         fetcher.close()
-    return sorted(stories, key=lambda s: s.published, reverse=True)[:limit]
+    return sorted(stories, key=lambda s: s.published, reverse=True)[:limit], errors
 
 
 def story_for_url(settings: Settings, url: str, now: float) -> Story:
@@ -85,10 +102,14 @@ def preview_posts(
     platforms: Sequence[str],
     limit: int,
     now: float | None = None,
-) -> list[dict[str, Any]]:
+) -> Preview:
     now = time.time() if now is None else now
     names = list(platforms) or list(settings.platforms) or [p.value for p in Platform]
-    stories = [story_for_url(settings, url, now)] if url else newest_stories(settings, limit, now)
+    feed_errors: list[FeedError] = []
+    if url:
+        stories = [story_for_url(settings, url, now)]
+    else:
+        stories, feed_errors = newest_stories(settings, limit, now)
     if any(limits_for(name).requires_image for name in names):
         stories = [_with_page_image(settings, story) for story in stories]
     rows: list[dict[str, Any]] = []
@@ -116,4 +137,4 @@ def preview_posts(
                     "warnings": warnings,
                 }
             )
-    return rows
+    return Preview(rows, feed_errors)

@@ -113,3 +113,23 @@ def test_preview_of_an_unreachable_page_is_a_clear_error(
     result = run_main(["preview", missing], platform_env(server, tmp_path), tmp_path)
     assert result.returncode == 2
     assert "/articles/gone" in result.stderr and "404" in result.stderr
+
+
+def test_preview_names_each_unreadable_feed_and_exits_1(
+    server: FakePlatformServer, articles: Articles, tmp_path: Path
+) -> None:
+    good = write_feed(tmp_path / "feed.xml", [Item(814, image_url=server.image_url())])
+    broken = tmp_path / "broken.xml"
+    broken.write_text("<html><body>Not a feed</body></html>", encoding="utf-8")
+    missing = articles.pages.url("/feeds/missing.xml")
+    env = platform_env(server, tmp_path, f"{good} {broken.as_uri()} {missing}")
+    result = run_main(["preview", "--platform", "twitter", "--json"], env, tmp_path)
+    assert result.returncode == 1
+    [row] = json_lines(result.stdout)  # the readable feed is still shown, stdout stays JSON
+    assert row["story_url"] == "https://news.example.com/story-814/"
+    errors = result.stderr.splitlines()
+    assert len(errors) == 2, result.stderr
+    assert errors[0].startswith(f"feed {broken.as_uri()} could not be read: ")
+    assert errors[1].startswith(f"feed {missing} could not be read: ") and "404" in errors[1]
+    assert all(line.endswith("(check it in FEED_URLS)") for line in errors)
+    assert "Traceback" not in result.stderr

@@ -16,7 +16,7 @@ def test_preview_warns_when_the_worker_would_skip_a_story(tmp_path: Path) -> Non
                   EXCLUDE_KEYWORDS="lab-grown")  # fmt: skip
     settings = load_settings(env, tmp_path)
     rows = preview_posts(settings, load_composer_for(settings), url=None, platforms=[], limit=5,
-                         now=BASE_TIME.timestamp())  # fmt: skip
+                         now=BASE_TIME.timestamp()).rows  # fmt: skip
     by_title = {r["title"]: r for r in rows}
     assert any("would skip" in w for w in by_title["Lab-grown prices fall"]["warnings"])
     assert not any("would skip" in w for w in by_title["Story number 2"]["warnings"])
