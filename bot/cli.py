@@ -285,6 +285,80 @@ def check(as_json: bool) -> int:
     return 0 if ok else 1
 
 
+# --- queue control: see bot/queue_control.py --------------------------------------------------
+
+
+def _steer(action: str, *args: Any, as_json: bool = False, **kwargs: Any) -> int:
+    """Run one queue-control function against the store and show its outcome: JSON Lines on
+    stdout with --json, else the readable lines."""
+    from bot import queue_control
+    from bot.store import Store
+
+    ctx = _start()
+    store = Store.open(ctx.settings.database_url)
+    try:
+        outcome = getattr(queue_control, action)(store, *args, now=time.time(), **kwargs)
+    finally:
+        store.close()
+    for record in outcome.records if as_json else ():
+        ctx.json_line(record)
+    for line in outcome.lines if not as_json else ():
+        ctx.out(line)
+    return int(outcome.exit_code)
+
+
+def _platform_name(value: str | None) -> str | None:
+    from bot.queue_control import parse_platform
+
+    return parse_platform(value) if value is not None else None
+
+
+@cli.command()
+@click.option("--platform", default=None, help="Only this platform.")
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines on stdout, one per delivery.")
+def queue(platform: str | None, as_json: bool) -> int:
+    """What waits to be sent: queued, deferred, being sent, unconfirmed, needing attention."""
+    return _steer("show_queue", platform=_platform_name(platform), as_json=as_json)
+
+
+@cli.command()
+@click.argument("target", metavar="URL|ID")
+@click.option("--platform", default=None, help="Only the delivery on this platform.")
+def cancel(target: str, platform: str | None) -> int:
+    """Make sure a delivery (by id) or a story (by URL) is never sent; exit 1 if one may be."""
+    return _steer("cancel", target, platform=_platform_name(platform))
+
+
+@cli.command()
+@click.argument("delivery_id", metavar="ID")
+def retry(delivery_id: str) -> int:
+    """Queue a failed or cancelled delivery again (a deferred one: due now)."""
+    return _steer("retry", delivery_id)
+
+
+@cli.command()
+@click.argument("platform")
+def pause(platform: str) -> int:
+    """Send nothing on PLATFORM until `resume` (kept in the store, shown in `status`)."""
+    return _steer("pause", _platform_name(platform))
+
+
+@cli.command()
+@click.argument("platform")
+def resume(platform: str) -> int:
+    """Lift a pause of PLATFORM, by hand or for refused credentials."""
+    return _steer("resume", _platform_name(platform))
+
+
+@cli.command()
+@click.option("--platform", default=None, help="Only this platform.")
+@click.option("--limit", default=20, show_default=True, help="How many of the newest posts.")
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines on stdout, one per post.")
+def history(platform: str | None, limit: int, as_json: bool) -> int:
+    """What went out, newest first: time, platform, title and the link to the live post."""
+    return _steer("history", platform=_platform_name(platform), limit=limit, as_json=as_json)
+
+
 def _shares_page_token(settings: Settings) -> bool:
     """Instagram falls back on the Page token; then that is the variable a user may fix."""
     ig, fb = settings.instagram, settings.facebook

@@ -32,6 +32,7 @@ from bot.models import DeliveryStatus, PublishResult
 from bot.pacing import Pacing, retry_delay
 from bot.platforms.base import Publisher
 from bot.store import DeliveryRow, Store
+from bot.store.platform_state import PAUSED_BY_HAND
 
 log = logging.getLogger("bot.delivery")
 S = DeliveryStatus
@@ -214,7 +215,7 @@ class Deliverer:
     ) -> list[DeliveryReport]:
         publisher = self.publishers[platform]
         reports: list[DeliveryReport] = []
-        if not self._platform_ready(platform, publisher):
+        if not self.platform_ready(platform, publisher):
             return reports
         dry = _is_dry(publisher)
         if dry:
@@ -280,14 +281,17 @@ class Deliverer:
                 reports.append(report_for(row, S.DRY_RUN.value, remote_id=result.remote_id))
         return reports
 
-    def _platform_ready(self, platform: str, publisher: Publisher) -> bool:
-        """False while the platform is paused (bad token) or held (rate limit) — nothing lost."""
+    def platform_ready(self, platform: str, publisher: Publisher) -> bool:
+        """False while the platform is paused (by hand, or for a bad token) or held (rate
+        limit) — nothing lost. A credentials pause is lifted here once the token works again."""
         state = self.store.platform_states().get(platform, {})
         now = self.clock()
         if state.get("hold_until") and state["hold_until"] > now:
             return False
         if not state.get("paused"):
             return True
+        if state.get("paused_by") == PAUSED_BY_HAND:
+            return False  # only `resume` lifts a person's pause
         try:
             account = publisher.verify()
         except AuthError:

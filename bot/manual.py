@@ -152,6 +152,14 @@ def _post_one(
             story_id, replace(delivery, next_attempt_at=0.0), now, seq=seq
         )
     publisher = app.engine.publishers[platform]
+    paused = store.platform_states().get(platform, {})
+    if paused.get("paused") and not deliverer.platform_ready(platform, publisher):
+        return report_for(
+            store.delivery(delivery_id),
+            S.QUEUED.value,
+            error=f"{platform} is paused ({paused.get('paused_reason')}); it stays queued and "
+            f"goes out after `main.py resume {platform}`",
+        )
     while True:
         state = store.platform_states().get(platform, {})
         if state.get("hold_until") and state["hold_until"] > clock():

@@ -61,7 +61,8 @@ class DeliveryStatus(StrEnum):
     """Life cycle of one (story, platform) delivery.
 
     queued -> sending -> published | deferred | skipped | failed; dry_run is the terminal state
-    of a delivery that the dry-run publisher reported instead of sending.
+    of a delivery that the dry-run publisher reported instead of sending; cancelled is a queued or
+    deferred delivery a person stopped (`cancel`) before any worker claimed it: never sent.
     """
 
     QUEUED = "queued"
@@ -71,6 +72,7 @@ class DeliveryStatus(StrEnum):
     SKIPPED = "skipped"
     FAILED = "failed"
     DRY_RUN = "dry_run"
+    CANCELLED = "cancelled"
 
 
 TERMINAL_STATUSES = frozenset(
@@ -79,6 +81,7 @@ TERMINAL_STATUSES = frozenset(
         DeliveryStatus.SKIPPED,
         DeliveryStatus.FAILED,
         DeliveryStatus.DRY_RUN,
+        DeliveryStatus.CANCELLED,
     }
 )
 

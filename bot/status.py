@@ -53,6 +53,9 @@ def gather_status(store: Store, settings: Settings, now: float) -> dict[str, Any
             "skipped": c.get("skipped", 0),
             "paused": bool(s.get("paused")),
             "paused_reason": s.get("paused_reason") if s.get("paused") else None,
+            "paused_by": s.get("paused_by") if s.get("paused") else None,  # "hand"|"credentials"
+            "paused_at": _iso(s.get("paused_at")) if s.get("paused") else None,
+            "cancelled": c.get("cancelled", 0),
             "rate_limited_until": _iso(s.get("hold_until"))
             if (s.get("hold_until") or 0) > now
             else None,
@@ -104,6 +107,8 @@ def format_status(status: dict[str, Any]) -> str:
     ]
     for name, p in status["platforms"].items():
         state = "PAUSED: " + (p["paused_reason"] or "") if p["paused"] else "ok"
+        if p["paused_by"] == "hand":
+            state = f"PAUSED by hand since {p['paused_at']} (resume: main.py resume {name})"
         if p["rate_limited_until"]:
             state = f"rate limited until {p['rate_limited_until']}"
         lines.append(

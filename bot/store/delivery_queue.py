@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     and_,
     bindparam,
+    exists,
     func,
     select,
     update,
@@ -20,17 +21,31 @@ from bot.store.codec import post_to_json
 from bot.store.rows import (
     INSERT_EVENT,
     DeliveryRow,
+    HandChange,
+    HistoryEntry,
     NewDelivery,
+    QueueEntry,
     S,
     delivery_row,
     insert_delivery,
     owner_is_dead,
     record_event,
 )
-from bot.store.schema import deliveries, feeds
+from bot.store.schema import deliveries, feeds, platform_state, stories
 
 IN_CHUNK = 500
 """Ids per IN (...) list: well under SQLite's and PostgreSQL's bound-parameter limits."""
+
+PENDING_STATUSES = ("queued", "deferred", "sending", "unconfirmed", "needs_attention")
+"""What `queue` lists: every delivery not yet settled. Statuses are plain strings in the store;
+`unconfirmed` and `needs_attention` (an attempt that may have gone out) may not exist yet."""
+CANCELLABLE = (S.QUEUED.value, S.DEFERRED.value)
+"""Only a delivery no attempt is under way for can be cancelled and be sure never to go out."""
+RETRYABLE = (S.FAILED.value, S.CANCELLED.value)
+
+_PAUSED = exists().where(
+    and_(platform_state.c.platform == deliveries.c.platform, platform_state.c.paused.is_(True))
+)
 
 
 class DeliveryStore(StoreBase):
@@ -65,6 +80,11 @@ class DeliveryStore(StoreBase):
                 ).all()
         return [delivery_row(r) for r in rows]
 
+    def find_delivery(self, delivery_id: int) -> DeliveryRow | None:
+        with self._read() as conn:
+            row = conn.execute(select(deliveries).where(deliveries.c.id == delivery_id)).first()
+        return delivery_row(row) if row else None
+
     def delivery(self, delivery_id: int) -> DeliveryRow:
         with self._read() as conn:
             row = conn.execute(select(deliveries).where(deliveries.c.id == delivery_id)).one()
@@ -86,6 +106,7 @@ class DeliveryStore(StoreBase):
             deliveries.c.status.in_([S.QUEUED.value, S.DEFERRED.value]),
             deliveries.c.next_attempt_at <= now,
             self._lease_free(deliveries, now),
+            ~_PAUSED,  # checked in the claim itself: once `pause` commits, nothing more is taken
         ]
         if only_ids is not None:
             conditions.append(deliveries.c.id.in_(list(only_ids)))
@@ -271,3 +292,140 @@ class DeliveryStore(StoreBase):
                     for row, r in done
                 ],
             )
+
+    # --- a person's hand on the queue (queue, cancel, retry, history) -----------------------
+
+    def pending_deliveries(self, now: float, platform: str | None = None) -> list[QueueEntry]:
+        """Every delivery not yet settled, the next to go first."""
+        conditions = [deliveries.c.status.in_(PENDING_STATUSES)]
+        if platform:
+            conditions.append(deliveries.c.platform == platform)
+        query = (
+            select(deliveries, stories.c.title, stories.c.url.label("story_url"))
+            .join(stories, stories.c.id == deliveries.c.story_id)
+            .where(and_(*conditions))
+            .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
+        )
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return [
+            QueueEntry(
+                id=r.id,
+                story_id=r.story_id,
+                platform=r.platform,
+                status=r.status,
+                title=r.title,
+                story_url=r.story_url,
+                next_attempt_at=r.next_attempt_at,
+                attempts=r.attempts,
+                reason=r.reason,
+                uncertain=bool(r.uncertain),
+                claimed=r.lease_until is not None and r.lease_until >= now,
+            )
+            for r in rows
+        ]
+
+    def sent_history(self, *, platform: str | None = None, limit: int = 20) -> list[HistoryEntry]:
+        """What went out (published, not dry run), newest first."""
+        conditions = [deliveries.c.status == S.PUBLISHED.value]
+        if platform:
+            conditions.append(deliveries.c.platform == platform)
+        query = (
+            select(deliveries, stories.c.title, stories.c.url.label("story_url"))
+            .join(stories, stories.c.id == deliveries.c.story_id)
+            .where(and_(*conditions))
+            .order_by(deliveries.c.published_at.desc(), deliveries.c.id.desc())
+            .limit(limit)
+        )
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return [
+            HistoryEntry(
+                id=r.id,
+                story_id=r.story_id,
+                platform=r.platform,
+                title=r.title,
+                story_url=r.story_url,
+                published_at=r.published_at,
+                remote_id=r.remote_id,
+                remote_url=r.remote_url,
+            )
+            for r in rows
+        ]
+
+    def cancel_delivery(self, delivery_id: int, now: float) -> HandChange | None:
+        """Cancel a queued or deferred delivery no worker holds; None when there is no such id.
+
+        The update re-checks status and lease in the same statement a worker's claim would have
+        to get past (SQLite's write lock, PostgreSQL's row lock), so a delivery is either claimed
+        by a worker or cancelled, never both.
+        """
+        self.expire_dead_leases(now)  # a killed worker's claim need not block a cancel
+        return self._hand_change(
+            delivery_id,
+            now,
+            CANCELLABLE,
+            {"status": S.CANCELLED.value, "reason": "cancelled by hand"},
+            "cancelled",
+        )
+
+    def requeue_delivery(self, delivery_id: int, now: float) -> HandChange | None:
+        """A failed or cancelled delivery queued again, due now, with a fresh count of attempts.
+
+        `uncertain` is kept: when an earlier attempt may have gone out, the worker looks for the
+        post before sending it again.
+        """
+        self.expire_dead_leases(now)
+        return self._hand_change(
+            delivery_id,
+            now,
+            RETRYABLE,
+            {"status": S.QUEUED.value, "reason": None, "failures": 0, "next_attempt_at": now},
+            "retried",
+        )
+
+    def hurry_delivery(self, delivery_id: int, now: float) -> HandChange | None:
+        """A deferred delivery made due now (its retry time brought forward)."""
+        return self._hand_change(
+            delivery_id, now, (S.DEFERRED.value,), {"next_attempt_at": now}, "retried"
+        )
+
+    def _hand_change(
+        self,
+        delivery_id: int,
+        now: float,
+        from_statuses: Sequence[str],
+        values: Mapping[str, Any],
+        event: str,
+    ) -> HandChange | None:
+        with self._tx() as conn:
+            found = conn.execute(select(deliveries).where(deliveries.c.id == delivery_id)).first()
+            if found is None:
+                return None
+            before = delivery_row(found)
+            claimed = found.lease_until is not None and found.lease_until >= now
+            if before.status not in from_statuses or claimed:
+                return HandChange(before, done=False, claimed=claimed)
+            changed = conn.execute(
+                update(deliveries)
+                .where(
+                    and_(
+                        deliveries.c.id == delivery_id,
+                        deliveries.c.status.in_(list(from_statuses)),
+                        self._lease_free(deliveries, now),
+                    )
+                )
+                .values(**values, updated_at=now, lease_owner=None, lease_until=None)
+            ).rowcount
+            if changed != 1:  # claimed between our read and our update (PostgreSQL)
+                return HandChange(before, done=False, claimed=True)
+            record_event(
+                conn,
+                now,
+                event,
+                story_id=before.story_id,
+                delivery_id=before.id,
+                platform=before.platform,
+                detail=f"by hand (was {before.status})",
+            )
+            return HandChange(before, done=True, claimed=False)

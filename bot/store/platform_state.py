@@ -22,6 +22,11 @@ from bot.store.rows import (
 )
 from bot.store.schema import deliveries, meta, platform_state
 
+PAUSED_BY_HAND = "hand"
+"""`platform_state.paused_by` of a pause a person made (`pause`): the worker never lifts it."""
+PAUSED_BY_CREDENTIALS = "credentials"
+"""Of a pause for refused credentials: lifted by the worker once the platform accepts them."""
+
 
 class PlatformStore(StoreBase):
     """The platforms' side of the store, and meta."""
@@ -32,28 +37,66 @@ class PlatformStore(StoreBase):
         return {r["platform"]: dict(r) for r in rows}
 
     def pause_platform(self, platform: str, reason: str, now: float) -> bool:
-        """Pause; returns True when it was not paused before (so the loud line is logged once)."""
+        """Pause for refused credentials; returns True when it was not paused before (so the loud
+        line is logged once). A pause by hand stays one: only a person lifts it."""
         with self._tx() as conn:
             was = conn.execute(
-                select(platform_state.c.paused).where(platform_state.c.platform == platform)
-            ).scalar()
+                select(platform_state.c.paused, platform_state.c.paused_by).where(
+                    platform_state.c.platform == platform
+                )
+            ).first()
+            if was and was.paused and was.paused_by == PAUSED_BY_HAND:
+                self._platform_update(conn, platform, last_error=reason, last_error_at=now)
+                return False
             self._platform_update(
                 conn,
                 platform,
                 paused=True,
+                paused_by=PAUSED_BY_CREDENTIALS,
                 paused_reason=reason,
                 paused_at=now,
                 last_error=reason,
                 last_error_at=now,
             )
-            if not was:
+            if not (was and was.paused):
                 record_event(conn, now, "paused", platform=platform, detail=reason)
-            return not was
+            return not (was and was.paused)
 
-    def resume_platform(self, platform: str, now: float) -> None:
+    def pause_by_hand(self, platform: str, now: float) -> dict[str, Any] | None:
+        """A person's pause: the worker sends nothing on `platform` until `resume`. Returns the
+        state before (None when the platform had none), so the caller can say what changed."""
         with self._tx() as conn:
-            self._platform_update(conn, platform, paused=False, paused_reason=None)
-            record_event(conn, now, "resumed", platform=platform)
+            before = conn.execute(
+                select(platform_state).where(platform_state.c.platform == platform)
+            ).first()
+            if before is not None and before.paused and before.paused_by == PAUSED_BY_HAND:
+                return dict(before._mapping)
+            self._platform_update(
+                conn,
+                platform,
+                paused=True,
+                paused_by=PAUSED_BY_HAND,
+                paused_reason="paused by hand",
+                paused_at=now,
+            )
+            record_event(conn, now, "paused", platform=platform, detail="by hand")
+            return dict(before._mapping) if before is not None else None
+
+    def resume_platform(self, platform: str, now: float, *, by_hand: bool = False) -> bool:
+        """Lift a pause, whatever caused it; False when the platform was not paused."""
+        with self._tx() as conn:
+            was = conn.execute(
+                select(platform_state.c.paused).where(platform_state.c.platform == platform)
+            ).scalar()
+            if not was:
+                return False
+            self._platform_update(
+                conn, platform, paused=False, paused_by=None, paused_reason=None, paused_at=None
+            )
+            record_event(
+                conn, now, "resumed", platform=platform, detail="by hand" if by_hand else None
+            )
+            return True
 
     def platform_error(self, platform: str, error: str, now: float) -> None:
         with self._tx() as conn:

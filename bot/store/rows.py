@@ -58,6 +58,49 @@ class DeliveryRow:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueEntry:
+    """A delivery still to be settled, as `queue` lists it (with its story's title)."""
+
+    id: int
+    story_id: int
+    platform: str
+    status: str
+    title: str
+    story_url: str | None
+    next_attempt_at: float
+    attempts: int
+    reason: str | None
+    uncertain: bool
+    claimed: bool
+    """A worker holds its lease right now: it is being (or about to be) sent."""
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """A delivery that went out, as `history` lists it."""
+
+    id: int
+    story_id: int
+    platform: str
+    title: str
+    story_url: str | None
+    published_at: float
+    remote_id: str | None
+    remote_url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HandChange:
+    """What a person's change to one delivery (cancel, retry) found and did."""
+
+    before: DeliveryRow
+    """The delivery as it was when the change was tried."""
+    done: bool
+    claimed: bool
+    """A worker held its lease, so it was left alone."""
+
+
+@dataclass(frozen=True, slots=True)
 class FeedUpdate:
     """A successful poll of one feed, as written back in the cycle's batch."""
 

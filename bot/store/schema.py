@@ -116,6 +116,7 @@ platform_state = Table(
     metadata,
     Column("platform", String(20), primary_key=True),
     Column("paused", Boolean, nullable=False, server_default="0"),
+    Column("paused_by", String(20)),  # "hand" (`pause`) or "credentials" (refused token)
     Column("paused_reason", Text),
     Column("paused_at", Float),
     Column("last_success_at", Float),
