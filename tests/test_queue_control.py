@@ -426,3 +426,38 @@ def test_history_of_nothing_says_so(store: Store) -> None:
     assert qc.history(store, now=NOW, platform="facebook").lines == [
         "nothing has been published yet on facebook"
     ]
+
+
+def test_migration_3_marks_a_pause_of_an_older_store_as_one_for_credentials(
+    database_url: str,
+) -> None:
+    """Before `pause` existed every pause was for refused credentials: the worker may lift it."""
+    from sqlalchemy import create_engine, text
+
+    from bot.store import migrations
+
+    engine = create_engine(database_url)
+    with engine.begin() as conn:  # a store as v0.1.0 left it (schema version 2)
+        for number, step in migrations.pending(0)[:2]:
+            step(conn)
+            conn.execute(
+                text("INSERT INTO schema_version (version, applied_at) VALUES (:v, 0)"),
+                {"v": number},
+            )
+        conn.execute(
+            text(
+                "INSERT INTO platform_state (platform, paused, paused_reason) VALUES (:p, :b, :r)"
+            ),
+            [
+                {"p": "facebook", "b": True, "r": "Error validating access token"},
+                {"p": "twitter", "b": False, "r": None},
+            ],
+        )
+    engine.dispose()
+    store = Store.open(database_url)
+    try:
+        states = store.platform_states()
+        assert states["facebook"]["paused_by"] == "credentials"
+        assert states["twitter"]["paused_by"] is None
+    finally:
+        store.close()

@@ -20,13 +20,18 @@ from types import ModuleType
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from bot.store.migrations import m0001_v0_1_0_schema, m0002_feed_body_digest
+from bot.store.migrations import (
+    m0001_v0_1_0_schema,
+    m0002_feed_body_digest,
+    m0003_platform_paused_by,
+)
 
 Migration = Callable[[Connection], None]
 
 STEPS: tuple[ModuleType, ...] = (
     m0001_v0_1_0_schema,
     m0002_feed_body_digest,
+    m0003_platform_paused_by,
 )
 """Append-only. Step N (1-based) brings the schema from version N-1 to N."""
 
