@@ -155,3 +155,10 @@ def test_a_v0_1_0_store_upgrades_without_losing_or_repeating_a_post(
     assert all(platforms[p]["dry_run_total"] == 2 for p in platforms)
     assert platforms["facebook"]["failed"] == 1
     assert info["schema_version"] >= 2
+    # History lists the posts v0.1.0 made beside the new ones, with their live links.
+    history = run_main(["history", "--json", "--limit", "100"], new_env, tmp_path)
+    assert history.returncode == 0, history.stderr
+    entries = [json.loads(line) for line in history.stdout.splitlines()]
+    old_published = {i for i, s, _ in old_rows if s == "published"}
+    assert old_published <= {e["id"] for e in entries}
+    assert all(e["remote_url"] for e in entries if e["platform"] == "twitter")
