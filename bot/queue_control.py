@@ -219,11 +219,11 @@ def _story_deliveries(store: Store, url: str, platform: str | None) -> list[Deli
 
 def _cancel_result(change: HandChange, out: Outcome) -> None:
     row = change.before
-    title = clean(row.post.parts.get("title") or row.post.story_url, 80)
+    story = clean(row.post.story_url or f"story {row.story_id}")
     record: dict[str, Any] = {"id": row.id, "platform": row.platform, "status": row.status}
     if change.done:
         record["status"] = S.CANCELLED.value
-        out.lines.append(f"cancelled {_label(row)}: {title}; it will never be sent")
+        out.lines.append(f"cancelled {_label(row)} of {story}: it will never be sent")
         if row.uncertain:
             out.lines.append(
                 f"  note: an earlier attempt timed out and may have gone out: "
