@@ -194,6 +194,8 @@ def test_a_manual_post_on_a_platform_paused_by_hand_waits_for_resume(
     env = platform_env(server, tmp_path, feed, PLATFORMS="twitter")
     assert run_main(["pause", "twitter"], env, tmp_path).returncode == 0
     assert run_main(["poll"], env, tmp_path).returncode == 0
+    status = run_main(["status"], env, tmp_path).stdout
+    assert "PAUSED by hand since 20" in status and "(resume: main.py resume twitter)" in status
     post = run_main(["post", STORY.format(941)], env, tmp_path)
     assert post.returncode == 1
     assert "twitter is paused (paused by hand)" in post.stdout
