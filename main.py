@@ -1,8 +1,38 @@
-"""Entry point: `python main.py --help`. Everything lives in bot.cli."""
+"""Entry point: `python main.py --help`. Everything lives in bot.cli.
+
+The version check comes before any import of the bot, whose code needs Python 3.11 (for example
+`from datetime import UTC`): an older Python gets one line saying what to install, and exit 2 (a
+setting to fix, which systemd's RestartPreventExitStatus=2 does not restart). This file must stay
+readable by old Pythons: no f-strings, no annotations, nothing newer than 3.0.
+"""
 
 import sys
 
-from bot.cli import main
+MINIMUM = (3, 11)
+
+
+def python_problem(version_info=None, executable=None):
+    """The one-line message for a Python older than MINIMUM, or None when it is new enough."""
+    version = tuple(sys.version_info if version_info is None else version_info)
+    if version[:2] >= MINIMUM:
+        return None
+    return (
+        "error: feedbot needs Python {need} or newer, but {exe} is Python {have}; install "
+        "python3.11 (or newer) and recreate the virtual environment: rm -rf .venv && "
+        "make PYTHON=python3.11 run"
+    ).format(
+        need=".".join(str(part) for part in MINIMUM),
+        exe=executable or sys.executable or "this interpreter",
+        have=".".join(str(part) for part in version[:3]),
+    )
+
 
 if __name__ == "__main__":
+    problem = python_problem()
+    if problem:
+        sys.stderr.write(problem + "\n")
+        sys.exit(2)
+
+    from bot.cli import main
+
     sys.exit(main(sys.argv[1:]))
