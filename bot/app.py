@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -18,7 +18,6 @@ from bot.compose import Composer, load_composer
 from bot.engine import Engine
 from bot.feeds.fetch import Fetcher
 from bot.feeds.parse_pool import ParsePool
-from bot.models import Platform
 from bot.net import ProxyTransport
 from bot.platforms import build_publishers, limits_for
 from bot.settings import Settings
@@ -68,11 +67,13 @@ def make_fetcher(settings: Settings) -> Fetcher:
     )
 
 
-def load_composer_for(settings: Settings) -> Composer:
-    """All three templates are loaded and checked at start, so `preview` can show any of them
-    and a template that cannot fit its platform stops the program before anything is sent."""
-    names = [p.value for p in Platform]
-    return load_composer(
+def load_composer_for(settings: Settings, platforms: Sequence[str] | None = None) -> Composer:
+    """The templates of the active platforms (or of `platforms`, for `preview`), loaded and
+    checked at start: a template that cannot fit its platform stops the program before anything
+    is sent, and a platform that is not used needs no template. Doubtful templates (`{{title}}`
+    prints braces) are logged here, once."""
+    names = tuple(settings.platforms if platforms is None else platforms)
+    composer = load_composer(
         settings.template_dir,
         settings.handles_file,
         brand_handles=settings.handles,
@@ -80,6 +81,10 @@ def load_composer_for(settings: Settings) -> Composer:
         platforms=names,
         limits={name: limits_for(name) for name in names},
     )
+    for template in composer.templates.values():
+        for warning in template.warnings:
+            log.warning(warning)
+    return composer
 
 
 def build_app(

@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -53,8 +54,14 @@ class Context:
 
 
 def _start(dry_run: bool | None = None) -> Context:
-    settings = load_settings(dry_run=dry_run or None)
+    click_ctx = click.get_current_context(silent=True)
+    options = click_ctx.find_root().params if click_ctx else {}
+    settings = load_settings(dry_run=dry_run or None, env_file=options.get("env_file"))
     redact = configure_logging(settings.log_level, settings.log_format, settings.secrets())
+    for warning in settings.warnings:
+        log.warning(warning)
+    if len(settings.sources) > 1:  # how the env file was found, when nobody named it
+        log.info(settings.sources[-1])
     if settings.demo:
         log.warning(
             "DEMO MODE: no .env found and FEED_URLS is not set, so the bundled sample feed "
@@ -88,7 +95,15 @@ def _print_reports(ctx: Context, reports: Sequence[DeliveryReport], as_json: boo
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="feedbot")
-def cli() -> None:
+@click.option(
+    "--env-file",
+    type=click.Path(dir_okay=True, path_type=Path),
+    default=None,
+    metavar="PATH",
+    help="Read the settings from this file instead of ./.env (relative paths in it resolve "
+    "against its folder; the process environment still wins).",
+)
+def cli(env_file: Path | None) -> None:
     """Turn a newsroom's feed into posts on X, Facebook and Instagram, once per story.
 
     Configure with environment variables or a .env file (see .env.example). With no .env and no
@@ -189,10 +204,12 @@ def post(
 def preview(url: str | None, platforms: tuple[str, ...], limit: int, as_json: bool) -> int:
     """Show the posts that would be made, publishing and marking nothing; exit 1 if a feed fails."""
     from bot.app import load_composer_for
-    from bot.preview import preview_posts
+    from bot.preview import preview_platforms, preview_posts
 
     ctx = _start()
-    composer = load_composer_for(ctx.settings)
+    composer = load_composer_for(
+        ctx.settings, preview_platforms(ctx.settings, [p.lower() for p in platforms])
+    )
     shown = preview_posts(
         ctx.settings, composer, url=url, platforms=[p.lower() for p in platforms], limit=limit
     )

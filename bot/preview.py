@@ -94,6 +94,11 @@ def _skip_reason(settings: Settings, story: Story, now: float) -> str | None:
     return reason or StoryFilter.from_settings(settings).reason(story)
 
 
+def preview_platforms(settings: Settings, platforms: Sequence[str]) -> list[str]:
+    """The platforms asked for, else the active ones, else all (a preview with no settings)."""
+    return list(platforms) or list(settings.platforms) or [p.value for p in Platform]
+
+
 def preview_posts(
     settings: Settings,
     composer: Composer,
@@ -104,7 +109,7 @@ def preview_posts(
     now: float | None = None,
 ) -> Preview:
     now = time.time() if now is None else now
-    names = list(platforms) or list(settings.platforms) or [p.value for p in Platform]
+    names = preview_platforms(settings, platforms)
     feed_errors: list[FeedError] = []
     if url:
         stories = [story_for_url(settings, url, now)]

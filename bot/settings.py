@@ -1,24 +1,26 @@
 """Settings: the only module that reads the environment.
 
-Values come from the process environment and a `.env` file in the working directory (the process
-wins); with neither a `.env` nor FEED_URLS the bundled demo (`config/demo.env`) is used. Everything
-is parsed and validated once, here, so a typo stops the program at start with exit code 2 and a
-message naming the variable, instead of failing hours later deep inside a poll.
+Values come from the process environment and an env file: `--env-file PATH`, else `.env` in the
+working directory (the process wins); with neither a file nor FEED_URLS, the env file of an
+installed systemd unit running this copy, else the bundled demo (`config/demo.env`). bot.envfile
+picks and reads the file. Relative paths resolve against the env file's folder (the project folder
+for the demo or without a file), never against the working directory. Everything is parsed and
+validated once, here, so a typo stops the program at start with exit code 2 and a message naming
+the variable, instead of failing hours later deep inside a poll.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from dotenv import dotenv_values
-
+from bot.envfile import find_sources, unknown_name_warnings
 from bot.errors import ConfigError
 from bot.models import Platform
 from bot.settings_values import (
@@ -164,6 +166,8 @@ class Settings:
     demo: bool = False
     sources: tuple[str, ...] = ()
     """Where the values came from (".env", "config/demo.env"), for the first log line."""
+    warnings: tuple[str, ...] = ()
+    """Doubtful settings (a name no setting reads, ...), logged once at start."""
 
     @property
     def tz(self) -> ZoneInfo:
@@ -188,32 +192,16 @@ class Settings:
 # --- loading -----------------------------------------------------------------------------------
 
 
-def read_environment(
-    environ: Mapping[str, str], cwd: Path
-) -> tuple[dict[str, str], bool, tuple[str, ...]]:
-    """Merge `.env` (or the demo) under the process environment; report whether it is the demo."""
-    env_file = cwd / ".env"
-    values: dict[str, str] = {}
-    sources: list[str] = []
-    demo = False
-    if env_file.is_file():
-        values.update({k: v or "" for k, v in dotenv_values(env_file).items()})
-        sources.append(str(env_file))
-    elif "FEED_URLS" not in environ:
-        values.update({k: v or "" for k, v in dotenv_values(DEMO_ENV).items()})
-        sources.append(str(DEMO_ENV))
-        demo = True
-    values.update(environ)
-    return values, demo, tuple(sources)
-
-
 class _Reader:
     """Fetches and parses variables from the merged mapping, naming the variable on error."""
 
     def __init__(self, values: Mapping[str, str]) -> None:
         self.values = values
+        self.asked: set[str] = set()
+        """Every name looked up: with _READ_WHEN_NEEDED, the names that are settings."""
 
     def raw(self, name: str) -> str | None:
+        self.asked.add(name)
         value = self.values.get(name)
         if value is None or value.strip() == "":
             return None
@@ -233,13 +221,23 @@ def load_settings(
     cwd: Path | None = None,
     *,
     dry_run: bool | None = None,
+    env_file: Path | None = None,
+    unit_dirs: Iterable[Path] | None = None,
 ) -> Settings:
     """Build the Settings once, at start. Raises ConfigError (exit 2) on the first bad value."""
     environ = dict(os.environ if environ is None else environ)
     cwd = Path.cwd() if cwd is None else cwd
-    values, demo, sources = read_environment(environ, cwd)
-    r = _Reader(values)
-    base = PROJECT_ROOT if demo else cwd
+    found = find_sources(
+        environ,
+        cwd,
+        project_root=PROJECT_ROOT,
+        demo_env=DEMO_ENV,
+        env_file=env_file,
+        unit_dirs=unit_dirs,
+    )
+    demo, base = found.demo, found.base
+    sources = tuple(filter(None, (str(found.file) if found.file else None, found.note)))
+    r = _Reader(found.values)
 
     feed_raw = r.raw("FEED_URLS")
     if feed_raw is None:
@@ -249,7 +247,8 @@ def load_settings(
             variable="FEED_URLS",
         )
     feed_urls = parse_feed_urls("FEED_URLS", feed_raw, base)
-    is_dry = r.get("DRY_RUN", parse_bool, False) if dry_run is None else dry_run
+    dry_setting = r.get("DRY_RUN", parse_bool, False)  # checked even when --dry-run overrides it
+    is_dry = dry_setting if dry_run is None else dry_run
 
     def path_setting(name: str, default: Path) -> Path:
         raw = r.raw(name)
@@ -296,14 +295,15 @@ def load_settings(
     }
     poll_cron = r.get("POLL_CRON", parse_cron, None)
     max_age = r.get("MAX_STORY_AGE", lambda n, v: parse_duration(n, v, allow_zero=True), 172800.0)
-    return Settings(
+    database_url = r.get("DATABASE_URL", parse_database_url, "sqlite:///data/bot.db")
+    settings = Settings(
         feed_urls=feed_urls,
         poll_interval=r.get("POLL_INTERVAL", parse_duration, 600.0),
         poll_cron=poll_cron,
         timezone=r.get("TIMEZONE", parse_timezone, "UTC"),
         platforms=platforms,
         dry_run=is_dry,
-        database_url=r.get("DATABASE_URL", parse_database_url, "sqlite:///data/bot.db"),
+        database_url=resolve_sqlite_path(database_url, base),
         backlog=r.get("BACKLOG", parse_backlog, Backlog("skip")),
         handles=handles,
         log_level=r.get("LOG_LEVEL", parse_log_level, "INFO"),
@@ -334,6 +334,21 @@ def load_settings(
         demo=demo,
         sources=sources,
     )
+    # Last, once every setting was read: the names nobody asked for are not settings.
+    known = r.asked | set(_READ_WHEN_NEEDED)
+    return replace(settings, warnings=tuple(unknown_name_warnings(found, environ, known)))
+
+
+def resolve_sqlite_path(url: str, base: Path) -> str:
+    """`sqlite:///data/bot.db` names a file relative to `base` (the env file's folder), so the
+    store is the same whatever folder a command is started from."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix):
+        return url
+    path, sep, query = url[len(prefix) :].partition("?")
+    if not path or path == ":memory:" or path.startswith(("/", "~")):
+        return url
+    return prefix + str((base / path).resolve()) + sep + query
 
 
 _PROXY_VARIABLES = (
@@ -343,6 +358,13 @@ _PROXY_VARIABLES = (
     ("no", ("no_proxy", "NO_PROXY")),
 )
 """Each scheme's two spellings, the lower-case one first: it wins, as in curl and urllib."""
+
+_READ_WHEN_NEEDED = (
+    "TWITTER_API_BASE_URL",  # read with the X credentials only
+    "FACEBOOK_POST_TYPE",  # read with a Page only
+    *(name for _, names in _PROXY_VARIABLES for name in names),  # the first one set wins
+)
+"""Settings read only in some configurations: never reported as unknown names."""
 
 
 def _proxies(r: _Reader) -> dict[str, str]:

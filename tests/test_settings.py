@@ -37,7 +37,7 @@ GOOD = [
     ("PLATFORMS", "twitter", "platforms", ("twitter",)),
     ("DRY_RUN", "true", "dry_run", True),
     ("DRY_RUN", "no", "dry_run", False),
-    ("DATABASE_URL", "sqlite:///x.db", "database_url", "sqlite:///x.db"),
+    ("DATABASE_URL", "sqlite:////srv/x.db", "database_url", "sqlite:////srv/x.db"),
     ("DATABASE_URL", "postgres://u:p@h/db", "database_url", "postgresql+psycopg://u:p@h/db"),
     ("DATABASE_URL", "postgresql://u:p@h/db", "database_url", "postgresql+psycopg://u:p@h/db"),
     ("BACKLOG", "skip", "backlog", Backlog("skip")),
@@ -184,12 +184,16 @@ def test_instagram_token_falls_back_to_page_token(clean_env: Path) -> None:
 
 
 def test_local_paths_become_file_urls(clean_env: Path) -> None:
-    settings = load({"FEED_URLS": "feeds/a.xml, https://x.org/rss file:///tmp/b.xml"}, clean_env)
+    # Relative to the env file's folder; with no env file, to the project folder (not the cwd).
+    (clean_env / ".env").write_text("FEED_URLS=feeds/a.xml, https://x.org/rss file:///tmp/b.xml\n")
+    settings = load_settings({}, clean_env)
     assert settings.feed_urls == (
         (clean_env / "feeds/a.xml").resolve().as_uri(),
         "https://x.org/rss",
         "file:///tmp/b.xml",
     )
+    settings = load({"FEED_URLS": "feeds/a.xml"}, clean_env / "elsewhere")
+    assert settings.feed_urls == ((PROJECT_ROOT / "feeds/a.xml").as_uri(),)
 
 
 def test_process_environment_wins_over_env_file(clean_env: Path) -> None:

@@ -13,6 +13,7 @@ more than one in a row, so an empty field leaves no hole.
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ class Template:
 
     source: str
     segments: tuple[_Segment, ...]
+    warnings: tuple[str, ...] = ()
+    """What is valid but most likely a mistake, such as `{{title}}` (prints "{title}")."""
 
     @cached_property
     def fields(self) -> tuple[str, ...]:
@@ -136,7 +139,27 @@ def parse_template(text: str, source: str) -> Template:
         segments.append(_parse_segment(source, inner, True, line))
         line += inner.count("\n")
         rest = rest[end + 2 :]
-    return Template(source, tuple(segments))
+    return Template(source, tuple(segments), _literal_field_warnings(text, source))
+
+
+_LITERAL_FIELD = re.compile(r"(?<!\{)\{\{\s*(" + "|".join(FIELDS) + r")\s*\}\}(?!\})")
+
+
+def _literal_field_warnings(text: str, source: str) -> tuple[str, ...]:
+    """`{{title}}` is valid (literal braces) but prints "{title}" in every post: surely meant
+    as the field, as in Jinja or Mustache templates."""
+    warnings = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if line.lstrip().startswith("##"):
+            continue
+        for match in _LITERAL_FIELD.finditer(line):
+            field = match.group(1)
+            warnings.append(
+                f"template {source} line {number}: {match.group(0)} prints the text "
+                f"{match.group(0)[1:-1]} in every post ({{{{ and }}}} are literal braces); "
+                f"write {{{field}}} to insert the {field}"
+            )
+    return tuple(warnings)
 
 
 def load_template(path: Path) -> Template:
