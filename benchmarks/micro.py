@@ -180,9 +180,10 @@ def compose_throughput(stories: int = 600, runs: int = 3) -> dict[str, Any]:
 
     candidates = [s for batch in _stories_for(max(1, stories // 30), 30) for s in batch]
     candidates = candidates[:stories]
-    composer = load_composer_for(Settings(feed_urls=("http://127.0.0.1/",)))
+    names = ("twitter", "facebook", "instagram")
+    composer = load_composer_for(Settings(feed_urls=("http://127.0.0.1/",)), names)
     out: dict[str, Any] = {"stories": len(candidates)}
-    for platform in ("twitter", "facebook", "instagram"):
+    for platform in names:
         limits = limits_for(platform)
 
         def run(platform: str = platform, limits: Any = limits) -> None:

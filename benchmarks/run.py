@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import ingest, micro
+from benchmarks import cli, ingest, micro
 from benchmarks.measure import Table, in_child, verdict
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -25,6 +25,9 @@ TARGETS = {
     "parse_ratio": 20.0,
     "peak_rss_mb": 200.0,
     "seen_slowdown": 1.20,
+    "help_s": 0.3,
+    "status_s": 0.3,
+    "poll_process_vs_naive": 10.0,
 }
 
 
@@ -56,6 +59,8 @@ def run(
     parse_docs: int,
     compose_stories: int,
     out_dir: Path,
+    cli_feeds: int = 300,
+    cli_runs: int = 7,
 ) -> tuple[dict[str, Any], list[Table]]:
     started = time.perf_counter()
     results: dict[str, Any] = {
@@ -69,8 +74,12 @@ def run(
     results["parse"] = parse = in_child(micro.parse_throughput, feeds=parse_docs, items=items)
     results["seen"] = seen = in_child(micro.seen_lookup, stored=stored, feeds=feeds, items=items)
     results["compose"] = compose = in_child(micro.compose_throughput, stories=compose_stories)
+    results["command_line"] = cli.command_line(
+        feeds=cli_feeds, items=items, new_items=new_items, hosts=hosts, runs=cli_runs
+    )
     results["total_s"] = time.perf_counter() - started
     tables = _tables(results, bot, naive, parse, seen, compose)
+    tables.append(command_line_table(results["command_line"]))
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     for name in (f"bench-{stamp}.json", "latest.json"):
@@ -172,6 +181,32 @@ def _tables(
     return [t1, tb, t2, t3, t4, t5]
 
 
+def command_line_table(c: dict[str, Any]) -> Table:
+    """6. Each command a whole process, as a user starts it."""
+    t6 = Table(
+        f"6. The command line, whole processes (best of {c['runs']}; warm poll: {c['feeds']} "
+        "feeds, dry run, 3 platforms)",
+        ["process", "best s", "median s", "target"],
+    )
+    bare = c["bare_python"]["best_s"]
+    t6.add("python -c pass", bare, c["bare_python"]["median_s"], "")
+    for key, label in (("help", "main.py --help"), ("status", "main.py status")):
+        best = c[key]["best_s"]
+        limit = TARGETS[f"{key}_s"]
+        goal = f"< {limit:g} s: {verdict(best < limit)} ({best / bare:.0f}x bare python)"
+        t6.add(label, best, c[key]["median_s"], goal)
+    http = " ".join(f"{k}:{v}" for k, v in sorted(c["warm_poll"]["http"].items()) if v)
+    t6.add(f"main.py poll, warm ({http})", c["warm_poll"]["best_s"], c["warm_poll"]["median_s"], "")
+    goal = TARGETS["poll_process_vs_naive"]
+    t6.add(
+        "naive loop process (requests + feedparser)",
+        c["naive"]["best_s"],
+        c["naive"]["median_s"],
+        f"poll >= {goal:g}x faster: {c['ratio']:.1f}x {verdict(c['ratio'] >= goal)}",
+    )
+    return t6
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
     parser.add_argument("--feeds", type=int, default=1000)
@@ -181,12 +216,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stored", type=int, default=1_000_000)
     parser.add_argument("--parse-docs", type=int, default=100)
     parser.add_argument("--compose-stories", type=int, default=900)
+    parser.add_argument(
+        "--cli-feeds", type=int, default=300, help="feeds of the whole-process poll"
+    )
+    parser.add_argument("--cli-runs", type=int, default=7, help="runs of each whole process")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--markdown", action="store_true", help="also print Markdown tables")
     ns = parser.parse_args(argv)
     if ns.quick:
         ns.feeds, ns.stored, ns.parse_docs, ns.compose_stories = 20, 10_000, 8, 30
+        ns.cli_feeds, ns.cli_runs = 4, 2
     results, tables = run(
         feeds=ns.feeds,
         items=ns.items,
@@ -196,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
         parse_docs=ns.parse_docs,
         compose_stories=ns.compose_stories,
         out_dir=ns.out,
+        cli_feeds=ns.cli_feeds,
+        cli_runs=ns.cli_runs,
     )
     m = results["machine"]
     print(f"machine: {m['cpus']} CPUs, {m['cpu']}, Python {m['python']}, load {m['load_average']}")

@@ -53,8 +53,16 @@ def make_http(settings: Settings) -> httpx.Client:
         headers={"User-Agent": USER_AGENT},
         follow_redirects=True,
         max_redirects=5,
-        transport=ProxyTransport(settings.proxies) if settings.proxies else None,
+        transport=_transport(settings),
     )
+
+
+def _transport(settings: Settings) -> httpx.BaseTransport | None:
+    if settings.demo:  # the demo makes no network request at all (bot.offline says so)
+        from bot.offline import OfflineTransport
+
+        return OfflineTransport()
+    return ProxyTransport(settings.proxies) if settings.proxies else None
 
 
 def make_fetcher(settings: Settings) -> Fetcher:

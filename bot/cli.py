@@ -53,21 +53,37 @@ class Context:
         click.echo(self.redact(json.dumps(obj, ensure_ascii=False, default=str)))
 
 
-def _start(dry_run: bool | None = None) -> Context:
+def _start(dry_run: bool | None = None, *, first_line: bool = False) -> Context:
+    """Settings and logging for a command. With `first_line` (the worker) the very first log line
+    tells what the bot runs with; the demo notice and any doubtful setting follow."""
     click_ctx = click.get_current_context(silent=True)
     options = click_ctx.find_root().params if click_ctx else {}
     settings = load_settings(dry_run=dry_run or None, env_file=options.get("env_file"))
     redact = configure_logging(settings.log_level, settings.log_format, settings.secrets())
+    if settings.demo:
+        import atexit
+
+        from bot.envfile import remove_demo_store
+
+        atexit.register(remove_demo_store, settings.database_url)
+    if first_line:
+        from bot.startline import start_line
+
+        message, fields = start_line(settings)
+        extra = fields if settings.log_format == "json" else None  # text: the message says it
+        log.info(f"DEMO MODE: {message}" if settings.demo else message, extra=extra)
+    if settings.demo:
+        log.warning(
+            "DEMO MODE: no .env found and FEED_URLS is not set, so the bundled sample feed "
+            "(config/sample-feed.xml) is used in dry run: nothing is posted, nothing is fetched "
+            "from the network (article pages for a missing og:image are skipped; a dry run "
+            "checks no image) and nothing is kept (a temporary store). To go live: "
+            "cp .env.example .env, set FEED_URLS and your platform credentials, set DRY_RUN=false"
+        )
     for warning in settings.warnings:
         log.warning(warning)
     if len(settings.sources) > 1:  # how the env file was found, when nobody named it
         log.info(settings.sources[-1])
-    if settings.demo:
-        log.warning(
-            "DEMO MODE: no .env found and FEED_URLS is not set, so the bundled sample feed "
-            "(config/sample-feed.xml) is used in dry run and nothing is posted. To go live: "
-            "cp .env.example .env, set FEED_URLS and your platform credentials, set DRY_RUN=false"
-        )
     return Context(settings, redact)
 
 
@@ -117,10 +133,18 @@ def run() -> int:
     from bot.app import build_app
     from bot.scheduler import Worker
 
-    ctx = _start()
+    ctx = _start(first_line=True)
     app = build_app(ctx.settings)
+    blocks = ctx.settings.demo or (ctx.settings.dry_run and sys.stdout.isatty())
     try:
-        return Worker(app.engine, ctx.settings).run()
+        return Worker(
+            app.engine,
+            ctx.settings,
+            # What a dry run would post, as readable blocks on stdout (the log has one line each).
+            on_report=(lambda report: _print_reports(ctx, report.deliveries, False))
+            if blocks
+            else None,
+        ).run()
     finally:
         app.close()
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 import difflib
 import io
 import re
+import secrets
 import shlex
+import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,6 +193,25 @@ def _unit_env_file(text: str, project_root: Path) -> Path | None:
             return Path(word.partition("=")[2])
     environment_file = entries.get("EnvironmentFile")
     return Path(environment_file.lstrip("-")) if environment_file else None
+
+
+DEMO_STORE_PREFIX = "feedbot-demo-"
+
+
+def demo_database_url() -> str:
+    """A store of the demo's own for this process, in the temporary folder: every demo run shows
+    its posts again, two demos never share one, and nothing lands where a command is started."""
+    name = f"{DEMO_STORE_PREFIX}{secrets.token_hex(6)}.db"
+    return f"sqlite:///{Path(tempfile.gettempdir()) / name}"
+
+
+def remove_demo_store(url: str) -> None:
+    """Delete the demo's temporary store (and SQLite's -wal and -shm files) when it exits."""
+    path = Path(url.removeprefix("sqlite:///"))
+    if path.parent != Path(tempfile.gettempdir()) or not path.name.startswith(DEMO_STORE_PREFIX):
+        return  # DATABASE_URL was set: that store is the user's
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
 
 
 # --- names that are not settings -----------------------------------------------------------

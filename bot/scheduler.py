@@ -23,7 +23,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.engine import Engine
+from bot.engine import CycleReport, Engine
 from bot.settings import Settings
 
 log = logging.getLogger("bot.scheduler")
@@ -47,11 +47,14 @@ class Worker:
         *,
         drain_every: float = DRAIN_EVERY,
         on_tick: Callable[[], None] | None = None,
+        on_report: Callable[[CycleReport], None] | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings
         self.drain_every = drain_every
         self.on_tick = on_tick
+        self.on_report = on_report
+        """Given each tick's report: the demo prints the posts as readable blocks."""
         self.stopping = threading.Event()
         self.idle = threading.Event()
         self.idle.set()
@@ -80,6 +83,8 @@ class Worker:
                     },
                 )
                 self.engine.store.set_meta("next_poll_at", self.next_poll())
+            if self.on_report and report.deliveries:
+                self.on_report(report)
             if self.on_tick:
                 self.on_tick()
         except Exception:  # one bad tick must never stop the worker

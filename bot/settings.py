@@ -20,7 +20,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from bot.envfile import find_sources, unknown_name_warnings
+from bot.envfile import demo_database_url, find_sources, unknown_name_warnings
 from bot.errors import ConfigError
 from bot.models import Platform
 from bot.settings_values import (
@@ -296,6 +296,8 @@ def load_settings(
     poll_cron = r.get("POLL_CRON", parse_cron, None)
     max_age = r.get("MAX_STORY_AGE", lambda n, v: parse_duration(n, v, allow_zero=True), 172800.0)
     database_url = r.get("DATABASE_URL", parse_database_url, "sqlite:///data/bot.db")
+    if demo and r.raw("DATABASE_URL") is None:
+        database_url = demo_database_url()
     settings = Settings(
         feed_urls=feed_urls,
         poll_interval=r.get("POLL_INTERVAL", parse_duration, 600.0),

@@ -53,12 +53,15 @@ def test_run_quick_prints_every_table_and_saves_json(
 ) -> None:
     import benchmarks.run as run
 
-    sizes = {"feeds": 4, "stored": 1_000, "parse_docs": 2, "compose_stories": 5}
+    sizes = {"feeds": 4, "stored": 1_000, "parse_docs": 2, "compose_stories": 5, "cli_feeds": 3}
     real = run.run
     monkeypatch.setattr(run, "run", lambda **kw: real(**{**kw, **sizes, "items": 5}))  # type: ignore[attr-defined]
     assert main(["--quick", "--out", str(tmp_path)]) == 0
     printed = capsys.readouterr().out  # type: ignore[attr-defined]
-    for title in ("1. Poll cycles", "2. The naive loop", "3. Parse", "4. Seen-story", "5. Compose"):
+    titles = ("1. Poll cycles", "2. The naive loop", "3. Parse", "4. Seen-story", "5. Compose")
+    for title in (*titles, "6. The command line"):
         assert title in printed
     saved = json.loads((tmp_path / "latest.json").read_text())
     assert set(saved["ratios"]) == {"cold", "warm"} and saved["targets"]["warm_wall_s"] == 2.0
+    assert saved["command_line"]["warm_poll"]["http"] == {"200": 2, "304": 1}  # 3 feeds
+    assert saved["command_line"]["ratio"] > 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -169,15 +170,24 @@ def test_without_an_env_file_the_store_is_in_the_project_folder(clean_env: Path)
     assert memory.database_url == "sqlite:///:memory:"
 
 
-def test_the_demo_from_another_folder_creates_nothing_there(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", [["status", "--json"], ["poll", "--json"], ["preview"]])
+def test_the_demo_from_another_folder_creates_nothing_there(
+    command: list[str], tmp_path: Path
+) -> None:
     env = {"PATH": bot_env(tmp_path)["PATH"], "HOME": str(tmp_path)}
-    result = run_main(["status", "--json"], env, tmp_path)
+    result = run_main(command, env, tmp_path)
     assert "DEMO MODE" in result.stderr
-    assert json.loads(result.stdout)  # the demo's store answered
+    assert result.stdout  # the demo answered
     assert list(tmp_path.iterdir()) == []  # no ./data/demo.db here
-    assert load_settings({}, tmp_path).database_url == (
-        f"sqlite:///{PROJECT_ROOT / 'data' / 'demo.db'}"
-    )
+    assert not (PROJECT_ROOT / "data" / "demo.db").exists()  # nor in the project
+
+
+def test_each_demo_has_a_temporary_store_of_its_own(tmp_path: Path) -> None:
+    first, second = load_settings({}, tmp_path), load_settings({}, tmp_path)
+    assert first.demo and first.database_url != second.database_url
+    assert Path(first.database_url.removeprefix("sqlite:///")).parent == Path(tempfile.gettempdir())
+    chosen = load_settings({"DATABASE_URL": f"sqlite:///{tmp_path}/mine.db"}, tmp_path)
+    assert chosen.demo and chosen.database_url == f"sqlite:///{tmp_path}/mine.db"
 
 
 # --- an installed systemd unit ---------------------------------------------------------------

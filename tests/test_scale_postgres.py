@@ -502,12 +502,14 @@ def test_deployment_files_run_the_worker_and_the_health_check() -> None:
 
     for name in ("feedbot.service", "feedbot@.service"):
         unit = _unit(name)
-        assert unit["ExecStart"].endswith(" main.py run"), name
+        # --env-file, not EnvironmentFile: `main.py --env-file ... status` reads what the worker
+        # reads, with the bot's own parser (and its file-and-line errors).
+        assert unit["ExecStart"].endswith(" main.py --env-file /etc/feedbot/feedbot.env run"), name
+        assert "EnvironmentFile" not in unit, name
         assert (unit["Restart"], unit["KillSignal"], unit["TimeoutStopSec"]) == (
             "always", "SIGTERM", "15",
         ), name  # fmt: skip
         assert unit["User"] == "feedbot" and unit["WorkingDirectory"] == "/opt/feedbot", name
-        assert unit["EnvironmentFile"].startswith("/etc/feedbot/"), name
     assert (PROJECT_ROOT / "Procfile").read_text().strip() == "worker: python main.py run"
 
 

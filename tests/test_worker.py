@@ -73,7 +73,12 @@ def test_demo_worker_shows_dry_run_posts_and_stops_on_sigterm(tmp_path: Path) ->
     text = "".join(proc.lines)
     assert "KP Chair Asks NGOs to Reconsider Boycott" in text
     assert "@jckmagazine" in text
-    assert (tmp_path / "data" / "demo.db").exists()
+    assert list(tmp_path.iterdir()) == []  # no ./data/demo.db where it was started
+    first = proc.lines[0]  # says what the worker runs with
+    assert "platforms twitter, facebook, instagram; DRY RUN" in first and "1 feed;" in first
+    store = first.split("store sqlite:///")[1].split(";")[0]
+    assert "feedbot-demo-" in store and not Path(store).exists()  # temporary, removed at exit
+    assert "polls every 10m" in first
 
 
 def test_worker_fires_the_job_again_on_a_short_interval(tmp_path: Path) -> None:

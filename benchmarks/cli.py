@@ -1,0 +1,125 @@
+"""Measurement 6: the command line as a user meets it, each run a whole new process.
+
+`--help` and `status` (against a store that knows the farm's feeds) are timed from spawn to exit,
+beside a bare `python -c pass`. Then a warm `poll` of N farm feeds, whole process (interpreter
+start, imports, settings, store, fetch, parse, store, dry-run posts, exit), against the naive
+loop as a whole process too (`import requests, feedparser`, then a sequential `requests.get` +
+`feedparser.parse` per feed). Each poll run gets a fresh store: a cold `poll` fills it
+(BACKLOG=skip) while the farm serves its cold phase, then the farm turns warm and the timed
+`poll` runs.
+
+`python -m benchmarks.cli` runs this one alone (`--feeds`, `--runs`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.farm import Farm
+
+ROOT = Path(__file__).resolve().parent.parent
+MAIN = ROOT / "main.py"
+
+NAIVE = """
+import sys
+import feedparser
+import requests
+
+seen = set()
+for url in sys.argv[1:]:
+    for entry in feedparser.parse(requests.get(url, timeout=20).content).entries:
+        seen.add(entry.get("id") or entry.get("link"))
+print(len(seen))
+"""
+
+
+def _process(args: list[str], env: dict[str, str], cwd: Path) -> float:
+    """Wall seconds from spawn to exit; a failing command is an error, not a figure."""
+    started = time.perf_counter()
+    result = subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - started
+    if result.returncode not in (0, 1):  # status says 1 when no poll ran within 3 intervals
+        raise RuntimeError(f"{args[1:3]} exited {result.returncode}: {result.stderr[-2000:]}")
+    return wall
+
+
+def _times(runs: int, fn: Any) -> dict[str, float]:
+    walls = [fn() for _ in range(runs)]
+    return {"best_s": min(walls), "median_s": statistics.median(walls), "runs": runs}
+
+
+def command_line(
+    feeds: int = 300, items: int = 30, new_items: int = 2, hosts: int = 8, runs: int = 7
+) -> dict[str, Any]:
+    python = sys.executable
+    out: dict[str, Any] = {"feeds": feeds, "items": items, "runs": runs}
+    with (
+        Farm.start(feeds, items, new_items=new_items, hosts=hosts, now=time.time()) as farm,
+        tempfile.TemporaryDirectory() as tmp_name,
+    ):
+        tmp = Path(tmp_name)
+        base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp)}
+        env = {
+            **base,
+            "FEED_URLS": " ".join(farm.urls),
+            "DRY_RUN": "true",
+            "PLATFORMS": "twitter,facebook,instagram",
+            "BACKLOG": "skip",
+            "LOG_LEVEL": "warning",  # a log line per story would measure the console
+        }
+
+        out["bare_python"] = _times(runs, lambda: _process([python, "-c", "pass"], base, tmp))
+        out["help"] = _times(runs, lambda: _process([python, str(MAIN), "--help"], env, tmp))
+
+        def fresh_store(n: int) -> dict[str, str]:
+            store = {**env, "DATABASE_URL": f"sqlite:///{tmp / f'poll-{n}.db'}"}
+            farm.control("cold")
+            _process([python, str(MAIN), "poll"], store, tmp)
+            farm.control("warm")
+            return store
+
+        walls = []
+        for n in range(max(1, runs // 2)):
+            store = fresh_store(n)
+            walls.append(_process([python, str(MAIN), "poll"], store, tmp))
+            served = farm.control("stats")["served"]
+        out["warm_poll"] = {
+            "best_s": min(walls),
+            "median_s": statistics.median(walls),
+            "runs": len(walls),
+            "http": {k: v - (k == "200") for k, v in served.items()},  # minus the stats call
+        }
+        # `status` reads the last store: every feed polled twice, the posts of the warm poll.
+        out["status"] = _times(runs, lambda: _process([python, str(MAIN), "status"], store, tmp))
+
+        naive = [python, "-c", NAIVE, *farm.urls]
+        out["naive"] = _times(max(1, runs // 2), lambda: _process(naive, base, tmp))
+    out["ratio"] = out["naive"]["best_s"] / out["warm_poll"]["best_s"]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    from benchmarks.run import command_line_table
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.cli", description=__doc__)
+    parser.add_argument("--feeds", type=int, default=300)
+    parser.add_argument("--runs", type=int, default=7)
+    ns = parser.parse_args(argv)
+    print(f"load average before: {os.getloadavg()}")
+    table = command_line_table(command_line(feeds=ns.feeds, runs=ns.runs))
+    print(table.render())
+    print()
+    print(table.markdown())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
