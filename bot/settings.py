@@ -296,8 +296,10 @@ def load_settings(
     poll_cron = r.get("POLL_CRON", parse_cron, None)
     max_age = r.get("MAX_STORY_AGE", lambda n, v: parse_duration(n, v, allow_zero=True), 172800.0)
     database_url = r.get("DATABASE_URL", parse_database_url, "sqlite:///data/bot.db")
-    if demo and r.raw("DATABASE_URL") is None:
-        database_url = demo_database_url()
+    database_base = base  # a path written in the env file: relative to its folder
+    if r.raw("DATABASE_URL") is None:  # the default: the project's data/ (Docker's volume, the
+        database_base = PROJECT_ROOT  # systemd unit's writable folder), wherever the env file is
+        database_url = demo_database_url() if demo else database_url
     settings = Settings(
         feed_urls=feed_urls,
         poll_interval=r.get("POLL_INTERVAL", parse_duration, 600.0),
@@ -305,7 +307,7 @@ def load_settings(
         timezone=r.get("TIMEZONE", parse_timezone, "UTC"),
         platforms=platforms,
         dry_run=is_dry,
-        database_url=resolve_sqlite_path(database_url, base),
+        database_url=resolve_sqlite_path(database_url, database_base),
         backlog=r.get("BACKLOG", parse_backlog, Backlog("skip")),
         handles=handles,
         log_level=r.get("LOG_LEVEL", parse_log_level, "INFO"),

@@ -161,9 +161,13 @@ def test_relative_paths_resolve_against_the_env_file_folder_not_the_cwd(tmp_path
     assert settings.template_dir == templates
 
 
-def test_without_an_env_file_the_store_is_in_the_project_folder(clean_env: Path) -> None:
+def test_the_default_store_is_in_the_project_folder(clean_env: Path) -> None:
+    project_store = f"sqlite:///{PROJECT_ROOT / 'data' / 'bot.db'}"
     settings = load_settings({"FEED_URLS": "https://a.example/feed"}, clean_env)
-    assert settings.database_url == f"sqlite:///{PROJECT_ROOT / 'data' / 'bot.db'}"
+    assert settings.database_url == project_store
+    # An env file elsewhere (systemd's /etc/feedbot) with DATABASE_URL empty, as in .env.example.
+    path = env_file(clean_env / "etc", "FEED_URLS=https://a.example/feed\nDATABASE_URL=\n")
+    assert load_settings({}, clean_env, env_file=path).database_url == project_store
     memory = load_settings(
         {"FEED_URLS": "https://a.example/feed", "DATABASE_URL": "sqlite:///:memory:"}, clean_env
     )
