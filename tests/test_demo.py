@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import __version__
 from tests.botenv import bot_env, run_main
 from tests.test_worker import Proc
 
@@ -89,7 +90,7 @@ def test_demo_run_prints_posts_as_readable_blocks_and_names_what_it_runs(
     assert code == 0
     first = proc.lines[0].split(" INFO ", 1)[1].strip()
     assert first.startswith(
-        "DEMO MODE: feedbot 0.1.0 starting: platforms twitter, facebook, instagram; "
+        f"DEMO MODE: feedbot {__version__} starting: platforms twitter, facebook, instagram; "
         "DRY RUN: nothing is posted; 1 feed; store sqlite:///"
     )
     assert first.endswith("; polls every 10m; the demo")
