@@ -102,6 +102,8 @@ def _print_reports(ctx: Context, reports: Sequence[DeliveryReport], as_json: boo
                 f" next attempt {datetime.fromtimestamp(r.next_attempt_at, UTC):%Y-%m-%d %H:%M:%SZ}"
             )
         ctx.out(head)
+        if r.note:
+            ctx.out(f"  ({r.note})")
         ctx.out("  " + r.text.replace("\n", "\n  "))
         if r.link:
             ctx.out(f"  link: {r.link}")
@@ -172,8 +174,24 @@ def poll(dry_run: bool, as_json: bool) -> int:
     return 1 if report.failed else 0
 
 
+PLATFORM_NAMES = tuple(p.value for p in Platform)
+
+
+def _per_platform_texts(command: Any) -> Any:
+    """`--text-NAME` for every platform there is, so a platform added later gets its own."""
+    for name in reversed(PLATFORM_NAMES):
+        command = click.option(
+            f"--text-{name}",
+            f"text_{name}",
+            default=None,
+            metavar="TEXT",
+            help=f"The text for {name} only, instead of --text.",
+        )(command)
+    return command
+
+
 @cli.command()
-@click.argument("url")
+@click.argument("url", required=False)
 @click.option(
     "--platform",
     "platforms",
@@ -181,32 +199,73 @@ def poll(dry_run: bool, as_json: bool) -> int:
     type=PLATFORM_CHOICE,
     help="Only this platform (repeatable); default: every configured one.",
 )
-@click.option("--text", default=None, help="Post this text instead of the composed one.")
+@click.option(
+    "--text",
+    default=None,
+    help="With URL: this text instead of the composed one. Without: the announcement's text.",
+)
+@_per_platform_texts
+@click.option("--image", default=None, metavar="PATH|URL", help="Attach this picture.")
+@click.option("--alt", default=None, metavar="TEXT", help="The picture's description.")
+@click.option(
+    "--at",
+    "at_text",
+    default=None,
+    metavar="TIME",
+    help="Schedule instead of posting now: '2026-12-06 09:00' (TIMEZONE), ISO 8601, or '+2h'.",
+)
+@click.option(
+    "--id",
+    "post_id",
+    default=None,
+    metavar="NAME",
+    help="Name this announcement (default: a hash of its texts, picture and platforms).",
+)
 @click.option("--dry-run", is_flag=True, help="Compose and show; send nothing, record nothing.")
 @click.option("--force", is_flag=True, help="Post again even where it was already published.")
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines on stdout, one per platform.")
 def post(
-    url: str,
+    url: str | None,
     platforms: tuple[str, ...],
     text: str | None,
+    image: str | None,
+    alt: str | None,
+    at_text: str | None,
+    post_id: str | None,
     dry_run: bool,
     force: bool,
     as_json: bool,
+    **texts: str | None,
 ) -> int:
-    """Post the story at URL now (from the store if known, else from the article page)."""
+    """Post the story at URL now (from the store if known, else from the article page), or,
+    without URL, an announcement (--text). Run twice, it posts once; --at schedules it."""
     from bot.app import build_app
-    from bot.manual import manual_post
+    from bot.manual import ManualRequest, manual_post
+    from bot.post_time import parse_at
 
+    own = {name[len("text_") :]: value for name, value in texts.items() if value is not None}
+    if url is None and text is None and not own:
+        raise click.UsageError("give a story URL, or an announcement's text with --text")
+    if url is not None and post_id is not None:
+        raise click.UsageError("--id names an announcement; a story is known by its URL")
     ctx = _start(dry_run=dry_run or None)
+    at = parse_at(at_text, time.time(), ctx.settings.tz) if at_text is not None else None
     app = build_app(ctx.settings, dry_run=dry_run or None)
     try:
         result = manual_post(
             app,
-            url,
-            platforms=[p.lower() for p in platforms],
-            text=text,
-            force=force,
-            dry_run=dry_run or ctx.settings.dry_run,
+            ManualRequest(
+                url=url,
+                text=text,
+                texts=own,
+                platforms=[p.lower() for p in platforms],
+                image=image,
+                alt=alt,
+                at=at,
+                post_id=post_id,
+                force=force,
+                dry_run=dry_run or ctx.settings.dry_run,
+            ),
         )
     finally:
         app.close()

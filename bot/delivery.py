@@ -16,7 +16,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from bot.errors import (
@@ -28,10 +28,11 @@ from bot.errors import (
     Transient,
     Unsuitable,
 )
-from bot.models import DeliveryStatus, PublishResult
+from bot.models import DeliveryStatus, Post, PublishResult
 from bot.pacing import Pacing, retry_delay
 from bot.platforms.base import Publisher
 from bot.store import DeliveryRow, Store
+from bot.store.media import media_digest
 from bot.store.platform_state import PAUSED_BY_HAND
 
 log = logging.getLogger("bot.delivery")
@@ -57,9 +58,12 @@ class DeliveryReport:
     error: str | None = None
     next_attempt_at: float | None = None
     title: str | None = None
+    note: str | None = None
+    """For a person: what a manual post's line means (scheduled, or made earlier)."""
 
     def as_dict(self) -> dict[str, object]:
         return {
+            "delivery_id": self.delivery_id,
             "platform": self.platform,
             "story_url": self.story_url,
             "status": self.status,
@@ -70,6 +74,7 @@ class DeliveryReport:
             "remote_url": self.remote_url,
             "error": self.error,
             "next_attempt_at": _iso(self.next_attempt_at),
+            "note": self.note,
         }
 
 
@@ -330,7 +335,8 @@ class Deliverer:
             else:
                 self.store.mark_sending(row.id, self.clock(), row.story_id)
                 with self._keep_lease(row):
-                    result = publisher.publish(row.post, self._checkpoint(row.id), row.recovery)
+                    post = self._with_media(row)
+                    result = publisher.publish(post, self._checkpoint(row.id), row.recovery)
         except PublishError as exc:
             return self._on_error(row, exc)
         except Exception as exc:  # a bug in an adapter must not kill the worker nor lose the post
@@ -350,6 +356,17 @@ class Deliverer:
         return report_for(
             row, status.value, remote_id=result.remote_id, remote_url=result.remote_url
         )
+
+    def _with_media(self, row: DeliveryRow) -> Post:
+        """The post with its picture's bytes when the picture is kept in the store (a person's
+        local file, `media:<sha256>`); other posts as they are."""
+        digest = media_digest(row.post.image_url)
+        if digest is None:
+            return row.post
+        found = self.store.media(digest)
+        if found is None:
+            raise Rejected(row.platform, f"the picture {row.post.image_url} is not in the store")
+        return replace(row.post, image_data=found[1])
 
     def _keep_lease(self, row: DeliveryRow) -> _LeaseKeeper:
         """Every platform call on a claimed row runs under a renewed lease, however slow."""

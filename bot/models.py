@@ -121,6 +121,8 @@ class Limits:
     max_mentions: int | None = None
     image_types: tuple[str, ...] = ("image/jpeg", "image/png", "image/gif", "image/webp")
     max_image_bytes: int = 5 * 1024 * 1024
+    image_url_only: bool = False
+    """The platform fetches the picture from a public URL itself: it cannot be uploaded to it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +139,9 @@ class Post:
     parts: dict[str, str] = field(default_factory=dict)
     """The named fields the text was built from (title, summary, hashtags...), for preview."""
     warnings: tuple[str, ...] = ()
+    image_data: bytes | None = field(default=None, repr=False, compare=False)
+    """The picture's bytes when `image_url` names one kept in the store (`media:<sha256>`, a
+    person's local file): filled in just before publishing, never stored with the post."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from bot.errors import ConfigError
 from bot.models import Account, Limits, Post, PublishResult
 from bot.platforms.base import Checkpoint, Publisher
 from bot.platforms.graph import GraphApi
+from bot.platforms.media import sniff_type
 from bot.settings import FacebookSettings, Settings
 
 PLATFORM = "facebook"
@@ -80,8 +81,10 @@ class FacebookPublisher(Publisher):
         return Account(PLATFORM, self.graph.field(me, "id"), self.graph.field(me, "name"))
 
     def _as_photo(self, post: Post) -> bool:
-        """Photo mode needs an image; a story without one still goes out as a link post."""
-        return self.post_type == "photo" and bool(post.image_url)
+        """Photo mode needs an image; a story without one still goes out as a link post. A
+        post with a picture and no link (a person's announcement) is always a photo post."""
+        manual = post.parts.get("image") == "manual"
+        return bool(post.image_url) and (self.post_type == "photo" or manual)
 
     def _message(self, post: Post) -> str:
         """The text as Facebook will store it: a photo caption carries the link itself."""
@@ -95,7 +98,13 @@ class FacebookPublisher(Publisher):
         checkpoint: Checkpoint | None = None,
         recovery: Mapping[str, str] | None = None,
     ) -> PublishResult:
-        if self._as_photo(post):
+        if self._as_photo(post) and post.image_data is not None:  # a person's local file
+            kind = sniff_type(post.image_data[:64]) or "application/octet-stream"
+            file = ("image." + kind.rpartition("/")[2], post.image_data, kind)
+            form = {"caption": self._message(post)}
+            answer = self.graph.upload(f"{self.page_id}/photos", form, "source", file)
+            post_id = str(answer.get("post_id") or self.graph.field(answer, "id"))
+        elif self._as_photo(post):
             form = {"url": str(post.image_url), "caption": self._message(post)}
             answer = self.graph.post(f"{self.page_id}/photos", form)
             post_id = str(answer.get("post_id") or self.graph.field(answer, "id"))

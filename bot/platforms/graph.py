@@ -247,6 +247,13 @@ class GraphApi:
         form = {**data, "access_token": self._token.reveal()}
         return self._send("POST", path, data=form)
 
+    def upload(
+        self, path: str, data: Mapping[str, str], name: str, file: tuple[str, bytes, str]
+    ) -> dict[str, Any]:
+        """POST multipart/form-data with one file (a photo's `source`), the token as a field."""
+        form = {**data, "access_token": self._token.reveal()}
+        return self._send("POST", path, data=form, files={name: file})
+
     def _send(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         url = f"{self.root}/{path.lstrip('/')}"
         try:

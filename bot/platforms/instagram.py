@@ -63,6 +63,7 @@ class InstagramPublisher(Publisher):
         max_mentions=20,
         image_types=("image/jpeg",),
         max_image_bytes=8 * 1024 * 1024,
+        image_url_only=True,
     )
     credential_variables: ClassVar[tuple[str, ...]] = (TOKEN_VARIABLE,)
 

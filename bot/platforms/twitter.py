@@ -34,7 +34,7 @@ from bot.errors import (
 from bot.models import Account, Limits, Post, PublishResult
 from bot.net import proxy_for
 from bot.platforms.base import Checkpoint, Publisher
-from bot.platforms.media import ImageProblem, fetch_image
+from bot.platforms.media import ImageFile, ImageProblem, fetch_image, sniff_type
 from bot.settings import Settings, TwitterSettings, credential_variables
 
 log = logging.getLogger(__name__)
@@ -291,7 +291,7 @@ class TwitterPublisher(Publisher):
         if not post.image_url:
             return []
         try:
-            image = fetch_image(
+            image = _own_image(post) or fetch_image(
                 self.http,
                 post.image_url,
                 max_bytes=self.limits.max_image_bytes,
@@ -370,6 +370,19 @@ def _match(tweets: list[tweepy.Tweet], post: Post, username: str) -> PublishResu
             tweet_id = str(tweet.id)
             return PublishResult(tweet_id, f"https://x.com/{username}/status/{tweet_id}")
     return None
+
+
+def _own_image(post: Post) -> ImageFile | None:
+    """The picture a person gave as a file (its bytes came with the post), checked as a download
+    would be; None when the picture is a URL to fetch."""
+    if post.image_data is None:
+        return None
+    kind = sniff_type(post.image_data[:64])
+    if kind is None or kind not in TwitterPublisher.limits.image_types:
+        raise ImageProblem(str(post.image_url), f"the file is {kind or 'not an image'}")
+    if len(post.image_data) > TwitterPublisher.limits.max_image_bytes:
+        raise ImageProblem(str(post.image_url), f"the file is {len(post.image_data)} bytes")
+    return ImageFile(post.image_data, kind)
 
 
 def _raise_for_status(response: requests.Response) -> None:

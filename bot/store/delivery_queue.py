@@ -64,6 +64,24 @@ class DeliveryStore(StoreBase):
                 .values(post=post_to_json(post), updated_at=now)
             )
 
+    def reschedule(self, delivery_id: int, at: float, now: float) -> None:
+        """`post URL --at TIME` for a story already waiting: it goes out at that time instead."""
+        with self._tx() as conn:
+            conn.execute(
+                update(deliveries)
+                .where(
+                    and_(
+                        deliveries.c.id == delivery_id,
+                        deliveries.c.status.in_([S.QUEUED.value, S.DEFERRED.value]),
+                    )
+                )
+                .values(next_attempt_at=at, updated_at=now)
+            )
+            story_id = conn.execute(
+                select(deliveries.c.story_id).where(deliveries.c.id == delivery_id)
+            ).scalar()
+            record_event(conn, now, "rescheduled", story_id=story_id, delivery_id=delivery_id)
+
     def deliveries_for_story(self, story_id: int) -> list[DeliveryRow]:
         return self.deliveries_for_stories([story_id])
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -132,4 +133,13 @@ meta = Table(
     metadata,
     Column("key", String(100), primary_key=True),
     Column("value", Text),
+)
+
+media = Table(
+    "media",
+    metadata,
+    Column("digest", String(64), primary_key=True),  # SHA-256 of the bytes, hex
+    Column("content_type", String(40), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("created_at", Float, nullable=False),
 )

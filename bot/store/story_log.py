@@ -149,6 +149,13 @@ class StoryStore(StoreBase):
             ).first()
         return (int(row.id), story_from_json(row.data)) if row else None
 
+    def story_by_identity(self, identity: str) -> tuple[int, Story] | None:
+        with self._read() as conn:
+            row = conn.execute(
+                select(stories.c.id, stories.c.data).where(stories.c.identity == identity)
+            ).first()
+        return (int(row.id), story_from_json(row.data)) if row else None
+
     def story_count(self) -> int:
         with self._read() as conn:
             return int(conn.execute(select(func.count()).select_from(stories)).scalar())

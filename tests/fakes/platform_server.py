@@ -220,6 +220,8 @@ class FakePlatformServer:
         self.tweets: list[dict[str, Any]] = []
         self.media: dict[str, dict[str, Any]] = {}
         self.fb_posts: list[dict[str, Any]] = []
+        self.fb_photos: dict[str, bytes] = {}
+        """The bytes of each photo posted, by photo id (fetched by URL or uploaded)."""
         self.ig_containers: dict[str, dict[str, Any]] = {}
         self.ig_media: list[dict[str, Any]] = []
         self.images: dict[str, tuple[bytes, str]] = {
@@ -648,7 +650,8 @@ class FakePlatformServer:
         for scheme in ("Bearer ", "OAuth "):
             if auth.startswith(scheme):
                 return auth[len(scheme) :].strip()
-        return request.form().get("access_token") or request.params().get("access_token")
+        form = request.form() or _multipart_fields(request)
+        return form.get("access_token") or request.params().get("access_token")
 
     def _graph(self, request: RecordedRequest) -> Reply:
         token = self._graph_token(request)
@@ -658,7 +661,8 @@ class FakePlatformServer:
         if token not in valid:
             return _gerr(190, "Invalid OAuth access token - Cannot parse access token")
         parts = request.path.strip("/").split("/")[1:]
-        form = request.form()
+        form = request.form() or _multipart_fields(request)
+        upload = (_multipart(request) or {}).get("source")
         params = request.params()
         method = request.method
         with self._lock:
@@ -670,7 +674,7 @@ class FakePlatformServer:
                 if method == "POST" and parts[1] == "feed":
                     return self._fb_feed(form)
                 if method == "POST" and parts[1] == "photos":
-                    return self._fb_photo(form)
+                    return self._fb_photo(form, upload)
                 if method == "GET" and parts[1] == "published_posts":
                     return self._fb_published(params)
             if parts[:1] == [self.ig_user_id]:
@@ -693,11 +697,13 @@ class FakePlatformServer:
         post = self._fb_add(message, link)
         return Reply(200, {"id": post["id"]})
 
-    def _fb_photo(self, form: dict[str, str]) -> Reply:
-        image = self._own_image(form.get("url", ""))
+    def _fb_photo(self, form: dict[str, str], upload: bytes | None = None) -> Reply:
+        """A photo by `url` (Meta fetches it) or uploaded as the multipart file `source`."""
+        image = (upload, "") if upload is not None else self._own_image(form.get("url", ""))
         if image is None or _sniff(image[0]) is None:
             return _gerr(324, "(#324) Missing or invalid image file")
         photo_id = str(200000000000000 + self.next_id())
+        self.fb_photos[photo_id] = image[0]
         post = self._fb_add(form.get("caption") or form.get("message", ""), None, photo_id)
         return Reply(200, {"id": photo_id, "post_id": post["id"]})
 
@@ -927,6 +933,12 @@ def _multipart(request: RecordedRequest) -> dict[str, bytes] | None:
         if name:
             parts[str(name)] = part.get_payload(decode=True) or b""
     return parts
+
+
+def _multipart_fields(request: RecordedRequest) -> dict[str, str]:
+    """The text fields of a multipart/form-data body (files left out), as Graph reads them."""
+    parts = _multipart(request) or {}
+    return {k: v.decode("utf-8", "replace") for k, v in parts.items() if k != "source"}
 
 
 def _parse_iso(value: str) -> float:

@@ -24,6 +24,7 @@ from bot.store.migrations import (
     m0001_v0_1_0_schema,
     m0002_feed_body_digest,
     m0003_platform_paused_by,
+    m0004_manual_media,
 )
 
 Migration = Callable[[Connection], None]
@@ -32,6 +33,7 @@ STEPS: tuple[ModuleType, ...] = (
     m0001_v0_1_0_schema,
     m0002_feed_body_digest,
     m0003_platform_paused_by,
+    m0004_manual_media,
 )
 """Append-only. Step N (1-based) brings the schema from version N-1 to N."""
 
