@@ -437,16 +437,11 @@ def test_migration_3_marks_a_pause_of_an_older_store_as_one_for_credentials(
     """Before `pause` existed every pause was for refused credentials: the worker may lift it."""
     from sqlalchemy import create_engine, text
 
-    from bot.store import migrations
+    from tests.store_at import store_at
 
+    store_at(database_url, 2)  # a store as v0.1.0 left it
     engine = create_engine(database_url)
-    with engine.begin() as conn:  # a store as v0.1.0 left it (schema version 2)
-        for number, step in migrations.pending(0)[:2]:
-            step(conn)
-            conn.execute(
-                text("INSERT INTO schema_version (version, applied_at) VALUES (:v, 0)"),
-                {"v": number},
-            )
+    with engine.begin() as conn:
         conn.execute(
             text(
                 "INSERT INTO platform_state (platform, paused, paused_reason) VALUES (:p, :b, :r)"

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from bot.models import DeliveryStatus, Post, PublishResult, Story
 from bot.store import FeedUpdate, NewDelivery, Store
 from bot.store.migrations import LATEST
+from tests.store_at import store_at
 
 S = DeliveryStatus
 NOW = 1_800_000_000.0
@@ -47,13 +48,16 @@ def test_migrations_are_recorded_and_idempotent(store: Store) -> None:
 
 
 def test_v2_adds_the_body_digest_to_a_v1_database(database_url: str) -> None:
-    """A database made by the first release (no feeds.body_digest) is upgraded in place."""
-    first = Store.open(database_url)
-    first.ensure_feeds(["https://example.com/feed/"])
-    with first.engine.begin() as conn:  # back to what release 1 left behind
+    """A database made before v0.1.0 (version 1, no feeds.body_digest) is upgraded in place."""
+    store_at(database_url, 1)
+    engine = create_engine(database_url)
+    with engine.begin() as conn:  # what the releases before v0.1.0 left behind
         conn.execute(text("ALTER TABLE feeds DROP COLUMN body_digest"))
-        conn.execute(text("DELETE FROM schema_version WHERE version > 1"))
-    first.close()
+        conn.execute(
+            text("INSERT INTO feeds (url, current_url) VALUES (:u, :u)"),
+            {"u": "https://example.com/feed/"},
+        )
+    engine.dispose()
     upgraded = Store.open(database_url)
     try:
         [feed] = upgraded.feed_rows()

@@ -10,6 +10,10 @@ steps build equals the one `bot.store.schema` declares.
 To change the schema: add `mNNNN_what.py` with an `upgrade(conn)` function and append it to
 `MIGRATIONS`; change `bot/store/schema.py` to match; add a line to CHANGELOG.md. A data migration
 (rows that must change meaning) goes in the same step, with a test that builds the old rows.
+
+Each step runs exactly once per store, in one transaction with its version row, so a step need
+not be written to run twice. To test one, build a store at the version before it with the steps
+themselves (`tests/store_at.py`), never by deleting version rows from a newer store.
 """
 
 from __future__ import annotations
