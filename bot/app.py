@@ -18,7 +18,8 @@ from bot.compose import Composer, load_composer
 from bot.engine import Engine
 from bot.feeds.fetch import Fetcher
 from bot.feeds.parse_pool import ParsePool
-from bot.net import ProxyTransport
+from bot.net import PolicyTransport
+from bot.netpolicy import NetworkPolicy, Resolver, system_resolver
 from bot.platforms import build_publishers, limits_for
 from bot.settings import Settings
 from bot.status import poll_period
@@ -45,33 +46,54 @@ class App:
         self.store.close()
 
 
-def make_http(settings: Settings) -> httpx.Client:
-    """The synchronous client for article pages, images and the Graph API: the same timeouts
-    and proxies as feeds (the proxy variables may be in the env file, which httpx cannot see)."""
-    return httpx.Client(
-        timeout=httpx.Timeout(settings.http_timeout),
-        headers={"User-Agent": USER_AGENT},
-        follow_redirects=True,
-        max_redirects=5,
-        transport=_transport(settings),
+def network_policy(
+    settings: Settings, *, resolver: Resolver = system_resolver, also_trust: tuple[str, ...] = ()
+) -> NetworkPolicy:
+    """The one policy of both HTTP clients: the configured feeds and API base URLs are trusted
+    (exact origins), everything else a feed names is checked. `also_trust`: URLs the user typed
+    on the command line (preview, post)."""
+    apis: list[str] = []
+    if settings.twitter is not None:
+        apis.append(settings.twitter.base_url)
+    for group in (settings.facebook, settings.instagram):
+        if group is not None:
+            apis.append(group.graph_base_url)
+    return NetworkPolicy.trusting(
+        [*settings.feed_urls, *apis, *also_trust],
+        allow_private=settings.allow_private_networks,
+        resolver=resolver,
     )
 
 
-def _transport(settings: Settings) -> httpx.BaseTransport | None:
+def make_http(settings: Settings, policy: NetworkPolicy | None = None) -> httpx.Client:
+    """The synchronous client for article pages, images and the Graph API: the same timeouts,
+    proxies and network policy as feeds (the proxy variables may be in the env file, which
+    httpx cannot see)."""
+    return httpx.Client(
+        timeout=httpx.Timeout(settings.http_timeout),
+        headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"},
+        follow_redirects=True,
+        max_redirects=5,
+        transport=_transport(settings, policy or network_policy(settings)),
+    )
+
+
+def _transport(settings: Settings, policy: NetworkPolicy) -> httpx.BaseTransport:
     if settings.demo:  # the demo makes no network request at all (bot.offline says so)
         from bot.offline import OfflineTransport
 
         return OfflineTransport()
-    return ProxyTransport(settings.proxies) if settings.proxies else None
+    return PolicyTransport(policy, settings.proxies)
 
 
-def make_fetcher(settings: Settings) -> Fetcher:
+def make_fetcher(settings: Settings, policy: NetworkPolicy | None = None) -> Fetcher:
     """The feed fetcher as the settings configure it: the worker and `preview` use the same."""
     return Fetcher(
         timeout=settings.http_timeout,
         max_bytes=settings.max_feed_bytes,
         concurrency=settings.feed_concurrency,
         proxies=settings.proxies,
+        policy=policy or network_policy(settings),
     )
 
 
@@ -100,13 +122,16 @@ def build_app(
     *,
     dry_run: bool | None = None,
     clock: Callable[[], float] = time.time,
+    policy: NetworkPolicy | None = None,
 ) -> App:
-    """Everything a command needs. Raises ConfigError (exit 2) for templates or handles."""
+    """Everything a command needs. Raises ConfigError (exit 2) for templates or handles.
+    `policy`: tests inject one with a fake resolver; the default is `network_policy`."""
     composer = load_composer_for(settings)
     dry = settings.dry_run if dry_run is None else dry_run
     store = Store.open(settings.database_url)
-    http = make_http(settings)
-    fetcher = make_fetcher(settings)
+    policy = policy or network_policy(settings)
+    http = make_http(settings, policy)
+    fetcher = make_fetcher(settings, policy)
     publishers = build_publishers(settings, dry_run=dry, http=http)
     engine = Engine(
         settings,
@@ -118,5 +143,6 @@ def build_app(
         clock=clock,
         poll_period=poll_period(settings),
         parser=ParsePool(workers=1),
+        policy=policy,
     )
     return App(settings, store, fetcher, composer, http, engine)

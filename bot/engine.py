@@ -30,6 +30,7 @@ from bot.feeds.filters import StoryFilter, age_reason
 from bot.feeds.parse import ParsedFeed
 from bot.feeds.parse_pool import ParsePool
 from bot.models import DeliveryStatus, Post, Story
+from bot.netpolicy import NetworkPolicy
 from bot.pacing import Pacing
 from bot.platforms.base import Publisher
 from bot.settings import Settings, credential_variables
@@ -90,8 +91,12 @@ class Engine:
         owner: str | None = None,
         poll_period: float | None = None,
         parser: ParsePool | None = None,
+        policy: NetworkPolicy | None = None,
     ) -> None:
+        """`policy` decides which image URLs from feeds may be fetched or handed to a
+        platform (the client `http` applies the same one to every request)."""
         self.settings = settings
+        self.policy = policy or NetworkPolicy()
         self.poll_period = settings.poll_interval if poll_period is None else poll_period
         self.parser = parser or ParsePool(workers=0)
         self.store = store
@@ -329,7 +334,7 @@ class Engine:
         return self._compose_all(story)
 
     def _compose_all(self, story: Story) -> list[NewDelivery]:
-        story = self._with_image_if_needed(story)
+        story = self._vetted_image(self._with_image_if_needed(story))
         out: list[NewDelivery] = []
         for name, publisher in self.publishers.items():
             try:
@@ -343,6 +348,18 @@ class Engine:
             else:
                 out.append(NewDelivery(name, post))
         return out
+
+    def _vetted_image(self, story: Story) -> Story:
+        """A story whose image the policy refuses goes on without it: no platform is handed a
+        URL the bot itself would not fetch (Instagram and Facebook fetch what they are given)."""
+        reason = self.policy.check(story.image_url)
+        if reason is None:
+            return story
+        log.warning(
+            "image refused: the story goes on without it",
+            extra={"story": story.url, "image": story.image_url, "reason": reason},
+        )
+        return replace(story, image_url=None)
 
     def _with_image_if_needed(self, story: Story) -> Story:
         """Only when a platform needs an image and the feed gave none: the page's og:image."""

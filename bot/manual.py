@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from bot.app import App
+from bot.app import App, make_http, network_policy
 from bot.compose import ALT_TEXT_MAX
 from bot.compose.text import clean, count_hashtags, count_mentions
 from bot.delivery import DeliveryReport, report_for
@@ -87,15 +87,19 @@ def resolve_story(app: App, url: str, now: float) -> tuple[int | None, Story]:
     known = app.store.story_by_url(canonical) or app.store.story_by_url(url)
     if known:
         return known
+    # The user typed this URL: its origin is trusted as a configured feed's would be.
+    http = make_http(app.settings, network_policy(app.settings, also_trust=(url,)))
     try:
         story = fetch_article(
-            app.http,
+            http,
             url,
             now=datetime.fromtimestamp(now, UTC),
             max_bytes=app.settings.max_feed_bytes,
         )
     except FeedError as exc:
         raise ConfigError(f"cannot post {url}: {exc.reason}") from None
+    finally:
+        http.close()
     return None, story
 
 

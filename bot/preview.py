@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.app import make_fetcher, make_http
+from bot.app import make_fetcher, make_http, network_policy
 from bot.compose import Composer
 from bot.errors import ConfigError, FeedError
 from bot.feeds.article import fetch_article, with_og_image
@@ -68,7 +68,7 @@ def story_for_url(settings: Settings, url: str, now: float) -> Story:
         store.close()
     if known:
         return known[1]
-    http = make_http(settings)
+    http = make_http(settings, network_policy(settings, also_trust=(url,)))
     try:
         return fetch_article(
             http, url, now=datetime.fromtimestamp(now, UTC), max_bytes=settings.max_feed_bytes

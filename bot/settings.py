@@ -141,6 +141,8 @@ class Settings:
     proxies: Mapping[str, str] = field(default_factory=dict)
     """"http", "https", "all" -> proxy URL and "no" -> NO_PROXY's list, from the standard
     variables (the lower-case spelling wins, as in curl and urllib)."""
+    allow_private_networks: bool = False
+    """ALLOW_PRIVATE_NETWORKS: feed content may point the bot at internal addresses."""
     max_story_age: float | None = 2 * 86400.0
     include_keywords: tuple[str, ...] = ()
     exclude_keywords: tuple[str, ...] = ()
@@ -316,6 +318,7 @@ def load_settings(
         max_feed_bytes=r.get("MAX_FEED_BYTES", parse_size, 10 * 1024 * 1024),
         feed_concurrency=r.get("FEED_CONCURRENCY", lambda n, v: parse_int(n, v, minimum=1), 16),
         proxies=_proxies(r),
+        allow_private_networks=r.get("ALLOW_PRIVATE_NETWORKS", parse_bool, False),
         max_story_age=max_age or None,
         include_keywords=r.get("INCLUDE_KEYWORDS", lambda n, v: split_phrases(v), ()),
         exclude_keywords=r.get("EXCLUDE_KEYWORDS", lambda n, v: split_phrases(v), ()),

@@ -34,7 +34,9 @@ def test_the_shared_client_uses_the_env_files_proxy_and_honours_no_proxy(
 ) -> None:
     proxy.route("http://graph.example/v21.0/me", body=b'{"id": "1"}', content_type="text/json")
     proxy.route("/direct", body=b"ok", content_type="text/plain")
-    (tmp_path / ".env").write_text(f"HTTP_PROXY={proxy.url('')}\nNO_PROXY=127.0.0.1\n")
+    # The direct request goes to a loopback server, which only ALLOW_PRIVATE_NETWORKS lets through.
+    env_file = f"HTTP_PROXY={proxy.url('')}\nNO_PROXY=127.0.0.1\nALLOW_PRIVATE_NETWORKS=true\n"
+    (tmp_path / ".env").write_text(env_file)
     settings = load_settings(bot_env(tmp_path, FEED_URLS="https://news.example/feed"), tmp_path)
     with make_http(settings) as client:
         via_proxy = client.get("http://graph.example/v21.0/me")

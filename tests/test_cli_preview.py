@@ -36,7 +36,8 @@ def test_preview_of_the_feed_publishes_nothing_and_a_later_poll_still_posts(
         Item(812, image=False, link=page_url),
     ]
     feed = write_feed(tmp_path / "feed.xml", items)
-    env = platform_env(server, tmp_path, feed, BACKLOG="all")
+    # The article pages' loopback server stands for a public site.
+    env = platform_env(server, tmp_path, feed, BACKLOG="all", ALLOW_PRIVATE_NETWORKS="true")
     before = len(server.requests)
 
     result = run_main(["preview", "--json"], env, tmp_path)

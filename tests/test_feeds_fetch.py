@@ -18,6 +18,7 @@ import bot
 from bot.errors import FeedError
 from bot.feeds.fetch import FeedRequest, Fetcher, content_digest
 from bot.feeds.parse import parse_fetched
+from bot.netpolicy import OPEN
 from tests.fakes.feed_server import FeedServer
 
 pytestmark = pytest.mark.timeout(30)
@@ -35,7 +36,7 @@ def server() -> Iterator[FeedServer]:
 
 @pytest.fixture
 def fetcher() -> Iterator[Fetcher]:
-    with Fetcher(timeout=5.0, clock=lambda: NOW) as f:
+    with Fetcher(policy=OPEN, timeout=5.0, clock=lambda: NOW) as f:
         yield f
 
 
@@ -104,7 +105,7 @@ def test_redirect_to_a_non_http_scheme_is_refused(server: FeedServer, fetcher: F
 
 def test_declared_length_over_the_cap_is_refused_before_reading(server: FeedServer) -> None:
     server.route("/big", body=b"x" * 5000)
-    with Fetcher(timeout=5.0, max_bytes=1000) as fetcher:
+    with Fetcher(policy=OPEN, timeout=5.0, max_bytes=1000) as fetcher:
         result = fetcher.fetch(FeedRequest(server.url("/big")))
     assert result.error is not None and "1000-byte cap" in result.error.reason
     assert result.body is None
@@ -120,7 +121,7 @@ def test_body_without_length_is_cut_off_while_streaming(server: FeedServer, fram
         content_length=None,
         chunked=framing == "chunked",
     )
-    with Fetcher(timeout=5.0, max_bytes=10_000) as fetcher:
+    with Fetcher(policy=OPEN, timeout=5.0, max_bytes=10_000) as fetcher:
         result = fetcher.fetch(FeedRequest(server.url("/big")))
     assert result.error is not None and "cut off while streaming" in result.error.reason
     assert server.url("/big") in str(result.error)
@@ -128,7 +129,7 @@ def test_body_without_length_is_cut_off_while_streaming(server: FeedServer, fram
 
 def test_a_lying_content_length_never_lets_more_in(server: FeedServer) -> None:
     server.route("/liar", body=b"y" * 50_000, content_length=100)
-    with Fetcher(timeout=5.0, max_bytes=10_000) as fetcher:
+    with Fetcher(policy=OPEN, timeout=5.0, max_bytes=10_000) as fetcher:
         results = [fetcher.fetch(FeedRequest(server.url("/liar"))) for _ in range(10)]
     for result in results:
         # The declared 100 bytes, or (when the excess arrives in the same TCP segment, which
@@ -143,7 +144,7 @@ def test_a_lying_content_length_never_lets_more_in(server: FeedServer) -> None:
 
 def test_gzip_bomb_is_capped_on_decoded_bytes(server: FeedServer) -> None:
     server.route("/bomb", body=b"\0" * 3_000_000, gzip=True)  # ~3 KB on the wire
-    with Fetcher(timeout=5.0, max_bytes=100_000) as fetcher:
+    with Fetcher(policy=OPEN, timeout=5.0, max_bytes=100_000) as fetcher:
         result = fetcher.fetch(FeedRequest(server.url("/bomb")))
     assert result.error is not None and "cap" in result.error.reason
 
@@ -151,7 +152,7 @@ def test_gzip_bomb_is_capped_on_decoded_bytes(server: FeedServer) -> None:
 def test_slow_trickle_is_ended_by_the_overall_deadline(server: FeedServer) -> None:
     # each chunk arrives well within the read timeout, so only a total deadline can end it
     server.route("/slow", body=b"<rss>" + b" " * 200, chunk_size=1, chunk_delay=0.05)
-    with Fetcher(timeout=0.5) as fetcher:
+    with Fetcher(policy=OPEN, timeout=0.5) as fetcher:
         started = time.monotonic()
         result = fetcher.fetch(FeedRequest(server.url("/slow")))
         elapsed = time.monotonic() - started
@@ -161,7 +162,7 @@ def test_slow_trickle_is_ended_by_the_overall_deadline(server: FeedServer) -> No
 
 def test_server_that_never_answers_times_out(server: FeedServer) -> None:
     server.route("/hang", body=RSS, delay=3.0)
-    with Fetcher(timeout=0.3) as fetcher:
+    with Fetcher(policy=OPEN, timeout=0.3) as fetcher:
         started = time.monotonic()
         result = fetcher.fetch(FeedRequest(server.url("/hang")))
     assert result.error is not None and "timed out" in result.error.reason
@@ -236,7 +237,7 @@ def test_failing_feeds_beside_a_good_one(server: FeedServer, fetcher: Fetcher) -
 def test_global_concurrency_bound(server: FeedServer) -> None:
     for i in range(8):
         server.route(f"/f{i}", body=RSS, delay=0.15)
-    with Fetcher(timeout=5.0, concurrency=3, per_host=10) as fetcher:
+    with Fetcher(policy=OPEN, timeout=5.0, concurrency=3, per_host=10) as fetcher:
         results = fetcher.fetch_many([FeedRequest(server.url(f"/f{i}")) for i in range(8)])
     assert all(r.ok for r in results)
     assert server.max_in_flight == 3
@@ -245,7 +246,7 @@ def test_global_concurrency_bound(server: FeedServer) -> None:
 def test_per_host_bound(server: FeedServer) -> None:
     for i in range(6):
         server.route(f"/f{i}", body=RSS, delay=0.15)
-    with Fetcher(timeout=5.0, concurrency=16, per_host=2) as fetcher:
+    with Fetcher(policy=OPEN, timeout=5.0, concurrency=16, per_host=2) as fetcher:
         results = fetcher.fetch_many([FeedRequest(server.url(f"/f{i}")) for i in range(6)])
     assert all(r.ok for r in results)
     assert server.max_in_flight == 2
@@ -260,7 +261,7 @@ def test_per_host_bound_lets_different_hosts_run_together() -> None:
             for i in range(3):
                 srv.route(f"/feed{i}", body=RSS, delay=0.1)
         urls = [srv.url(f"/feed{i}") for srv in servers for i in range(3)]
-        with Fetcher(timeout=5.0, per_host=1) as fetcher:
+        with Fetcher(policy=OPEN, timeout=5.0, per_host=1) as fetcher:
             results = fetcher.fetch_many([FeedRequest(u) for u in urls])
     assert all(r.ok for r in results)
     assert [srv.max_in_flight for srv in servers] == [1, 1, 1]
@@ -299,7 +300,7 @@ def test_file_urls_are_read_with_the_cap(tmp_path: Path) -> None:
     feed.write_bytes(RSS)
     big = tmp_path / "big.xml"
     big.write_bytes(b"x" * 2000)
-    with Fetcher(max_bytes=1000) as fetcher:
+    with Fetcher(policy=OPEN, max_bytes=1000) as fetcher:
         ok, over, missing = fetcher.fetch_many(
             [
                 FeedRequest(feed.as_uri()),
@@ -315,7 +316,7 @@ def test_file_urls_are_read_with_the_cap(tmp_path: Path) -> None:
 
 
 def test_closed_fetcher_refuses_work() -> None:
-    fetcher = Fetcher()
+    fetcher = Fetcher(policy=OPEN)
     fetcher.close()
     fetcher.close()  # idempotent
     with pytest.raises(RuntimeError):
@@ -339,7 +340,7 @@ def test_keep_alive_pools_are_kept_for_the_most_recent_hosts_only(server: FeedSe
 
     def ports(kept_hosts: int) -> list[int]:
         server.requests.clear()
-        with Fetcher(timeout=5.0, kept_hosts=kept_hosts) as fetcher:
+        with Fetcher(policy=OPEN, timeout=5.0, kept_hosts=kept_hosts) as fetcher:
             for url in (urls[0], urls[1], urls[0]):
                 assert fetcher.fetch(FeedRequest(url)).ok
         return [r.client_port for r in server.requests]
@@ -358,7 +359,7 @@ def test_kept_hosts_must_be_positive() -> None:
 def test_fetch_iter_yields_each_feed_as_it_completes() -> None:
     from tests.fakes.feed_server import FeedServer
 
-    with FeedServer() as server, Fetcher(timeout=5) as fetcher:
+    with FeedServer() as server, Fetcher(policy=OPEN, timeout=5) as fetcher:
         server.route("/slow.xml", body=b"<rss/>", delay=0.5)
         server.route("/fast.xml", body=b"<rss/>")
         requests = [FeedRequest(server.url("/slow.xml")), FeedRequest(server.url("/fast.xml"))]
@@ -373,7 +374,7 @@ def test_feeds_go_through_the_configured_proxy_unless_no_proxy_says_otherwise(
     server.route("http://feeds.example/feed", body=RSS)
     server.route("/direct", body=RSS)
     proxies = {"http": server.url(""), "no": "127.0.0.1"}
-    with Fetcher(timeout=5.0, proxies=proxies) as fetcher:
+    with Fetcher(policy=OPEN, timeout=5.0, proxies=proxies) as fetcher:
         proxied = fetcher.fetch(FeedRequest("http://feeds.example/feed"))
         direct = fetcher.fetch(FeedRequest(server.url("/direct")))
     assert proxied.ok and proxied.body == RSS and direct.ok

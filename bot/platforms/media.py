@@ -9,12 +9,20 @@ otherwise make Meta or X refuse the post much later with a vaguer message.
 from __future__ import annotations
 
 import re
+import zlib
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
 
-from bot.net import DownloadError, download
+from bot.net import (
+    DownloadError,
+    RefusedRequest,
+    download,
+    iter_decoded,
+    transfer_deadline,
+    transfer_seconds,
+)
 
 _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"\xff\xd8\xff", "image/jpeg"),
@@ -89,23 +97,32 @@ def probe_image(
     """Check type and size without downloading: HEAD, or a one-range GET when HEAD is refused.
 
     Redirects are followed and the final URL is returned, because Meta's fetcher wants a URL that
-    answers directly.
+    answers directly; every hop passes the client's network policy, so the URL handed on is
+    one the bot would fetch itself. HTTP_TIMEOUT bounds the whole probe.
     """
     url = check_url(url)
+    seconds = transfer_seconds(client)
     try:
-        response = client.head(url, follow_redirects=True)
-        if response.status_code in {403, 405, 501} or (
-            response.status_code < 400 and not _content_type(response)
-        ):
-            return _probe_by_range(client, url, max_bytes=max_bytes, types=types)
-        _raise_for_status(url, response.status_code)
-        length = response.headers.get("content-length", "")
-        size = int(length) if length.isdigit() else None
-        info = ImageInfo(str(response.url), _content_type(response), size)
+        with transfer_deadline(seconds):
+            return _probe(client, url, max_bytes=max_bytes, types=types)
+    except RefusedRequest as exc:
+        raise ImageProblem(url, f"refused: {exc.reason}") from None
     except httpx.TimeoutException:
-        raise ImageProblem(url, "timed out", transient=True) from None
+        raise ImageProblem(url, f"timed out after {seconds:g} s", transient=True) from None
     except httpx.HTTPError as exc:
         raise ImageProblem(url, f"{type(exc).__name__}: {exc}", transient=True) from None
+
+
+def _probe(client: httpx.Client, url: str, *, max_bytes: int, types: tuple[str, ...]) -> ImageInfo:
+    response = client.head(url, follow_redirects=True)
+    if response.status_code in {403, 405, 501} or (
+        response.status_code < 400 and not _content_type(response)
+    ):
+        return _probe_by_range(client, url, max_bytes=max_bytes, types=types)
+    _raise_for_status(url, response.status_code)
+    length = response.headers.get("content-length", "")
+    size = int(length) if length.isdigit() else None
+    info = ImageInfo(str(response.url), _content_type(response), size)
     return _judge(info, max_bytes=max_bytes, types=types)
 
 
@@ -117,10 +134,13 @@ def _probe_by_range(
     with client.stream("GET", url, headers=headers, follow_redirects=True) as response:
         _raise_for_status(url, response.status_code)
         head = b""
-        for chunk in response.iter_bytes():
-            head += chunk
-            if len(head) >= SNIFF_BYTES:
-                break
+        try:
+            for chunk in iter_decoded(response):
+                head += chunk
+                if len(head) >= SNIFF_BYTES:
+                    break
+        except (ValueError, zlib.error) as exc:
+            raise ImageProblem(url, f"cannot decode the image response: {exc}") from None
         size: int | None = None
         match = _CONTENT_RANGE.match(response.headers.get("content-range", ""))
         if match:
@@ -163,7 +183,9 @@ def fetch_image(
         if exc.status is not None:
             transient = exc.status >= 500 or exc.status in {408, 429}
         else:  # network trouble may pass; a wrong type, a size or a bad scheme will not
-            transient = not any(w in exc.reason for w in _PERMANENT_DOWNLOAD_REASONS)
+            transient = not exc.reason.startswith("refused: ") and not any(
+                w in exc.reason for w in _PERMANENT_DOWNLOAD_REASONS
+            )
         raise ImageProblem(url, exc.reason, transient=transient) from None
     kind = sniff_type(result.body[:SNIFF_BYTES])
     if kind is None:

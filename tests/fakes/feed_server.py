@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -78,7 +79,8 @@ class FeedServer:
 
     def start(self) -> FeedServer:
         handler = type("Handler", (_Handler,), {"server_state": self})
-        httpd = ThreadingHTTPServer((self.host, 0), handler)
+        server_class = _DualStackServer if ":" in self.host else ThreadingHTTPServer
+        httpd = server_class((self.host, 0), handler)
         httpd.daemon_threads = True
         httpd.block_on_close = False
         self._httpd = httpd
@@ -106,7 +108,8 @@ class FeedServer:
         return self._httpd.server_address[1]
 
     def url(self, path: str) -> str:
-        return f"http://{self.host}:{self.port}{path}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}{path}"
 
     # --- configuration --------------------------------------------------------------------------
 
@@ -130,12 +133,37 @@ class FeedServer:
             self.max_in_flight = 0
 
 
+class _DualStackServer(ThreadingHTTPServer):
+    """Listens on an IPv6 address and, for "::", on every IPv4 one too (127.0.0.2, the
+    IPv4-mapped spellings...): a stand-in for an internal host reachable every way."""
+
+    address_family = socket.AF_INET6
+
+    def server_bind(self) -> None:
+        with contextlib.suppress(OSError):
+            self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        super().server_bind()
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_state: FeedServer
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet test output
         pass
+
+    def do_HEAD(self) -> None:
+        """Logged (an internal host must see no request of any kind), then refused as 501,
+        which sends image probes on to a range GET as some real hosts do."""
+        state = self.server_state
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        with state._lock:
+            state.requests.append(
+                LoggedRequest("HEAD", self.path, headers, self.client_address[1], time.monotonic())
+            )
+        self.send_response(501)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def do_GET(self) -> None:
         state = self.server_state
