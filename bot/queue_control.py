@@ -272,7 +272,8 @@ def retry(store: Store, target: str | int, now: float) -> Outcome:
         change = store.requeue_delivery(delivery_id, now)
     assert change is not None  # the row exists: rows are never deleted
     row = change.before
-    story = row.post.story_url or "the story's URL"
+    # An announcement (`post --text`, no story URL) is posted again the way it was made.
+    story = row.post.story_url or "--text TEXT"
     if change.done:
         was = "due now" if row.status == S.DEFERRED else "queued again"
         out.lines.append(

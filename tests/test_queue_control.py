@@ -459,3 +459,14 @@ def test_migration_3_marks_a_pause_of_an_older_store_as_one_for_credentials(
         assert states["twitter"]["paused_by"] is None
     finally:
         store.close()
+
+
+def test_retry_of_a_published_announcement_says_how_to_post_it_again(store: Store) -> None:
+    news = [NewDelivery("twitter", Post("twitter", "We are hiring", story_url=None))]
+    sid = store.add_story(story(1, identity="announce:1", url=None), NOW, status="queued",
+                          new_deliveries=news)  # fmt: skip
+    did = delivery_id(store, sid)
+    set_status(store, did, "published", remote_url="https://x.com/jck/status/9")
+    out = qc.retry(store, str(did), now=NOW)
+    assert out.exit_code == 1
+    assert "`main.py post --text TEXT --platform twitter --force`" in out.lines[0]
