@@ -30,7 +30,9 @@ from bot.models import Platform
 from bot.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from bot.app import App
     from bot.delivery import DeliveryReport
+    from bot.progress import LiveLine
 
 log = logging.getLogger("bot")
 PLATFORM_CHOICE = click.Choice([p.value for p in Platform], case_sensitive=False)
@@ -160,9 +162,12 @@ def poll(dry_run: bool, as_json: bool) -> int:
 
     ctx = _start(dry_run=dry_run or None)
     app = build_app(ctx.settings, dry_run=dry_run or None)
+    live = _live_line(app) if not as_json and sys.stdout.isatty() else None
     try:
         report = app.engine.tick(force=True)
     finally:
+        if live is not None:
+            live.finish()
         app.close()
     _print_reports(ctx, report.deliveries, as_json)
     for feed in report.feeds:
@@ -172,6 +177,19 @@ def poll(dry_run: bool, as_json: bool) -> int:
         sent = sum(1 for d in report.deliveries if d.status in ("published", "dry_run"))
         ctx.err(f"{len(report.feeds)} feed(s) polled, {sent} post(s) made")
     return 1 if report.failed else 0
+
+
+def _live_line(app: App) -> LiveLine:
+    """`poll` on a terminal: counts drawn in place as feeds arrive, log lines kept above them."""
+    from bot.progress import LiveLine, log_above
+
+    line = LiveLine(sys.stdout)
+    for handler in logging.getLogger().handlers:
+        stream = getattr(handler, "stream", None)
+        if isinstance(handler, logging.StreamHandler) and getattr(stream, "isatty", bool)():
+            handler.setStream(log_above(line, stream))  # the same screen: lines go above
+    app.engine.progress = app.engine.deliverer.progress = line
+    return line
 
 
 PLATFORM_NAMES = tuple(p.value for p in Platform)

@@ -31,6 +31,7 @@ from bot.errors import (
 from bot.models import DeliveryStatus, Post, PublishResult
 from bot.pacing import Pacing, retry_delay
 from bot.platforms.base import Publisher
+from bot.progress import Progress
 from bot.store import DeliveryRow, Store
 from bot.store.media import media_digest
 from bot.store.platform_state import PAUSED_BY_HAND
@@ -136,6 +137,8 @@ class Deliverer:
         self.rng = rng
         self.credential_hint = credential_hint
         self.stop = stop or threading.Event()
+        self.progress = Progress()
+        """Told of each delivery finished (`poll` on a terminal counts the posts sent)."""
 
     # --- reconciliation ----------------------------------------------------------------------
 
@@ -250,6 +253,7 @@ class Deliverer:
             for index, row in enumerate(rows):
                 report = self.process(publisher, row)
                 reports.append(report)
+                self.progress.sent(report.status)
                 done = report.status in (S.PUBLISHED, S.DRY_RUN, S.SKIPPED, S.FAILED)
                 if self.stop.is_set() or (not done and self._held(platform)):
                     self.store.release([r.id for r in rows[index + 1 :]], self.owner)
@@ -284,6 +288,7 @@ class Deliverer:
                     },
                 )
                 reports.append(report_for(row, S.DRY_RUN.value, remote_id=result.remote_id))
+                self.progress.sent(S.DRY_RUN.value)
         return reports
 
     def platform_ready(self, platform: str, publisher: Publisher) -> bool:

@@ -33,6 +33,7 @@ from bot.models import DeliveryStatus, Post, Story
 from bot.netpolicy import NetworkPolicy
 from bot.pacing import Pacing
 from bot.platforms.base import Publisher
+from bot.progress import Progress
 from bot.settings import Settings, credential_variables
 from bot.store import FeedRow, FeedUpdate, NewDelivery, Store, worker_id
 
@@ -107,6 +108,8 @@ class Engine:
         self.clock = clock
         self.owner = owner or worker_id()
         self.stop_event = threading.Event()
+        self.progress: Progress = Progress()
+        """Told of each feed fetched and story queued (`poll` on a terminal draws a line)."""
         self.filter = StoryFilter.from_settings(settings)
         self.deliverer = Deliverer(
             store,
@@ -156,6 +159,7 @@ class Engine:
         and written back in bulk, so several workers split a large feed list and a worker that
         dies holds only one share's claims."""
         self.store.ensure_feeds(self.settings.feed_urls)
+        self.progress.start(len(self.settings.feed_urls))
         share = max(64, self.settings.feed_concurrency * 16)
         started = self.clock()
         while not self.stop_event.is_set():
@@ -176,6 +180,7 @@ class Engine:
             # Each feed is parsed as soon as it arrives, while the others are still in flight.
             for index, result in self.fetcher.fetch_iter(requests):
                 report.feeds.append(self._handle_fetch(rows[index], result, report, batch))
+                self.progress.fetched()
             self._collect(batch, now)
             self._sort_share(batch, now)
             # Stories first, validators last: a crash in between only re-fetches.
@@ -323,6 +328,7 @@ class Engine:
             if story_id is None:
                 continue  # another worker recorded it first
             feed_report.new_stories += 1
+            self.progress.stories(1)
             report.new_story_ids.append(story_id)
             log.info(
                 "story queued",
