@@ -9,12 +9,8 @@ without a word).
 
 from __future__ import annotations
 
-import difflib
 import io
 import re
-import secrets
-import shlex
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,6 +171,8 @@ def _unit_env_file(text: str, project_root: Path) -> Path | None:
             key, _, value = line.partition("=")
             entries.setdefault(key.strip(), value.strip())
     command = entries.get("ExecStart", "")
+    import shlex
+
     try:
         words = shlex.split(command.lstrip("-@:+!"))
     except ValueError:
@@ -201,12 +199,17 @@ DEMO_STORE_PREFIX = "feedbot-demo-"
 def demo_database_url() -> str:
     """A store of the demo's own for this process, in the temporary folder: every demo run shows
     its posts again, two demos never share one, and nothing lands where a command is started."""
+    import secrets  # imported here: only the demo needs them, and every command imports this
+    import tempfile
+
     name = f"{DEMO_STORE_PREFIX}{secrets.token_hex(6)}.db"
     return f"sqlite:///{Path(tempfile.gettempdir()) / name}"
 
 
 def remove_demo_store(url: str) -> None:
     """Delete the demo's temporary store (and SQLite's -wal and -shm files) when it exits."""
+    import tempfile
+
     path = Path(url.removeprefix("sqlite:///"))
     if path.parent != Path(tempfile.gettempdir()) or not path.name.startswith(DEMO_STORE_PREFIX):
         return  # DATABASE_URL was set: that store is the user's
@@ -218,6 +221,8 @@ def remove_demo_store(url: str) -> None:
 
 
 def did_you_mean(name: str, known: Iterable[str], cutoff: float = 0.75) -> str | None:
+    import difflib  # only when a name is not a setting
+
     match = difflib.get_close_matches(name.upper(), sorted(known), n=1, cutoff=cutoff)
     return match[0] if match else None
 
