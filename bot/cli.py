@@ -498,6 +498,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2 if isinstance(exc, click.UsageError) else exc.exit_code
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
+        log.debug("the error in full (LOG_LEVEL=debug)", exc_info=True)
         return 2
     except (FeedError, BotError) as exc:
         click.echo(f"error: {exc}", err=True)

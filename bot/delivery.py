@@ -505,8 +505,9 @@ class _LeaseKeeper:
         while not self._done.wait(self.lease / 3):
             try:
                 self.store.renew_lease(self.delivery_id, self.owner, self.clock() + self.lease)
-            except Exception:
-                log.warning("could not renew a delivery lease", exc_info=True)
+            except Exception as exc:  # the store is down: the tick's own failure says so
+                log.warning(f"could not renew a delivery lease: {type(exc).__name__}")
+                log.debug("the lease renewal's failure in full", exc_info=exc)
 
     def __enter__(self) -> _LeaseKeeper:
         self._thread.start()

@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from types import FrameType
@@ -25,6 +26,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.engine import CycleReport, Engine
 from bot.settings import Settings
+from bot.tick_failures import TickFailures
 
 log = logging.getLogger("bot.scheduler")
 DRAIN_EVERY = 15.0
@@ -48,6 +50,7 @@ class Worker:
         drain_every: float = DRAIN_EVERY,
         on_tick: Callable[[], None] | None = None,
         on_report: Callable[[CycleReport], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.engine = engine
         self.settings = settings
@@ -55,6 +58,8 @@ class Worker:
         self.on_tick = on_tick
         self.on_report = on_report
         """Given each tick's report: the demo prints the posts as readable blocks."""
+        self.failures = TickFailures(settings.database_url, clock)
+        self.poll_owed = False  # a poll skipped or failed during an outage runs at recovery
         self.stopping = threading.Event()
         self.idle = threading.Event()
         self.idle.set()
@@ -67,6 +72,10 @@ class Worker:
     def _job(self, poll: bool) -> None:
         if self.stopping.is_set():
             return
+        if not self.failures.ready():  # backing off after failed ticks
+            self.poll_owed = self.poll_owed or poll
+            return
+        poll = poll or self.poll_owed
         self.idle.clear()
         try:
             report = self.engine.tick(poll=poll)
@@ -87,8 +96,12 @@ class Worker:
                 self.on_report(report)
             if self.on_tick:
                 self.on_tick()
-        except Exception:  # one bad tick must never stop the worker
-            log.exception("tick failed; the worker goes on")
+        except Exception as exc:  # one bad tick must never stop the worker
+            self.poll_owed = self.poll_owed or poll
+            self.failures.failed(exc)
+        else:
+            self.poll_owed = self.poll_owed and not poll
+            self.failures.succeeded()
         finally:
             self.idle.set()
 

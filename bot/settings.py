@@ -44,6 +44,7 @@ from bot.settings_values import (
     parse_timezone,
     parse_url,
     split_phrases,
+    url_password,
 )
 
 __all__ = [
@@ -188,6 +189,9 @@ class Settings:
             password = urlsplit(url).password if scheme != "no" else None
             if password:
                 values.append(password)
+        database_password = url_password(self.database_url)
+        if database_password:
+            values.append(database_password)
         return values
 
 

@@ -270,6 +270,31 @@ def parse_graph_version(name: str, raw: str) -> str:
     return value
 
 
+def _userinfo(url: str) -> tuple[str, str, str] | None:
+    """(scheme://user:, password, @host...) of a URL with a password; the last "@" ends the
+    password, so an unencoded "@" in it is masked too (masking too much beats leaking)."""
+    scheme, sep, rest = url.partition("://")
+    at = rest.rfind("@")
+    if not sep or at < 0:
+        return None
+    user, colon, password = rest[:at].partition(":")
+    if not colon or "/" in user:
+        return None
+    return f"{scheme}://{user}:", password, rest[at:]
+
+
+def masked_url(url: str) -> str:
+    """DATABASE_URL as it may be shown: the password, if any, replaced with ***."""
+    parts = _userinfo(url)
+    return url if parts is None else f"{parts[0]}***{parts[2]}"
+
+
+def url_password(url: str) -> str | None:
+    """The password in DATABASE_URL, so logging can mask it wherever it might appear."""
+    parts = _userinfo(url)
+    return parts[1] if parts and parts[1] else None
+
+
 def parse_database_url(name: str, raw: str) -> str:
     value = raw.strip()
     if value.startswith("postgres://"):  # Heroku's spelling

@@ -66,6 +66,10 @@ class PostgresServer:
         )  # fmt: skip
         if result.returncode != 0:
             raise PostgresUnavailable(f"initdb failed: {result.stderr.strip()[-500:]}")
+        return self.resume()
+
+    def resume(self) -> str:
+        """(Re)start the server on the same port and data (after `start` or `halt`)."""
         options = (
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
@@ -78,6 +82,10 @@ class PostgresServer:
             log = (self.root / "log").read_text(errors="replace")[-800:]
             raise PostgresUnavailable(f"pg_ctl start failed: {result.stderr.strip()} {log}")
         return self.url
+
+    def halt(self) -> None:
+        """Stop the server but keep its data, as an outage would; `resume` brings it back."""
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def stop(self) -> None:
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")

@@ -19,6 +19,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import __version__
 from bot.errors import ConfigError
@@ -27,6 +28,7 @@ from bot.store.delivery_queue import DeliveryStore
 from bot.store.feed_state import FeedStore
 from bot.store.media import MediaStore
 from bot.store.platform_state import PlatformStore
+from bot.store.problems import StoreUnavailable, describe, sqlite_preflight
 from bot.store.story_log import StoryStore
 
 _MIGRATION_LOCK_KEY = 72_727_001  # pg_advisory_xact_lock key: one migrating worker at a time
@@ -41,13 +43,23 @@ class Store(FeedStore, StoryStore, DeliveryStore, PlatformStore, MediaStore):
 
     @classmethod
     def open(cls, url: str) -> Store:
-        """Connect (creating the SQLite folder on first use) and migrate to the latest schema."""
-        if url.startswith("sqlite"):
-            engine = _sqlite_engine(url)
-        else:
-            engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
-        store = cls(engine)
-        store.migrate()
+        """Connect (creating the SQLite folder on first use) and migrate to the latest schema.
+
+        Raises StoreUnavailable (exit 2) with one line naming DATABASE_URL or the folder, and
+        the fix, when the database cannot be reached, created or written.
+        """
+        engine: Engine | None = None
+        if url.startswith("sqlite") and (problem := sqlite_preflight(url)) is not None:
+            raise problem
+        try:
+            engine = _sqlite_engine(url) if url.startswith("sqlite") else _postgres_engine(url)
+            store = cls(engine)
+            store.migrate()
+        except (OSError, SQLAlchemyError) as exc:
+            if engine is not None:
+                engine.dispose()
+            kind, message = describe(url, exc)
+            raise StoreUnavailable(message, kind) from exc
         return store
 
     def close(self) -> None:
@@ -90,6 +102,15 @@ class StoreTooNew(ConfigError):
         )
         self.found = found
         self.known = known
+
+
+def _postgres_engine(url: str) -> Engine:
+    """A pooled engine; a host that never answers fails after 10 s instead of hanging a health
+    check (a connect_timeout in the URL itself wins)."""
+    connect_args = {} if "connect_timeout=" in url else {"connect_timeout": 10}
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args=connect_args
+    )
 
 
 def _sqlite_engine(url: str) -> Engine:
