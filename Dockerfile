@@ -25,8 +25,10 @@ COPY . .
 USER feedbot
 VOLUME ["/app/data"]
 
-# `status --json` exits 1 when no poll finished within three poll intervals (and 2 on bad
-# settings), so the engine marks the container unhealthy. The start period covers the first poll.
+# `status --json` exits 1 when unhealthy (a platform paused, a post failed for good, a feed dead,
+# no poll within three poll intervals; see README "Health checks") and 2 on bad settings or an
+# unreachable store, so the engine marks the container unhealthy. The start period covers the
+# first poll.
 HEALTHCHECK --interval=2m --timeout=30s --start-period=3m --retries=3 \
     CMD ["python", "main.py", "status", "--json"]
 

@@ -1,7 +1,9 @@
-"""`status`: what the bot has done and is waiting for, per platform and per feed.
+"""`status`: what the bot has done and is waiting for, per platform and per feed, and whether
+it is healthy (`bot.health` says why not).
 
 It reads only the store, so it answers the same from any machine sharing the database, and it is
-cheap enough to be a platform's health check (`status --json` exits 1 when polling has stalled).
+cheap enough to be a platform's health check: `status` exits 1 whenever a reason is listed. JSON
+times are ISO 8601 in UTC ("2026-12-05T11:20:00Z"); the text gives relative times ("3 min ago").
 """
 
 from __future__ import annotations
@@ -9,6 +11,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from bot import health
+from bot.health import (
+    RECENT,
+    Reason,
+    feed_reasons,
+    platform_reasons,
+    poll_reasons,
+    relative,
+)
 from bot.settings import Settings
 from bot.store import FeedRow, Store
 
@@ -17,6 +28,17 @@ def _iso(epoch: float | None) -> str | None:
     if not epoch:
         return None
     return datetime.fromtimestamp(float(epoch), UTC).isoformat().replace("+00:00", "Z")
+
+
+def _epoch(iso: str | None) -> float | None:
+    """An ISO 8601 time as written by older workers (any offset) back to epoch seconds."""
+    if not iso:
+        return None
+    try:
+        when = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
 
 
 def poll_period(settings: Settings) -> float:
@@ -34,22 +56,34 @@ def poll_period(settings: Settings) -> float:
 
 
 def gather_status(store: Store, settings: Settings, now: float) -> dict[str, Any]:
-    counts = store.delivery_counts(now - 86400)
+    """Everything `status` shows, JSON-ready, with `healthy` and the `reasons` when not."""
+    period = poll_period(settings)
+    counts = store.delivery_counts(now - RECENT)
+    made = store.made_since(now - RECENT)
+    troubles = store.recent_troubles(now - RECENT)
     states = store.platform_states()
+    reasons: list[Reason] = []
     platforms: dict[str, Any] = {}
     for name in sorted(set(settings.platforms) | set(counts) | set(states)):
         c = counts.get(name, {})
         s = states.get(name, {})
+        active = name in settings.platforms
+        if active:
+            reasons += platform_reasons(name, s, troubles.get(name, {}))
         platforms[name] = {
-            "configured": name in settings.platforms,
+            "configured": active,
+            "active": active,
             "published_24h": c.get("published_24h", 0),
             "published_total": c.get("published", 0),
+            "dry_run_24h": made.get(name, {}).get("dry_run", 0),
             "dry_run_total": c.get("dry_run", 0),
             "queued": c.get("queued", 0),
             "sending": c.get("sending", 0),
             "deferred": c.get("deferred", 0),
             "next_deferred_at": _iso(c.get("next_deferred_at")),
             "failed": c.get("failed", 0),
+            "failed_24h": troubles.get(name, {}).get("failed", {}).get("count", 0),
+            "needs_attention": c.get("needs_attention", 0),
             "skipped": c.get("skipped", 0),
             "paused": bool(s.get("paused")),
             "paused_reason": s.get("paused_reason") if s.get("paused") else None,
@@ -64,27 +98,63 @@ def gather_status(store: Store, settings: Settings, now: float) -> dict[str, Any
             "last_error_at": _iso(s.get("last_error_at")),
         }
     rows = {f.url: f for f in store.feed_rows()}
-    feeds = [_feed_status(url, rows.get(url), now) for url in settings.feed_urls]
+    feeds = []
+    for url in settings.feed_urls:
+        row = rows.get(url)
+        feeds.append(_feed_status(url, row, now))
+        if row is not None:
+            reasons += feed_reasons(
+                url,
+                disabled=row.disabled,
+                failures=row.failures,
+                failing_since=_failing_since(row),
+                last_error=row.last_error,
+                now=now,
+                period=period,
+            )
     last_poll = store.get_meta("last_poll_at")
     last_poll_at = float(last_poll) if last_poll else None
-    stale_after = 3 * poll_period(settings)
-    healthy = last_poll_at is not None and now - last_poll_at <= stale_after
+    reasons += poll_reasons(last_poll_at, now, period)
+    for check in health.EXTRA_CHECKS:
+        reasons += check(store, settings, now)
     return {
-        "healthy": healthy,
+        "healthy": not reasons,
+        "reasons": [r.as_dict() for r in reasons],
+        "now": _iso(now),
+        "dry_run": settings.dry_run,
+        "active_platforms": list(settings.platforms),
         "schema_version": store.schema_version(),
         "last_poll_at": _iso(last_poll_at),
-        "next_poll_at": store.get_meta("next_poll_at"),
-        "stale_after_seconds": stale_after,
+        "next_poll_at": _iso(_epoch(store.get_meta("next_poll_at"))),
+        "poll_period_seconds": period,
+        "stale_after_seconds": 3 * period,
         "platforms": platforms,
         "feeds": feeds,
     }
+
+
+def _failing_since(row: FeedRow) -> float | None:
+    """When the feed's current run of failures began (the store keeps it from v0.2 on; for a
+    feed that failed before, its last success is the best bound there is)."""
+    since = getattr(row, "failing_since", None)
+    if since is not None or row.failures <= 0:
+        return since
+    return row.last_success_at
 
 
 def _feed_status(url: str, f: FeedRow | None, now: float) -> dict[str, Any]:
     """A configured feed, polled or not yet (then listed as never polled)."""
     if f is None:
         never = dict.fromkeys(("last_poll_at", "last_success_at", "last_error", "backoff_until"))
-        return {"url": url, "current_url": url, **never, "failures": 0, "disabled": False}
+        return {
+            "url": url,
+            "current_url": url,
+            **never,
+            "failures": 0,
+            "failing_since": None,
+            "disabled": False,
+        }
+    waiting = f.next_poll_at if f.next_poll_at > now and not f.disabled else None
     return {
         "url": f.url,
         "current_url": f.current_url,
@@ -92,42 +162,63 @@ def _feed_status(url: str, f: FeedRow | None, now: float) -> dict[str, Any]:
         "last_success_at": _iso(f.last_success_at),
         "last_error": f.last_error,
         "failures": f.failures,
-        "backoff_until": _iso(f.next_poll_at) if f.next_poll_at > now else None,
+        "failing_since": _iso(_failing_since(f)),
+        # A healthy feed simply waits for the next poll; only a failing one backs off.
+        "backoff_until": _iso(waiting) if f.failures > 0 else None,
         "disabled": f.disabled,
     }
 
 
 def format_status(status: dict[str, Any]) -> str:
-    lines = [
-        f"health: {'ok' if status['healthy'] else 'STALE (no poll within 3 intervals)'}",
-        f"last poll: {status['last_poll_at'] or 'never'}   next poll: "
-        f"{status['next_poll_at'] or 'not scheduled (no worker running?)'}",
-        "",
-        "platform   24h  total queued deferred failed skipped  state",
-    ]
+    """The text form: health and its reasons first, then the mode, the platforms, the feeds."""
+    now = _epoch(status["now"]) or 0.0
+
+    def when(iso: str | None, none: str = "never") -> str:
+        epoch = _epoch(iso)
+        if epoch is None:
+            return none
+        return f"{relative(epoch, now)} ({iso})"
+
+    lines = [f"health: {'ok' if status['healthy'] else 'UNHEALTHY'}"]
+    lines += [f"  - {r['message']}" for r in status["reasons"]]
+    mode = "DRY RUN: nothing is posted" if status["dry_run"] else "live"
+    lines.append(f"mode: {mode}")
+    active = ", ".join(status["active_platforms"]) or "none (no credentials set)"
+    lines.append(f"active platforms: {active}")
+    lines.append(f"last poll: {when(status['last_poll_at'])}")
+    lines.append(f"next poll: {when(status['next_poll_at'], 'not scheduled (no worker running?)')}")
+    lines += ["", "platform   24h  total dry-run queued deferred failed skipped  state"]
     for name, p in status["platforms"].items():
-        state = "PAUSED: " + (p["paused_reason"] or "") if p["paused"] else "ok"
-        if p["paused_by"] == "hand":
-            state = f"PAUSED by hand since {p['paused_at']} (resume: main.py resume {name})"
-        if p["rate_limited_until"]:
-            state = f"rate limited until {p['rate_limited_until']}"
+        state = "ok" if p["active"] else "not active"
+        if p["paused"] and p["paused_by"] == "hand":
+            state = f"PAUSED by hand (resume: main.py resume {name})"
+            if p["paused_at"]:
+                state += f"; since {when(p['paused_at'])}"
+        elif p["paused"]:
+            state = f"PAUSED: {p['paused_reason'] or 'no reason recorded'}"
+            if p["paused_at"]:
+                state += f"; since {when(p['paused_at'])}"
+        elif p["rate_limited_until"]:
+            state = f"rate limited: next try {when(p['rate_limited_until'])}"
         lines.append(
-            f"{name:<10}{p['published_24h']:>4}{p['published_total']:>7}{p['queued']:>7}"
-            f"{p['deferred']:>9}{p['failed']:>7}{p['skipped']:>8}  {state}"
+            f"{name:<10}{p['published_24h']:>4}{p['published_total']:>7}{p['dry_run_total']:>8}"
+            f"{p['queued']:>7}{p['deferred']:>9}{p['failed']:>7}{p['skipped']:>8}  {state}"
         )
+        if p["needs_attention"]:
+            lines.append(f"{'':<10}needing attention: {p['needs_attention']}")
         if p["next_deferred_at"]:
-            lines.append(f"{'':<10}next deferred attempt: {p['next_deferred_at']}")
-        if p["last_error"]:
-            lines.append(f"{'':<10}last error ({p['last_error_at']}): {p['last_error']}")
+            lines.append(f"{'':<10}next deferred attempt: {when(p['next_deferred_at'])}")
+        if p["last_error"] and not (p["paused"] and p["last_error"] == p["paused_reason"]):
+            lines.append(f"{'':<10}last error {when(p['last_error_at'])}: {p['last_error']}")
         if p["last_success_at"]:
-            lines.append(f"{'':<10}last success: {p['last_success_at']}")
+            lines.append(f"{'':<10}last success: {when(p['last_success_at'])}")
     lines += ["", "feeds:"]
     for f in status["feeds"]:
         state = "DISABLED" if f["disabled"] else ("error" if f["last_error"] else "ok")
-        lines.append(f"  {f['url']}  [{state}] last poll {f['last_poll_at'] or 'never'}")
+        lines.append(f"  {f['url']}  [{state}] last poll {when(f['last_poll_at'])}")
         if f["last_error"]:
             lines.append(f"    last error: {f['last_error']} (failures: {f['failures']})")
         if f["backoff_until"]:
-            lines.append(f"    backing off until {f['backoff_until']}")
+            lines.append(f"    backing off: next try {when(f['backoff_until'])}")
     lines += ["", f"store: schema version {status['schema_version']}"]
     return "\n".join(lines)

@@ -73,7 +73,13 @@ def test_status_after_posts_a_rejection_a_pause_and_a_rate_limit(
     assert run_main(["post", url], env, tmp_path).returncode == 1
 
     code, info = status_json(env, tmp_path)
-    assert code == 0 and info["healthy"] is True
+    # Paused Facebook and Instagram's post failed for good: unhealthy, each with its reason. The
+    # rate limit heals by itself, and the missing feed has failed only once: no reasons.
+    assert code == 1 and info["healthy"] is False
+    reasons = {(r["kind"], r.get("platform")): r["message"] for r in info["reasons"]}
+    assert set(reasons) == {("platform_paused", "facebook"), ("delivery_failed", "instagram")}
+    assert "Error validating access token" in reasons["platform_paused", "facebook"]
+    assert "(#100) Invalid image" in reasons["delivery_failed", "instagram"]
     assert abs(epoch(info["last_poll_at"]) - time.time()) < 120
     tw, fb, ig = (info["platforms"][p] for p in ("twitter", "facebook", "instagram"))
     assert (tw["published_24h"], tw["published_total"], tw["deferred"]) == (2, 2, 1)
@@ -91,13 +97,14 @@ def test_status_after_posts_a_rejection_a_pause_and_a_rate_limit(
     assert missing["failures"] == 1 and missing["backoff_until"]
 
     human = run_main(["status"], env, tmp_path)
-    assert human.returncode == 0, human.stderr
+    assert human.returncode == 1, human.stderr
+    assert "health: UNHEALTHY" in human.stdout and "facebook is paused" in human.stdout
     out = human.stdout
     assert "PAUSED: Error validating access token" in out
-    assert "rate limited until" in out and "next deferred attempt" in out
+    assert "rate limited: next try in " in out and "next deferred attempt" in out
     assert "(#100) Invalid image" in out
     assert "last success:" in out
-    assert "missing-feed.xml" in out and "backing off until" in out and "404" in out
+    assert "missing-feed.xml" in out and "backing off: next try in " in out and "404" in out
     assert "next poll:" in out
 
 
