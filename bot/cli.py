@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from bot import __version__
-from bot.errors import BotError, ConfigError, FeedError, PublishError
+from bot.errors import BotError, ConfigError, FeedError
 from bot.logs import Redactor, configure_logging
 from bot.models import Platform
 from bot.settings import Settings, load_settings
@@ -135,12 +135,14 @@ def cli(env_file: Path | None) -> None:
 def run() -> int:
     """Run the background worker: poll at start, then on POLL_INTERVAL or POLL_CRON."""
     from bot.app import build_app
+    from bot.notify import Notifier
     from bot.scheduler import Worker
 
     ctx = _start(first_line=True)
     app = build_app(ctx.settings)
     blocks = ctx.settings.demo or (ctx.settings.dry_run and sys.stdout.isatty())
     try:
+        notifier = Notifier.from_settings(ctx.settings, app.store, time.time)
         return Worker(
             app.engine,
             ctx.settings,
@@ -148,6 +150,7 @@ def run() -> int:
             on_report=(lambda report: _print_reports(ctx, report.deliveries, False))
             if blocks
             else None,
+            notifier=notifier,
         ).run()
     finally:
         app.close()
@@ -159,12 +162,15 @@ def run() -> int:
 def poll(dry_run: bool, as_json: bool) -> int:
     """Run one cycle now (poll every feed, queue what is new, publish what is due), then exit."""
     from bot.app import build_app
+    from bot.notify import Notifier, after_cycle
 
     ctx = _start(dry_run=dry_run or None)
     app = build_app(ctx.settings, dry_run=dry_run or None)
     live = _live_line(app) if not as_json and sys.stdout.isatty() else None
     try:
+        notifier = Notifier.from_settings(ctx.settings, app.store, time.time)
         report = app.engine.tick(force=True)
+        after_cycle(notifier, ctx.settings, app.store, app.engine.publishers, time.time())
     finally:
         if live is not None:
             live.finish()
@@ -359,8 +365,8 @@ def status(as_json: bool) -> int:
 def check(as_json: bool) -> int:
     """Verify each configured platform's credentials with one cheap call."""
     from bot.app import make_http
+    from bot.checks import check_publisher, format_row
     from bot.platforms import build_publishers
-    from bot.settings import credential_variables
 
     ctx = _start(dry_run=False)
     if not ctx.settings.platforms:
@@ -369,38 +375,43 @@ def check(as_json: bool) -> int:
     http = make_http(ctx.settings)
     publishers = build_publishers(ctx.settings, dry_run=False, http=http)
     ok = True
+    tokens = []
     try:
         for name, publisher in publishers.items():
-            row: dict[str, Any] = {
-                "platform": name,
-                "ok": True,
-                "account": None,
-                "id": None,
-                "error": None,
-                "fix": None,
-            }
-            try:
-                account = publisher.verify()
-                row.update(account=account.name, id=account.id)
-            except PublishError as exc:
-                ok = False
-                variables = getattr(exc, "variable", None) or " and ".join(
-                    credential_variables(name)
-                )
-                if variables == "INSTAGRAM_ACCESS_TOKEN" and _shares_page_token(ctx.settings):
-                    variables = "INSTAGRAM_ACCESS_TOKEN (unset: FACEBOOK_PAGE_ACCESS_TOKEN is used)"
-                row.update(ok=False, error=exc.message, fix=variables)
+            row, token = check_publisher(name, publisher, ctx.settings, time.time())
+            ok = ok and row["ok"]
+            tokens += [token] if token is not None else []
             if as_json:
                 ctx.json_line(row)
-            elif row["ok"]:
-                ctx.out(f"{name}: ok, posting as {row['account']} (id {row['id']})")
             else:
-                ctx.out(f"{name}: FAILED: {row['error']} (check {row['fix']})")
+                for line in format_row(row):
+                    ctx.out(line)
     finally:
         for publisher in publishers.values():
             publisher.close()
         http.close()
+    if tokens and ctx.settings.notify_urls:
+        _notify_expiry(ctx.settings, tokens)
     return 0 if ok else 1
+
+
+def _notify_expiry(settings: Settings, tokens: list[Any]) -> None:
+    """A token ending within 14 days is notified (once: the store remembers)."""
+    from bot.notify import Notifier
+    from bot.store import Store
+    from bot.tokens import notify_expiry
+
+    try:
+        store = Store.open(settings.database_url)
+    except ConfigError as exc:  # check is about the platforms: say so, do not fail on it
+        log.warning(f"token expiry not notified: {exc}")
+        return
+    try:
+        notifier = Notifier.from_settings(settings, store, time.time)
+        if notifier is not None:
+            notify_expiry(notifier, tokens, time.time())
+    finally:
+        store.close()
 
 
 # --- queue control: see bot/queue_control.py --------------------------------------------------
@@ -475,12 +486,6 @@ def resume(platform: str) -> int:
 def history(platform: str | None, limit: int, as_json: bool) -> int:
     """What went out, newest first: time, platform, title and the link to the live post."""
     return _steer("history", platform=_platform_name(platform), limit=limit, as_json=as_json)
-
-
-def _shares_page_token(settings: Settings) -> bool:
-    """Instagram falls back on the Page token; then that is the variable a user may fix."""
-    ig, fb = settings.instagram, settings.facebook
-    return bool(ig and fb and ig.access_token == fb.page_access_token)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,6 +10,7 @@
        ├─ AlreadyPublished   the platform says it is a duplicate: recorded as published
        ├─ RateLimited(retry_after)   429 or Graph throttling codes, with the reset time
        └─ Transient          5xx, timeouts, connection errors
+          └─ NetworkError(host, kind)   DNS, refused, TLS, timeout: the host was not reached
 
 Adapters translate their library's exceptions into these at their edge, so nothing above the
 adapters ever imports tweepy or httpx exceptions.
@@ -118,3 +119,13 @@ class RateLimited(PublishError):
 
 class Transient(PublishError):
     """A failure that may pass: 5xx, timeouts, dropped connections, "not ready yet"."""
+
+
+class NetworkError(Transient):
+    """The platform's host was not reached at all (DNS, refused, TLS, timeout): not the
+    credentials' fault. `kind` is one of bot.netfail's kinds; `host` is what was dialled."""
+
+    def __init__(self, platform: str, message: str, *, host: str, kind: str) -> None:
+        super().__init__(platform, message, code=f"network:{kind}")
+        self.host = host
+        self.kind = kind

@@ -113,7 +113,7 @@ def poll_reasons(last_poll_at: float | None, now: float, period: float) -> list[
 
 
 def duration(seconds: float) -> str:
-    """A span as people say it: "45 s", "3 min", "2 h 5 min", "3 days"."""
+    """A span as people say it: "45 s", "3 min", "2 h 5 min", "3 days 4 h"."""
     seconds = max(0.0, seconds)
     if seconds < 60:
         return f"{seconds:.0f} s"
@@ -123,7 +123,8 @@ def duration(seconds: float) -> str:
     hours, minutes = divmod(minutes, 60)
     if hours < 48:
         return f"{hours} h" + (f" {minutes} min" if minutes else "")
-    return f"{hours // 24} days"
+    days, hours = divmod(hours, 24)
+    return f"{days} days" + (f" {hours} h" if hours else "")
 
 
 def relative(epoch: float | None, now: float) -> str:

@@ -49,6 +49,22 @@ def slot_setting_init(cls: type[_T]) -> type[_T]:
     return cls
 
 
+@dataclass(frozen=True)
+class TokenInfo:
+    """What Graph's debug_token says about an access token (a token may inspect itself).
+
+    `expires_at` and `data_access_expires_at` are epoch seconds, None for "never" (Graph's 0).
+    """
+
+    platform: str
+    variable: str
+    is_valid: bool
+    type: str | None
+    scopes: tuple[str, ...]
+    expires_at: float | None
+    data_access_expires_at: float | None
+
+
 class Platform(StrEnum):
     """The platforms we publish to; the values are the names used in PLATFORMS and in output."""
 

@@ -25,12 +25,15 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.engine import CycleReport, Engine
+from bot.notify import Notifier, after_cycle
 from bot.settings import Settings
 from bot.tick_failures import TickFailures
 
 log = logging.getLogger("bot.scheduler")
 DRAIN_EVERY = 15.0
 STOP_GRACE = 8.0
+HEARTBEAT_EVERY = 30.0
+"""The worker writes its heartbeat this often; `status` calls it gone after three missed."""
 
 
 def make_trigger(settings: Settings) -> CronTrigger | IntervalTrigger:
@@ -51,9 +54,13 @@ class Worker:
         on_tick: Callable[[], None] | None = None,
         on_report: Callable[[CycleReport], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        notifier: Notifier | None = None,
+        heartbeat_every: float = HEARTBEAT_EVERY,
     ) -> None:
         self.engine = engine
         self.settings = settings
+        self.notifier = notifier
+        self.heartbeat_every = heartbeat_every
         self.drain_every = drain_every
         self.on_tick = on_tick
         self.on_report = on_report
@@ -91,9 +98,17 @@ class Worker:
                         "next_poll": self.next_poll(),
                     },
                 )
-                self.engine.store.set_meta("next_poll_at", self.next_poll())
             if self.on_report and report.deliveries:
                 self.on_report(report)
+            if poll:
+                self.heartbeat()
+            after_cycle(
+                self.notifier,
+                self.settings,
+                self.engine.store,
+                self.engine.publishers,
+                self.engine.clock(),
+            )
             if self.on_tick:
                 self.on_tick()
         except Exception as exc:  # one bad tick must never stop the worker
@@ -109,6 +124,22 @@ class Worker:
         job = self.scheduler.get_job("poll")
         when: datetime | None = job.next_run_time if job else None
         return when.isoformat() if when else None
+
+    def heartbeat(self, *, started: bool = False) -> None:
+        """Tell the store this worker lives and when it polls next (`status` shows it). A store
+        that is down is the tick's failure to report: here it is only skipped."""
+        job = self.scheduler.get_job("poll")
+        when: datetime | None = job.next_run_time if job else None
+        try:
+            self.engine.store.worker_heartbeat(
+                self.engine.owner,
+                time.time(),
+                next_poll_at=when.timestamp() if when else None,
+                dry_run=self.settings.dry_run,
+                started=started,
+            )
+        except Exception as exc:
+            log.debug(f"heartbeat not written: {type(exc).__name__}")
 
     def request_stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
         if signum is not None:
@@ -133,6 +164,7 @@ class Worker:
         if self.engine.parser.wants_pool(len(self.settings.feed_urls)):
             self.engine.parser.warm_up()  # a big feed group: keep the parse helper ready
         self.scheduler.start()
+        self.heartbeat(started=True)
         log.info(
             "worker started",
             extra={
@@ -140,10 +172,17 @@ class Worker:
                 "timezone": self.settings.timezone,
             },
         )
+        beat = time.monotonic()
         while not self.stopping.wait(0.5):
-            pass
+            if time.monotonic() - beat >= self.heartbeat_every:
+                beat = time.monotonic()
+                self.heartbeat()
         finished = self.idle.wait(STOP_GRACE)
         self.scheduler.shutdown(wait=False)
+        try:
+            self.engine.store.worker_stopped(self.engine.owner, time.time())
+        except Exception as exc:
+            log.debug(f"stop not recorded: {type(exc).__name__}")
         log.info("worker stopped", extra={"clean": finished})
         if not finished:
             # The tick in hand is stuck in a network call; its state is committed, so leave now.

@@ -24,8 +24,10 @@ from bot.envfile import demo_database_url, find_sources, unknown_name_warnings
 from bot.errors import ConfigError
 from bot.models import Platform
 from bot.settings_values import (
+    NOTIFY_LEVELS,
     Backlog,
     QuietHours,
+    notify_url_secrets,
     parse_backlog,
     parse_bool,
     parse_choice,
@@ -37,6 +39,7 @@ from bot.settings_values import (
     parse_handle,
     parse_int,
     parse_log_level,
+    parse_notify_urls,
     parse_platforms,
     parse_proxy,
     parse_quiet_hours,
@@ -166,6 +169,10 @@ class Settings:
     retry_base_seconds: float = 30.0
     max_attempts: int = 8
     lease_seconds: float = 300.0
+    # notifications
+    notify_urls: tuple[str, ...] = ()
+    """Apprise URLs (NOTIFY_URLS); they carry tokens, so `secrets()` masks them everywhere."""
+    notify_level: str = "warning"
     demo: bool = False
     sources: tuple[str, ...] = ()
     """Where the values came from (".env", "config/demo.env"), for the first log line."""
@@ -192,6 +199,8 @@ class Settings:
         database_password = url_password(self.database_url)
         if database_password:
             values.append(database_password)
+        for url in self.notify_urls:
+            values.extend(notify_url_secrets(url))
         return values
 
 
@@ -342,6 +351,10 @@ def load_settings(
         retry_base_seconds=r.get("RETRY_BASE_SECONDS", parse_duration, 30.0),
         max_attempts=r.get("MAX_ATTEMPTS", lambda n, v: parse_int(n, v, minimum=1), 8),
         lease_seconds=r.get("LEASE_SECONDS", parse_duration, 300.0),
+        notify_urls=r.get("NOTIFY_URLS", parse_notify_urls, ()),
+        notify_level=r.get(
+            "NOTIFY_LEVEL", lambda n, v: parse_choice(n, v, NOTIFY_LEVELS), NOTIFY_LEVELS[0]
+        ),
         demo=demo,
         sources=sources,
     )

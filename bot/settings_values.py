@@ -263,6 +263,56 @@ def parse_proxy(name: str, raw: str) -> str:
     return value
 
 
+NOTIFY_LEVELS = ("warning", "error", "info")
+"""NOTIFY_LEVEL: error sends the failures only, warning adds what will fail soon, info adds the
+good news (a platform resumed). The first is the default."""
+
+
+def parse_notify_urls(name: str, raw: str) -> tuple[str, ...]:
+    """Apprise URLs separated by spaces or commas (as Apprise itself reads a list). Only their
+    shape is checked here, so no command pays for importing Apprise; the worker and `check`
+    load each one at start and name any Apprise does not know. Messages never repeat a URL:
+    most carry a token."""
+    urls = tuple(part for part in re.split(r"[\s,]+", raw.strip()) if part)
+    for index, url in enumerate(urls, start=1):
+        if not re.match(r"^[a-z][a-z0-9+.-]*://\S+$", url, re.IGNORECASE):
+            raise ConfigError(
+                f"{name}: entry {index} ({notify_url_label(url)}) is not an Apprise URL; use e.g. "
+                "json://hooks.example.com/feedbot or slack://TokenA/TokenB/TokenC",
+                name,
+            )
+    return urls
+
+
+def notify_url_label(url: str) -> str:
+    """A notification URL as logs may show it: the scheme and host, nothing after."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return "***"
+    host = rest.split("/", 1)[0].rsplit("@", 1)[-1].split("?", 1)[0]
+    # Slack, Telegram and others put a token where the host goes: show only real host names.
+    if "." in host or host.split(":")[0] == "localhost":
+        return f"{scheme}://{host}/***"
+    return f"{scheme}://***"
+
+
+def notify_url_secrets(url: str) -> list[str]:
+    """The parts of an Apprise URL that may be credentials: the whole URL, its password, and
+    every path segment or query value long enough to be a token (Slack, Discord, Telegram...)."""
+    parts = urlsplit(url)
+    found = [url]
+    if parts.password:
+        found.append(parts.password)
+    pieces = [
+        *parts.path.split("/"),
+        *(v for _, _, v in (q.partition("=") for q in parts.query.split("&"))),
+    ]
+    if "@" not in parts.netloc and "." not in parts.netloc:
+        pieces.append(parts.netloc)  # e.g. tgram://{bot-token}/{chat}: the "host" is the token
+    found += [piece for piece in pieces if len(piece) >= 8]
+    return found
+
+
 def parse_graph_version(name: str, raw: str) -> str:
     value = raw.strip()
     if not re.fullmatch(r"v\d+\.\d+", value):

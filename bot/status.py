@@ -23,11 +23,16 @@ from bot.health import (
 from bot.settings import Settings
 from bot.store import FeedRow, Store
 
+HEARTBEAT_EVERY = 30.0  # as bot.scheduler writes it (not imported: status must stay light)
+GONE_AFTER = 3 * HEARTBEAT_EVERY
+WORKERS_SHOWN = 7 * 86400.0
+
 
 def _iso(epoch: float | None) -> str | None:
     if not epoch:
         return None
-    return datetime.fromtimestamp(float(epoch), UTC).isoformat().replace("+00:00", "Z")
+    when = datetime.fromtimestamp(float(epoch), UTC)
+    return when.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _epoch(iso: str | None) -> float | None:
@@ -115,6 +120,9 @@ def gather_status(store: Store, settings: Settings, now: float) -> dict[str, Any
     last_poll = store.get_meta("last_poll_at")
     last_poll_at = float(last_poll) if last_poll else None
     reasons += poll_reasons(last_poll_at, now, period)
+    workers = [_worker_status(w, now) for w in store.workers(now - WORKERS_SHOWN)]
+    running = [w for w in workers if w["state"] == "running"]
+    next_polls = [w["next_poll_at"] for w in running if w["next_poll_at"]]
     for check in health.EXTRA_CHECKS:
         reasons += check(store, settings, now)
     return {
@@ -125,7 +133,10 @@ def gather_status(store: Store, settings: Settings, now: float) -> dict[str, Any
         "active_platforms": list(settings.platforms),
         "schema_version": store.schema_version(),
         "last_poll_at": _iso(last_poll_at),
-        "next_poll_at": _iso(_epoch(store.get_meta("next_poll_at"))),
+        # Only a running worker polls: a stopped one's plan is not shown as "next poll".
+        "next_poll_at": min(next_polls) if next_polls else None,
+        "worker": "running" if running else ("stopped" if workers else "none"),
+        "workers": workers,
         "poll_period_seconds": period,
         "stale_after_seconds": 3 * period,
         "platforms": platforms,
@@ -133,13 +144,32 @@ def gather_status(store: Store, settings: Settings, now: float) -> dict[str, Any
     }
 
 
+def _worker_status(w: dict[str, Any], now: float) -> dict[str, Any]:
+    """running (a recent heartbeat), stopped (said so), or gone (heartbeats stopped: killed or
+    hung)."""
+    if w["stopped_at"] is not None:
+        state = "stopped"
+    elif now - w["heartbeat_at"] <= GONE_AFTER:
+        state = "running"
+    else:
+        state = "gone"
+    return {
+        "id": w["owner"],
+        "state": state,
+        "started_at": _iso(w["started_at"]),
+        "last_seen_at": _iso(w["heartbeat_at"]),
+        "stopped_at": _iso(w["stopped_at"]),
+        "next_poll_at": _iso(w["next_poll_at"]) if state == "running" else None,
+        "dry_run": bool(w["dry_run"]),
+    }
+
+
 def _failing_since(row: FeedRow) -> float | None:
-    """When the feed's current run of failures began (the store keeps it from v0.2 on; for a
-    feed that failed before, its last success is the best bound there is)."""
-    since = getattr(row, "failing_since", None)
-    if since is not None or row.failures <= 0:
-        return since
-    return row.last_success_at
+    """When the feed's current run of failures began (kept by the store since schema 3; for a
+    run that began before the upgrade, its last success is the best bound there is)."""
+    if row.failures <= 0:
+        return None
+    return row.failing_since if row.failing_since is not None else row.last_success_at
 
 
 def _feed_status(url: str, f: FeedRow | None, now: float) -> dict[str, Any]:
@@ -186,7 +216,18 @@ def format_status(status: dict[str, Any]) -> str:
     active = ", ".join(status["active_platforms"]) or "none (no credentials set)"
     lines.append(f"active platforms: {active}")
     lines.append(f"last poll: {when(status['last_poll_at'])}")
-    lines.append(f"next poll: {when(status['next_poll_at'], 'not scheduled (no worker running?)')}")
+    if status["next_poll_at"]:
+        lines.append(f"next poll: {when(status['next_poll_at'])}")
+    else:
+        lines.append("next poll: none scheduled, no worker is running (start one with `run`)")
+    for w in status["workers"]:
+        if w["state"] == "running":
+            seen = f"running since {when(w['started_at'])}, last seen {when(w['last_seen_at'])}"
+        elif w["state"] == "stopped":
+            seen = f"STOPPED {when(w['stopped_at'])}"
+        else:
+            seen = f"GONE: not seen since {when(w['last_seen_at'])} (killed or hung?)"
+        lines.append(f"worker {w['id']}: {seen}")
     lines += ["", "platform   24h  total dry-run queued deferred failed skipped  state"]
     for name, p in status["platforms"].items():
         state = "ok" if p["active"] else "not active"

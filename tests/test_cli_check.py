@@ -29,7 +29,10 @@ def test_good_credentials_print_each_account_with_one_call_each(
     assert f"facebook: ok, posting as {server.page_name}" in result.stdout
     assert f"instagram: ok, posting as @{server.ig_username}" in result.stdout
     calls = server.requests[before:]
-    assert len(calls) == 3 and {r.method for r in calls} == {"GET"}  # cheap: nothing posted
+    # cheap: one look-up each, and for each Graph token what it is (debug_token); nothing posted
+    assert len(calls) == 5 and {r.method for r in calls} == {"GET"}
+    assert len([r for r in calls if r.path.endswith("/debug_token")]) == 2
+    assert "  token type: PAGE" in result.stdout and "  expires: never" in result.stdout
     as_json = run_main(["check", "--json"], env, tmp_path)
     assert as_json.returncode == 0
     rows = {row["platform"]: row for row in json_lines(as_json.stdout)}
@@ -89,3 +92,59 @@ def test_no_platform_configured_exits_1_with_a_clear_message(tmp_path: Path) -> 
     result = run_main(["check"], env, tmp_path)
     assert result.returncode == 1
     assert "no platform is configured" in result.stderr
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_network_failures_are_told_apart_from_refused_credentials(
+    server: FakePlatformServer, tmp_path: Path
+) -> None:
+    refused = f"127.0.0.1:{_free_port()}"
+    tls = server.base_url.replace("http://", "https://")  # the fake speaks plain HTTP
+    env = platform_env(
+        server,
+        tmp_path,
+        TWITTER_API_BASE_URL="http://api.nowhere.invalid",
+        GRAPH_API_BASE_URL=f"http://{refused}",
+    )
+    result = run_main(["check"], env, tmp_path)
+    assert result.returncode == 1
+    lines = {line.split(":")[0]: line for line in result.stdout.splitlines() if ": " in line}
+    assert "cannot resolve api.nowhere.invalid (DNS)" in lines["twitter"]
+    assert "TWITTER_API_BASE_URL" in lines["twitter"] and "TWITTER_ACCESS" not in lines["twitter"]
+    assert f"the connection to {refused} was refused" in lines["facebook"]
+    assert (
+        "credentials were not tried" in lines["facebook"]
+        and "GRAPH_API_BASE_URL" in lines["facebook"]
+    )
+    rows = {
+        r["platform"]: r for r in json_lines(run_main(["check", "--json"], env, tmp_path).stdout)
+    }
+    assert (rows["twitter"]["problem"], rows["twitter"]["host"]) == (
+        "network",
+        "api.nowhere.invalid",
+    )
+    assert (rows["instagram"]["problem"], rows["instagram"]["host"]) == ("network", refused)
+
+    env = platform_env(server, tmp_path, PLATFORMS="facebook", GRAPH_API_BASE_URL=tls)
+    row = json_lines(run_main(["check", "--json"], env, tmp_path).stdout)[0]
+    assert row["problem"] == "network" and "TLS" in row["error"]
+    assert row["host"] == tls.split("://")[1]
+
+    server.hang("GET", "/v*/me", seconds=5)
+    env = platform_env(server, tmp_path, PLATFORMS="facebook", HTTP_TIMEOUT="1s")
+    row = json_lines(run_main(["check", "--json"], env, tmp_path).stdout)[0]
+    server.release()
+    assert row["problem"] == "network" and "did not answer in time (timeout)" in row["error"]
+
+    env = platform_env(server, tmp_path, FACEBOOK_PAGE_ACCESS_TOKEN="EAArevoked-token-3333")
+    rows = {
+        r["platform"]: r for r in json_lines(run_main(["check", "--json"], env, tmp_path).stdout)
+    }
+    assert rows["facebook"]["problem"] == "credentials" and rows["facebook"]["host"] is None

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -134,7 +135,7 @@ def test_a_disabled_feed_and_a_feed_failing_for_more_than_three_intervals(store:
     info = gather_status(store, settings(), NOW + 1801)
     [reason] = info["reasons"]
     assert reason["kind"] == "feed_failing" and reason["feed"] == FEED
-    assert "failing for 50 min (2 tries): HTTP 404" in reason["message"]
+    assert "failing for 46 min (2 tries): HTTP 404" in reason["message"]
     store.feed_failed(row.id, NOW, "HTTP 410 Gone", next_poll_at=NOW, disabled=True)
     info = gather_status(store, settings(), NOW)
     assert kinds(info) == ["feed_disabled"] and "HTTP 410 Gone" in info["reasons"][0]["message"]
@@ -222,3 +223,46 @@ def test_a_paused_platform_turns_the_docker_health_check_red(tmp_path: Path) -> 
     assert info["reasons"][0]["kind"] == "platform_paused"
     human = run_main(["status"], env, tmp_path)
     assert human.returncode == 1 and "facebook is paused" in human.stdout
+
+
+def test_running_stopped_and_vanished_workers(store: Store) -> None:
+    healthy_store(store)
+    info = gather_status(store, settings(), NOW)
+    assert (info["worker"], info["next_poll_at"]) == ("none", None)
+    assert "no worker is running" in format_status(info)
+    store.worker_heartbeat("host:1:a", NOW - 20, next_poll_at=NOW + 240, started=True)
+    info = gather_status(store, settings(), NOW)
+    assert info["worker"] == "running" and info["next_poll_at"] == "2027-01-15T08:04:00Z"
+    text = format_status(info)
+    assert "next poll: in 4 min (2027-01-15T08:04:00Z)" in text
+    assert "worker host:1:a: running since 20 s ago" in text
+    store.worker_stopped("host:1:a", NOW - 180)
+    info = gather_status(store, settings(), NOW)
+    assert (info["worker"], info["next_poll_at"]) == ("stopped", None)
+    assert info["workers"][0]["state"] == "stopped"
+    text = format_status(info)
+    assert "worker host:1:a: STOPPED 3 min ago" in text and "next poll: none" in text
+    store.worker_heartbeat("host:2:b", NOW - 600, next_poll_at=NOW - 500, started=True)
+    info = gather_status(store, settings(), NOW)  # killed: its heartbeats stopped 10 min ago
+    assert [w["state"] for w in info["workers"]] == ["stopped", "gone"]
+    assert info["next_poll_at"] is None
+    assert "GONE: not seen since 10 min ago" in format_status(info)
+
+
+def test_a_worker_process_shows_as_running_then_stopped(tmp_path: Path) -> None:
+    from tests.test_worker import Proc
+
+    env = bot_env(tmp_path, FEED_URLS=write_feed(tmp_path / "feed.xml", []), DRY_RUN="true",
+                  PLATFORMS="twitter", POLL_INTERVAL="10m")  # fmt: skip
+    proc = Proc(["run"], env, tmp_path)
+    try:
+        assert proc.wait_for(lambda ls: any("poll finished" in x for x in ls)), proc.lines
+        running = json.loads(run_main(["status", "--json"], env, tmp_path).stdout)
+    finally:
+        proc.stop()
+    assert running["worker"] == "running" and running["healthy"] is True
+    next_poll = datetime.fromisoformat(running["next_poll_at"].replace("Z", "+00:00"))
+    assert 500 < next_poll.timestamp() - time.time() <= 600
+    stopped = run_main(["status"], env, tmp_path)
+    assert re.search(r"worker \S+: STOPPED (just now|\d+ s ago)", stopped.stdout), stopped.stdout
+    assert "next poll: none scheduled" in stopped.stdout

@@ -11,6 +11,7 @@ import pytest
 from bot.errors import (
     AlreadyPublished,
     AuthError,
+    NetworkError,
     PublishError,
     RateLimited,
     Rejected,
@@ -163,8 +164,10 @@ def test_dropped_connection_is_transient(server: FakePlatformServer, after_effec
 def test_hang_is_transient_after_the_timeout(server: FakePlatformServer) -> None:
     server.hang("POST", "*/feed", seconds=3)
     publisher = FacebookPublisher(server.facebook_settings(), timeout=0.3)
-    with pytest.raises(Transient, match="timed out"):
+    with pytest.raises(Transient, match="did not answer in time") as caught:
         publisher.publish(Post("facebook", "hung"))
+    assert isinstance(caught.value, NetworkError) and caught.value.kind == "timeout"
+    assert caught.value.host == server.base_url.split("://")[1]
     server.release()
     assert len(server.fb_posts) == 1
 

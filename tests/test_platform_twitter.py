@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from bot.errors import AlreadyPublished, AuthError, RateLimited, Rejected, Transient
+from bot.errors import AlreadyPublished, AuthError, NetworkError, RateLimited, Rejected, Transient
 from bot.models import Post
 from bot.platforms.twitter import TwitterPublisher, XSession, normalise_text
 from bot.settings import Secret
@@ -303,8 +303,9 @@ def test_hang_after_the_post_is_transient_and_find_recovers_it(server: FakePlatf
 
 def test_connection_refused_is_transient(server: FakePlatformServer) -> None:
     publisher = make(server, base_url="http://127.0.0.1:9")
-    with pytest.raises(Transient, match="could not be reached"):
+    with pytest.raises(Transient, match=r"the connection to 127\.0\.0\.1:9 was refused") as caught:
         publisher.verify()
+    assert isinstance(caught.value, NetworkError) and caught.value.kind == "refused"
 
 
 # --- find ---------------------------------------------------------------------------------------

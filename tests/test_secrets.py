@@ -81,8 +81,8 @@ def test_no_credential_in_anything_the_bot_writes_at_debug(
         server.fail("POST", "*/media", status=400, body=graph_error(100, "(#100) Bad image"))
         assert run(["post", url, "--json"], {**env, "MAX_ATTEMPTS": "1"}) == 1
         assert run(["preview", url, "--json"]) == 0
-    assert run(["status"]) == 0
-    assert run(["status", "--json"]) == 0
+    assert run(["status"]) == 1  # unhealthy: X paused, posts failed; shown with the reasons
+    assert run(["status", "--json"]) == 1
     assert run(["check", "--json"]) == 0
     bad = {
         **env,
@@ -101,8 +101,11 @@ def test_no_credential_in_anything_the_bot_writes_at_debug(
     database = b"".join(p.read_bytes() for p in tmp_path.glob("bot.db*"))
     assert database, "the database was not where the test looked"
     assert [s for s in SECRETS for f in forms(s) if f.encode() in database] == []
-    # Tokens travel in headers or bodies, never in a URL (access logs, proxies).
-    assert [r.target for s in SECRETS for r in iter_tokens_in_urls(server, s)] == []
+    # Tokens travel in headers or bodies, never in a URL (access logs, proxies). The one
+    # exception is the contract's token look-up, GET /debug_token?input_token=&access_token=
+    # (contract-notes: "Token expiry"): a GET has no body, and Graph reads input_token only there.
+    in_urls = [r.target for s in SECRETS for r in iter_tokens_in_urls(server, s)]
+    assert [t for t in in_urls if not t.split("?")[0].endswith("/debug_token")] == []
 
 
 def test_no_credential_in_the_repr_or_traceback_of_a_platform_error(

@@ -73,6 +73,8 @@ class FlakyEngine:
         self.ticks: list[bool] = []
         self.store = SimpleNamespace(set_meta=lambda *a: None)
         self.parser = SimpleNamespace(wants_pool=lambda n: False)
+        self.publishers: dict[str, Any] = {}
+        self.clock = time.time
 
     def tick(self, *, poll: bool) -> Any:
         if self.down:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import ClassVar
 
-from bot.models import Account, Limits, Post, PublishResult
+from bot.models import Account, Limits, Post, PublishResult, TokenInfo
 
 Checkpoint = Callable[[Mapping[str, str]], None]
 """Called by an adapter with recovery handles (e.g. Instagram's container id) that the engine
@@ -26,6 +26,8 @@ class Publisher(ABC):
     limits: ClassVar[Limits]
     credential_variables: ClassVar[tuple[str, ...]] = ()
     """The settings a user must fix when this platform answers with an auth error."""
+    base_url_variable: ClassVar[str | None] = None
+    """The setting naming the API host, for `check` to point at when the host is unreachable."""
 
     @abstractmethod
     def verify(self) -> Account:
@@ -49,6 +51,20 @@ class Publisher(ABC):
         self, post: Post, since: datetime, recovery: Mapping[str, str] | None = None
     ) -> PublishResult | None:
         """Was this post already made (at or after `since`)? Used to reconcile after a crash."""
+
+    has_token_info: ClassVar[bool] = False
+    """True where `token_info` can read the token's type, scopes and expiry (Graph)."""
+
+    def token_info(self) -> TokenInfo | None:
+        """What the platform says about the token (Graph's debug_token); None where it has no
+        such look-up. One call; raises the errors of `bot.errors` like any other call."""
+        return None
+
+    def access_lines(self) -> list[str]:
+        """What the credentials allow, one short line each, for `check` (e.g. X: whether it can
+        read the account's own posts, which finding a post after a crash needs). One cheap call
+        at most; the default has nothing to add."""
+        return []
 
     def close(self) -> None:  # noqa: B027 - optional hook, most adapters hold nothing to close
         """Release connections; the default has nothing to release."""

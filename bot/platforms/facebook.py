@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import httpx
 
 from bot.errors import ConfigError
-from bot.models import Account, Limits, Post, PublishResult
+from bot.models import Account, Limits, Post, PublishResult, TokenInfo
 from bot.platforms.base import Checkpoint, Publisher
 from bot.platforms.graph import GraphApi
 from bot.platforms.media import sniff_type
@@ -43,6 +43,7 @@ class FacebookPublisher(Publisher):
     name: ClassVar[str] = PLATFORM
     limits: ClassVar[Limits] = Limits(max_length=63206)
     credential_variables: ClassVar[tuple[str, ...]] = (TOKEN_VARIABLE,)
+    base_url_variable: ClassVar[str] = "GRAPH_API_BASE_URL"
 
     def __init__(
         self, settings: FacebookSettings, *, http: httpx.Client | None = None, timeout: float = 20.0
@@ -75,6 +76,11 @@ class FacebookPublisher(Publisher):
     def close(self) -> None:
         if self._own_http:
             self.http.close()
+
+    has_token_info: ClassVar[bool] = True
+
+    def token_info(self) -> TokenInfo:
+        return self.graph.debug_token()
 
     def verify(self) -> Account:
         me = self.graph.get("me", {"fields": "id,name"})

@@ -16,18 +16,22 @@ import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from bot.errors import (
     AlreadyPublished,
     AuthError,
+    NetworkError,
     PublishError,
     RateLimited,
     Rejected,
     Transient,
     Unsuitable,
 )
+from bot.models import TokenInfo
+from bot.netfail import classify, describe
 from bot.settings import Secret
 
 log = logging.getLogger(__name__)
@@ -181,6 +185,12 @@ def map_graph_error(
     return rule.kind(platform, message, code=code_text)
 
 
+def _epoch_or_never(value: Any) -> float | None:
+    """Graph's expiry times: epoch seconds, where 0 (or nothing) means never."""
+    number = _int(value)
+    return float(number) if number else None
+
+
 def _int(value: Any) -> int | None:
     try:
         return int(value)
@@ -254,12 +264,44 @@ class GraphApi:
         form = {**data, "access_token": self._token.reveal()}
         return self._send("POST", path, data=form, files={name: file})
 
+    def _unreachable(
+        self, kind: str, request: str, exc: BaseException | None = None
+    ) -> NetworkError:
+        host = urlsplit(self.root).netloc
+        detail = type(exc).__name__ if exc is not None and kind in ("tls", "other") else ""
+        return NetworkError(
+            self.platform, f"{request}: {describe(kind, host, detail)}", host=host, kind=kind
+        )
+
+    def debug_token(self) -> TokenInfo:
+        """What the token is and until when: `GET /debug_token` with the token inspecting
+        itself (input_token and access_token both the token; no app secret is needed)."""
+        token = self._token.reveal()
+        answer = self._send(
+            "GET", "debug_token", params={"input_token": token, "access_token": token}
+        )
+        data = answer.get("data")
+        if not isinstance(data, dict):
+            raise Transient(self.platform, "the Graph API answered debug_token without 'data'")
+        scopes = data.get("scopes")
+        return TokenInfo(
+            platform=self.platform,
+            variable=self.variable,
+            is_valid=data.get("is_valid") is not False,
+            type=str(data["type"]) if data.get("type") else None,
+            scopes=tuple(str(s) for s in scopes) if isinstance(scopes, list) else (),
+            expires_at=_epoch_or_never(data.get("expires_at")),
+            data_access_expires_at=_epoch_or_never(data.get("data_access_expires_at")),
+        )
+
     def _send(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         url = f"{self.root}/{path.lstrip('/')}"
         try:
             response = self.http.request(method, url, **kwargs)
         except httpx.TimeoutException:
-            raise Transient(self.platform, f"{method} /{path} timed out") from None
+            raise self._unreachable("timeout", f"{method} /{path}") from None
+        except httpx.TransportError as exc:
+            raise self._unreachable(classify(exc), f"{method} /{path}", exc) from None
         except httpx.HTTPError as exc:
             reason = f"{method} /{path} failed: {type(exc).__name__}"
             raise Transient(self.platform, reason) from None

@@ -20,7 +20,7 @@ from typing import ClassVar
 import httpx
 
 from bot.errors import ConfigError, PublishError, RateLimited, Rejected, Transient, Unsuitable
-from bot.models import Account, Limits, Post, PublishResult
+from bot.models import Account, Limits, Post, PublishResult, TokenInfo
 from bot.platforms.base import Checkpoint, Publisher
 from bot.platforms.graph import GraphApi, rule_for
 from bot.platforms.media import ImageInfo, ImageProblem, probe_image
@@ -66,6 +66,7 @@ class InstagramPublisher(Publisher):
         image_url_only=True,
     )
     credential_variables: ClassVar[tuple[str, ...]] = (TOKEN_VARIABLE,)
+    base_url_variable: ClassVar[str] = "GRAPH_API_BASE_URL"
 
     def __init__(
         self,
@@ -106,6 +107,11 @@ class InstagramPublisher(Publisher):
     def close(self) -> None:
         if self._own_http:
             self.http.close()
+
+    has_token_info: ClassVar[bool] = True
+
+    def token_info(self) -> TokenInfo:
+        return self.graph.debug_token()
 
     def verify(self) -> Account:
         me = self.graph.get(self.user_id, {"fields": "username"})

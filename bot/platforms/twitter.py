@@ -26,6 +26,7 @@ from bot.errors import (
     AlreadyPublished,
     AuthError,
     ConfigError,
+    NetworkError,
     PublishError,
     RateLimited,
     Rejected,
@@ -33,6 +34,7 @@ from bot.errors import (
 )
 from bot.models import Account, Limits, Post, PublishResult
 from bot.net import proxy_for
+from bot.netfail import classify, describe
 from bot.platforms.base import Checkpoint, Publisher
 from bot.platforms.media import ImageFile, ImageProblem, fetch_image, sniff_type
 from bot.settings import Settings, TwitterSettings, credential_variables
@@ -116,12 +118,20 @@ def _message(problem: Mapping[str, Any], fallback: str) -> str:
     return "; ".join(parts) or fallback
 
 
+def _unreachable(exc: requests.exceptions.RequestException, kind: str) -> NetworkError:
+    """The X API's host was not reached: name it (from the request) and the kind of failure."""
+    request = getattr(exc, "request", None)
+    host = urlsplit(getattr(request, "url", None) or "").netloc or "the X API"
+    detail = type(exc).__name__ if kind in ("tls", "other") else ""
+    return NetworkError(PLATFORM, describe(kind, host, detail), host=host, kind=kind)
+
+
 def map_x_error(
     exc: Exception, *, now: float, variable: str = ", ".join(credential_variables(PLATFORM))
 ) -> PublishError:
     """The one translation table from tweepy/requests failures to the bot's error tree."""
     if isinstance(exc, requests.exceptions.Timeout):
-        return Transient(PLATFORM, "the X API did not answer in time")
+        return _unreachable(exc, "timeout")
     if isinstance(exc, requests.exceptions.InvalidURL):
         return Rejected(PLATFORM, str(exc))
     if (
@@ -133,7 +143,7 @@ def map_x_error(
     if isinstance(exc, requests.exceptions.RequestException) and not isinstance(
         exc, requests.exceptions.HTTPError
     ):
-        return Transient(PLATFORM, f"the X API could not be reached: {type(exc).__name__}")
+        return _unreachable(exc, classify(exc))
     response = getattr(exc, "response", None)
     status = getattr(response, "status_code", 0) or 0
     problem = _problem(response)
@@ -195,6 +205,7 @@ class TwitterPublisher(Publisher):
     name: ClassVar[str] = PLATFORM
     limits: ClassVar[Limits] = Limits(max_length=280, weighted=True, max_hashtags=30)
     credential_variables: ClassVar[tuple[str, ...]] = credential_variables(PLATFORM)
+    base_url_variable: ClassVar[str] = "TWITTER_API_BASE_URL"
 
     def __init__(
         self,

@@ -28,6 +28,7 @@ from bot.store.delivery_queue import DeliveryStore
 from bot.store.feed_state import FeedStore
 from bot.store.health_state import HealthStore
 from bot.store.media import MediaStore
+from bot.store.notices import NoticeStore
 from bot.store.platform_state import PlatformStore
 from bot.store.problems import StoreUnavailable, describe, sqlite_preflight
 from bot.store.story_log import StoryStore
@@ -35,7 +36,9 @@ from bot.store.story_log import StoryStore
 _MIGRATION_LOCK_KEY = 72_727_001  # pg_advisory_xact_lock key: one migrating worker at a time
 
 
-class Store(FeedStore, StoryStore, DeliveryStore, PlatformStore, MediaStore, HealthStore):
+class Store(
+    FeedStore, StoryStore, DeliveryStore, PlatformStore, MediaStore, HealthStore, NoticeStore
+):
     """Repository over SQLAlchemy Core; safe for several threads and several processes.
 
     Each part lives in its own module (feeds, stories, deliveries, platforms, media); this class

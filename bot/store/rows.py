@@ -34,6 +34,8 @@ class FeedRow:
     disabled: bool
     body_digest: str | None = None
     """`content_digest` of the last body processed in full (see FeedUpdate)."""
+    failing_since: float | None = None
+    """When the current run of failures began (None while the feed works)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +210,7 @@ def feed_row(r: Any) -> FeedRow:
         last_error=r.last_error,
         disabled=bool(r.disabled),
         body_digest=r.body_digest,
+        failing_since=r.failing_since,
     )
 
 

@@ -50,6 +50,7 @@ feeds = Table(
     Column("next_poll_at", Float, nullable=False, server_default="0"),
     Column("disabled", Boolean, nullable=False, server_default="0"),
     Column("body_digest", Text),  # of the last body processed in full: the same one is skipped
+    Column("failing_since", Float),  # the first failure of the current run of failures
     Column("lease_owner", String(200)),
     Column("lease_until", Float),
 )
@@ -127,6 +128,33 @@ platform_state = Table(
     Column("hold_until", Float),  # rate limited: nothing is tried before this time
     Column("hold_reason", Text),
 )
+
+workers = Table(
+    "workers",
+    metadata,
+    Column("owner", String(200), primary_key=True),  # host:pid:random, as leases name it
+    Column("started_at", Float, nullable=False),
+    Column("heartbeat_at", Float, nullable=False),
+    Column("stopped_at", Float),  # a clean stop; a crash leaves the heartbeat to age
+    Column("next_poll_at", Float),
+    Column("dry_run", Boolean, nullable=False, server_default="0"),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("key", String(400), primary_key=True),  # the event's identity: sent once
+    Column("topic", String(400), nullable=False),  # the quiet period applies per topic
+    Column("level", String(10), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("status", String(20), nullable=False),  # claimed|sent|held|reported|retry|failed
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("sent_at", Float),
+    Column("last_error", Text),
+)
+Index("ix_notifications_topic", notifications.c.topic, notifications.c.created_at)
 
 meta = Table(
     "meta",

@@ -215,6 +215,9 @@ class FakePlatformServer:
         self.business_usage: dict[str, Any] | None = None
         """When set, sent as X-Business-Use-Case-Usage {page_id: [this]} on Graph answers."""
         self.head_allowed = True
+        self.token_expiry: dict[str, tuple[int, int]] = {}
+        """token -> (expires_at, data_access_expires_at) for debug_token; 0 means never.
+        A token not listed never expires and keeps data access for 90 days."""
 
         self.requests: list[RecordedRequest] = []
         self.tweets: list[dict[str, Any]] = []
@@ -666,6 +669,8 @@ class FakePlatformServer:
         params = request.params()
         method = request.method
         with self._lock:
+            if method == "GET" and parts == ["debug_token"]:
+                return self._debug_token(params.get("input_token", ""), valid)
             if method == "GET" and parts == ["me"]:
                 if token == self.page_token:
                     return Reply(200, {"id": self.page_id, "name": self.page_name})
@@ -687,6 +692,28 @@ class FakePlatformServer:
             f"'{'/'.join(parts)}' does not exist.",
             33,
         )
+
+    def _debug_token(self, token: str, valid: set[str]) -> Reply:
+        """GET /debug_token: what Graph says of a token (here always a Page token)."""
+        if token not in valid:
+            error = {"code": 190, "message": "Invalid OAuth access token."}
+            return Reply(200, {"data": {"error": error, "is_valid": False, "scopes": []}})
+        default = (0, int(self.clock()) + 90 * 86400)
+        expires_at, data_access = self.token_expiry.get(token, default)
+        data = {
+            "app_id": "1234567890",
+            "type": "PAGE",
+            "application": "feedbot test app",
+            "data_access_expires_at": data_access,
+            "expires_at": expires_at,
+            "is_valid": True,
+            "issued_at": int(self.clock()) - 86400,
+            "profile_id": self.page_id,
+            "scopes": ["pages_show_list", "pages_read_engagement", "pages_manage_posts",
+                       "instagram_basic", "instagram_content_publish"],
+            "user_id": "100000000000009",
+        }  # fmt: skip
+        return Reply(200, {"data": data})
 
     def _fb_feed(self, form: dict[str, str]) -> Reply:
         message, link = form.get("message", ""), form.get("link")

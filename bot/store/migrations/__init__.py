@@ -29,6 +29,7 @@ from bot.store.migrations import (
     m0002_feed_body_digest,
     m0003_platform_paused_by,
     m0004_manual_media,
+    m0005_health_and_notifications,
 )
 
 Migration = Callable[[Connection], None]
@@ -38,6 +39,7 @@ STEPS: tuple[ModuleType, ...] = (
     m0002_feed_body_digest,
     m0003_platform_paused_by,
     m0004_manual_media,
+    m0005_health_and_notifications,
 )
 """Append-only. Step N (1-based) brings the schema from version N-1 to N."""
 
