@@ -196,7 +196,8 @@ def find_events(store: Store, settings: Settings, now: float) -> list[Event]:
 
     events: list[Event] = []
     for name, state in sorted(store.platform_states().items()):
-        events += platform_events(name, state, store.last_pause_notified(name))
+        if name in settings.platforms:  # a platform no longer used may stay paused: no news
+            events += platform_events(name, state, store.last_pause_notified(name))
     for row in store.trouble_deliveries(now - RECENT):
         events.append(delivery_event(row))
     for feed in store.feed_rows():
