@@ -50,7 +50,10 @@ def platform_reasons(
 ) -> list[Reason]:
     """A paused platform, and its deliveries that failed for good or need attention lately."""
     out: list[Reason] = []
-    if state.get("paused"):
+    if state.get("paused") and state.get("paused_by") == "hand":
+        text = f"{name} is paused by hand: nothing is sent there until `main.py resume {name}`"
+        out.append(Reason("platform_paused", text, platform=name))
+    elif state.get("paused"):
         why = state.get("paused_reason") or "no reason recorded"
         out.append(Reason("platform_paused", f"{name} is paused: {why}", platform=name))
     for status, kind in (

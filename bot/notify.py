@@ -219,6 +219,8 @@ def platform_events(name: str, state: dict[str, Any], last_pause: str | None) ->
     if state.get("paused"):
         at = float(state.get("paused_at") or 0)
         reason = state.get("paused_reason") or "no reason recorded"
+        if state.get("paused_by") == "hand":
+            reason = f"paused by hand; nothing is sent there until `main.py resume {name}`"
         return [
             Event(
                 f"paused:{name}:{at:.0f}",

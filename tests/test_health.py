@@ -95,6 +95,12 @@ def test_a_paused_platform(store: Store) -> None:
     assert "PAUSED: token expired" in text and "; since 3 min ago (" in text
     store.resume_platform("facebook", NOW)
     assert gather_status(store, settings(), NOW)["healthy"] is True
+    store.pause_by_hand("twitter", NOW - 60)  # a person's pause is unhealthy too: nothing goes out
+    info = gather_status(store, settings(), NOW)
+    [reason] = info["reasons"]
+    assert reason["kind"] == "platform_paused" and reason["platform"] == "twitter"
+    assert "paused by hand" in reason["message"] and "main.py resume twitter" in reason["message"]
+    assert "PAUSED by hand" in format_status(info)
 
 
 def test_a_delivery_failed_for_good_within_24_hours(store: Store) -> None:
