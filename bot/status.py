@@ -232,9 +232,9 @@ def format_status(status: dict[str, Any]) -> str:
     for name, p in status["platforms"].items():
         state = "ok" if p["active"] else "not active"
         if p["paused"] and p["paused_by"] == "hand":
-            state = f"PAUSED by hand (resume: main.py resume {name})"
-            if p["paused_at"]:
-                state += f"; since {when(p['paused_at'])}"
+            since = f" since {p['paused_at']} ({relative(_epoch(p['paused_at']), now)})"
+            state = f"PAUSED by hand{since if p['paused_at'] else ''}"
+            state += f" (resume: main.py resume {name})"
         elif p["paused"]:
             state = f"PAUSED: {p['paused_reason'] or 'no reason recorded'}"
             if p["paused_at"]:
