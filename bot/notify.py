@@ -167,7 +167,7 @@ class Notifier:
         try:
             rows = self.store.notifications_to_retry()
             for row in rows:
-                if LEVELS.get(row["level"], 2) <= self.level:
+                if LEVELS.get(row["level"], 2) <= self.level and self.store.claim_retry(row["key"]):
                     sent += self._send(row["key"], row["topic"], row["title"], row["message"],
                                        row["level"], row["attempts"])  # fmt: skip
         except Exception as exc:

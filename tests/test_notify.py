@@ -174,6 +174,11 @@ def test_a_failing_notifier_is_survived_retried_and_masked(
     assert len(lines) == 1 and "json://127.0.0.1:" in lines[0] and "/***" in lines[0]
     assert "hook-secret-token" not in caplog.text
     hook.fail_with = None
+    [row] = store.notifications()
+    assert store.claim_retry(row["key"]) is True  # another worker takes the retry first...
+    assert n.cycle(SETTINGS) == 0 and hook.received == []  # ...so this one does not send it
+    with store.engine.begin() as conn:  # (that worker gave it back)
+        conn.exec_driver_sql("UPDATE notifications SET status = 'retry'")
     assert n.cycle(SETTINGS) == 1  # retried at the next cycle
     assert hook.titles() == ["feedbot: facebook paused"]
     n.cycle(SETTINGS)

@@ -94,6 +94,17 @@ class NoticeStore(StoreBase):
             ).mappings()
             return [dict(r) for r in rows]
 
+    def claim_retry(self, key: str) -> bool:
+        """Take a notification to retry; False when another worker took it first."""
+        with self._tx() as conn:
+            return bool(
+                conn.execute(
+                    update(notifications)
+                    .where(and_(notifications.c.key == key, notifications.c.status == "retry"))
+                    .values(status="claimed")
+                ).rowcount
+            )
+
     def notifications(self) -> list[dict[str, Any]]:
         """Every recorded notification, oldest first (for tests and support)."""
         with self._read() as conn:
