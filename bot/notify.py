@@ -36,6 +36,8 @@ FEED_FAILING_AFTER = 3 * 3600.0
 """A feed failing this long is worth a message (status turns red sooner, after 3 intervals)."""
 TOKEN_WARNING = 14 * 86400.0
 MAX_ATTEMPTS = 3
+STALE_CLAIM = 600.0
+"""A notification claimed this long ago and not settled: its worker died while sending."""
 RECENT = 24 * 3600.0
 
 
@@ -165,6 +167,7 @@ class Notifier:
         """Send again what failed to go out at an earlier cycle (up to MAX_ATTEMPTS in all)."""
         sent = 0
         try:
+            self.store.release_stale_claims(self.clock() - STALE_CLAIM)
             rows = self.store.notifications_to_retry()
             for row in rows:
                 if LEVELS.get(row["level"], 2) <= self.level and self.store.claim_retry(row["key"]):

@@ -226,3 +226,20 @@ def test_find_events_ignores_feeds_no_longer_configured(store: Store, clock: Fak
     events = find_events(store, SETTINGS, clock.now)
     assert [e.key.split(":")[0] for e in events] == ["feed_disabled"]
     assert FEED in events[0].message
+
+
+def test_a_notification_left_claimed_by_a_dead_worker_is_sent_later(
+    store: Store, hook: Webhook, clock: FakeClock
+) -> None:
+    store.pause_platform("facebook", "refused", clock.now)
+    [event] = find_events(store, SETTINGS, clock.now)
+    # A worker claimed it and died before sending: nothing went out.
+    assert store.claim_notification(event.key, event.topic, event.level, event.title,
+                                    event.message, clock.now)  # fmt: skip
+    n = notifier(store, hook, clock)
+    clock.advance(60)
+    assert n.cycle(SETTINGS) == 0  # it may still be sending: not yet
+    clock.advance(600)
+    assert n.cycle(SETTINGS) == 1 and hook.titles() == ["feedbot: facebook paused"]
+    n.cycle(SETTINGS)
+    assert len(hook.received) == 1

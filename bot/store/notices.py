@@ -94,6 +94,25 @@ class NoticeStore(StoreBase):
             ).mappings()
             return [dict(r) for r in rows]
 
+    def release_stale_claims(self, before: float) -> int:
+        """A notification claimed before `before` and never settled was being sent by a worker
+        that died: it goes back to be retried (a message twice beats an alert lost). Only first
+        claims: their `created_at` is the claim's time."""
+        with self._tx() as conn:
+            return int(
+                conn.execute(
+                    update(notifications)
+                    .where(
+                        and_(
+                            notifications.c.status == "claimed",
+                            notifications.c.attempts == 0,
+                            notifications.c.created_at < before,
+                        )
+                    )
+                    .values(status="retry")
+                ).rowcount
+            )
+
     def claim_retry(self, key: str) -> bool:
         """Take a notification to retry; False when another worker took it first."""
         with self._tx() as conn:
