@@ -16,8 +16,10 @@ import httpx
 from bot import USER_AGENT
 from bot.compose import Composer, load_composer
 from bot.engine import Engine
+from bot.errors import ConfigError
 from bot.feeds.fetch import Fetcher
 from bot.feeds.parse_pool import ParsePool
+from bot.models import Platform
 from bot.net import PolicyTransport
 from bot.netpolicy import NetworkPolicy, Resolver, system_resolver
 from bot.platforms import build_publishers, limits_for
@@ -26,6 +28,8 @@ from bot.status import poll_period
 from bot.store import Store
 
 log = logging.getLogger("bot")
+NO_LINK_TEMPLATE = "twitter-nolink.txt"
+"""X's template for X_LINK_MODE=none: the post without its URL, at X's lower price."""
 
 
 @dataclass
@@ -103,6 +107,9 @@ def load_composer_for(settings: Settings, platforms: Sequence[str] | None = None
     is sent, and a platform that is not used needs no template. Doubtful templates (`{{title}}`
     prints braces) are logged here, once."""
     names = tuple(settings.platforms if platforms is None else platforms)
+    files: dict[str, str] = {}
+    if settings.reach.spend.link_mode == "none" and Platform.TWITTER.value in names:
+        files[Platform.TWITTER.value] = NO_LINK_TEMPLATE
     composer = load_composer(
         settings.template_dir,
         settings.handles_file,
@@ -110,10 +117,18 @@ def load_composer_for(settings: Settings, platforms: Sequence[str] | None = None
         hashtag_caps=settings.hashtag_caps,
         platforms=names,
         limits={name: limits_for(name) for name in names},
+        utm=settings.reach.utm,
+        template_files=files,
     )
     for template in composer.templates.values():
         for warning in template.warnings:
             log.warning(warning)
+    if files and "url" in composer.template(Platform.TWITTER.value).fields:
+        raise ConfigError(
+            f"X_LINK_MODE=none posts without the link, but {NO_LINK_TEMPLATE} in TEMPLATE_DIR "
+            "uses {url}; remove {url} from it (or set X_LINK_MODE=inline)",
+            "TEMPLATE_DIR",
+        )
     return composer
 
 

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from bot.budget import Budget, month_of, next_month_start
 from bot.errors import (
     AlreadyPublished,
     AuthError,
@@ -125,6 +126,7 @@ class Deliverer:
         rng: Callable[[], float],
         credential_hint: Callable[[str], str],
         stop: threading.Event | None = None,
+        budgets: Mapping[str, Budget] | None = None,
     ) -> None:
         self.store = store
         self.publishers = dict(publishers)
@@ -139,6 +141,7 @@ class Deliverer:
         self.stop = stop or threading.Event()
         self.progress = Progress()
         """Told of each delivery finished (`poll` on a terminal counts the posts sent)."""
+        self.budgets = dict(budgets or {})
 
     # --- reconciliation ----------------------------------------------------------------------
 
@@ -238,6 +241,8 @@ class Deliverer:
                     now,
                     self.store.last_post_at(platform),
                     self.store.published_since(platform, now - 3600),
+                    platform=platform,
+                    posted_since=lambda t: len(self.store.published_since(platform, t)),
                 )
                 if wait is not None:
                     log.debug(
@@ -250,10 +255,21 @@ class Deliverer:
             )
             if not rows:
                 break
+            slot = self.pacing.slot_bounds(platform, now)
+            if slot is not None and rows[0].created_at > slot[0]:
+                # It arrived after this slot opened: it waits for the next slot.
+                self.store.release([r.id for r in rows], self.owner)
+                break
             for index, row in enumerate(rows):
+                budget = self.budgets.get(platform)
+                if budget is not None and (held := self._over_budget(budget, row)) is not None:
+                    reports.append(held)
+                    continue
                 report = self.process(publisher, row)
                 reports.append(report)
                 self.progress.sent(report.status)
+                if budget is not None and report.status == S.PUBLISHED:
+                    self._charge(budget, row)
                 done = report.status in (S.PUBLISHED, S.DRY_RUN, S.SKIPPED, S.FAILED)
                 if self.stop.is_set() or (not done and self._held(platform)):
                     self.store.release([r.id for r in rows[index + 1 :]], self.owner)
@@ -324,6 +340,55 @@ class Deliverer:
         return bool(state.get("paused")) or bool(
             state.get("hold_until") and state["hold_until"] > self.clock()
         )
+
+    # --- spend ------------------------------------------------------------------------------
+
+    def _over_budget(self, budget: Budget, row: DeliveryRow) -> DeliveryReport | None:
+        """Defer a post that would take this month over the budget to the 1st of next month."""
+        now = self.clock()
+        month = month_of(now)
+        spent = self.store.spent_in_month(row.platform, month)
+        price = budget.price(row.post)
+        if budget.allows(spent, price):
+            return None
+        until = next_month_start(now)
+        reason = (
+            f"{budget.variable} of ${budget.monthly:.2f} reached: ${spent:.2f} spent in {month}, "
+            f"this post costs ${price:.2f}; it waits for {_iso(until)}"
+        )
+        self.store.finish(
+            row, S.DEFERRED, now, reason=reason, next_attempt_at=until, event_kind="over_budget"
+        )
+        log.warning("budget: deferred to next month", extra={"platform": row.platform})
+        self._budget_notice(budget, row.platform, month, 100, spent)
+        return report_for(row, S.DEFERRED.value, error=reason, next_attempt_at=until)
+
+    def _charge(self, budget: Budget, row: DeliveryRow) -> None:
+        """Record what the post cost (once per delivery) and notify at 80% and 100%."""
+        now = self.clock()
+        month = month_of(now)
+        before = self.store.spent_in_month(row.platform, month)
+        price = budget.price(row.post)
+        if not self.store.record_spend(row.platform, row.id or 0, price, month, now):
+            return
+        for threshold in budget.crossed(before, before + price):
+            self._budget_notice(budget, row.platform, month, threshold, before + price)
+
+    def _budget_notice(
+        self, budget: Budget, platform: str, month: str, threshold: int, spent: float
+    ) -> None:
+        """One log line per threshold and month, whichever worker crosses it (notifications
+        come from `bot.notify`, which reads the same spend from the store)."""
+        key = f"budget_notice:{platform}:{month}:{threshold}"
+        if self.store.get_meta(key):
+            return
+        self.store.set_meta(key, repr(self.clock()))
+        message = (
+            f"{platform}: ${spent:.2f} of the ${budget.monthly:.2f} {budget.variable} spent in "
+            f"{month} ({threshold}%)"
+            + ("; further posts wait for next month" if threshold >= 100 else "")
+        )
+        log.warning("budget: " + message, extra={"platform": platform})
 
     # --- one delivery ------------------------------------------------------------------------
 

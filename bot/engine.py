@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 
 import httpx
 
+from bot.budget import Budget
 from bot.compose import Composer
 from bot.delivery import Deliverer, DeliveryReport, report_for
 from bot.errors import FeedError, Unsuitable
@@ -29,7 +30,7 @@ from bot.feeds.fetch import FeedRequest, Fetcher, FetchResult, content_digest
 from bot.feeds.filters import StoryFilter, age_reason
 from bot.feeds.parse import ParsedFeed
 from bot.feeds.parse_pool import ParsePool
-from bot.models import DeliveryStatus, Post, Story
+from bot.models import DeliveryStatus, Platform, Post, Story
 from bot.netpolicy import NetworkPolicy
 from bot.pacing import Pacing
 from bot.platforms.base import Publisher
@@ -120,7 +121,10 @@ class Engine:
                 settings.max_posts_per_hour,
                 settings.quiet_hours,
                 settings.tz,
+                settings.reach.slots,
+                settings.reach.slot_size,
             ),
+            budgets=budgets_for(settings),
             retry_base=settings.retry_base_seconds,
             max_attempts=settings.max_attempts,
             lease=settings.lease_seconds,
@@ -341,10 +345,11 @@ class Engine:
 
     def _compose_all(self, story: Story) -> list[NewDelivery]:
         story = self._vetted_image(self._with_image_if_needed(story))
+        day = datetime.fromtimestamp(self.clock(), self.settings.tz).date()  # UTM's {date}
         out: list[NewDelivery] = []
         for name, publisher in self.publishers.items():
             try:
-                post = self.composer.compose(story, name, publisher.limits)
+                post = self.composer.compose(story, name, publisher.limits, day=day)
             except Unsuitable as exc:  # no valid post can exist (e.g. a URL over the limit)
                 empty = Post(name, "", story_url=story.url, image_url=story.image_url)
                 out.append(NewDelivery(name, empty, S.SKIPPED.value, exc.message))
@@ -373,6 +378,15 @@ class Engine:
         if not needs or self.http is None:
             return story
         return with_og_image(self.http, story)
+
+
+def budgets_for(settings: Settings) -> dict[str, Budget]:
+    """The platforms that charge per post: X, whose spend is always recorded (for `status`) and
+    capped when X_MONTHLY_BUDGET is set."""
+    spend = settings.reach.spend
+    return {
+        Platform.TWITTER.value: Budget(spend.price_post, spend.price_post_url, spend.monthly_budget)
+    }
 
 
 @dataclass

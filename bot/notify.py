@@ -214,6 +214,11 @@ def find_events(store: Store, settings: Settings, now: float) -> list[Event]:
                 key, topic = f"budget:{subject}:{reason.message}", f"budget:{subject}"
                 title = "feedbot: budget reached"
                 events.append(Event(key, topic, "warning", title, reason.message))
+    from bot.spend_status import budget_warnings  # issue 19: 80% of X_MONTHLY_BUDGET
+
+    for key, message in budget_warnings(store, settings, now):
+        topic = key.rsplit(":", 1)[0]
+        events.append(Event(key, topic, "warning", "feedbot: 80% of the budget spent", message))
     return events
 
 

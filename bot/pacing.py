@@ -1,4 +1,4 @@
-"""Pure timing rules for publishing: retry backoff, quiet hours, spacing and hourly caps.
+"""Pure timing rules for publishing: retry backoff, quiet hours, spacing, hourly caps and slots.
 
 Kept apart from the engine so every rule is a plain function of (settings, times) that tests can
 drive with any clock, and so the engine stays the one place that *acts* on them.
@@ -6,9 +6,9 @@ drive with any clock, and so the engine stays the one place that *acts* on them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.settings import QuietHours
@@ -28,22 +28,56 @@ def retry_delay(failures: int, base: float, rng: Callable[[], float]) -> float:
 
 @dataclass(frozen=True, slots=True)
 class Pacing:
-    """Per-platform sending rules: POST_SPACING, MAX_POSTS_PER_HOUR and QUIET_HOURS."""
+    """Per-platform sending rules: POST_SPACING, MAX_POSTS_PER_HOUR, QUIET_HOURS and the posting
+    slots of POST_SLOTS_<PLATFORM> (SLOT_SIZE posts each), all judged when sending.
+
+    A slot opens at its time and lasts until the next slot; it takes SLOT_SIZE posts, and only
+    posts that were waiting when it opened (a story arriving at 16:00 waits for the 17:00 slot,
+    it does not slip into the 12:30 one). Quiet hours, spacing and hourly caps still apply
+    inside a slot: a slot inside quiet hours is used when they end, if it is still open.
+    """
 
     spacing: float = 0.0
     max_per_hour: int | None = None
     quiet: QuietHours | None = None
     tz: ZoneInfo = UTC_ZONE
+    slots: Mapping[str, tuple[time, ...]] = field(default_factory=dict)
+    slot_size: int = 1
 
     @property
     def limits_posts(self) -> bool:
         """Whether any rule can hold a post back (else the engine skips the checks)."""
-        return bool(self.spacing or self.max_per_hour is not None or self.quiet is not None)
+        return bool(
+            self.spacing or self.max_per_hour is not None or self.quiet is not None or self.slots
+        )
+
+    def slot_bounds(self, platform: str, now: float) -> tuple[float, float] | None:
+        """(opening of the slot in force at `now`, opening of the next one); None without slots.
+        Worked out on the local calendar, so a slot stays at 09:00 across a DST change."""
+        times = self.slots.get(platform)
+        if not times:
+            return None
+        today = datetime.fromtimestamp(now, UTC).astimezone(self.tz).date()
+        openings = sorted(
+            datetime.combine(today + timedelta(days=offset), t, tzinfo=self.tz).timestamp()
+            for offset in (-1, 0, 1)
+            for t in times
+        )
+        start = max(o for o in openings if o <= now)
+        return start, min(o for o in openings if o > now)
 
     def wait_until(
-        self, now: float, last_post_at: float | None, recent_posts: Sequence[float]
+        self,
+        now: float,
+        last_post_at: float | None,
+        recent_posts: Sequence[float],
+        *,
+        platform: str | None = None,
+        posted_since: Callable[[float], int] | None = None,
     ) -> tuple[float, str] | None:
-        """None when a post may go out now, else (earliest time, why) — never a drop."""
+        """None when a post may go out now, else (earliest time, why) — never a drop.
+
+        `posted_since(t)` counts the platform's posts since t (for slots, with `platform`)."""
         if self.quiet is not None:
             local = datetime.fromtimestamp(now, UTC).astimezone(self.tz)
             if self.quiet.contains(local.time().replace(tzinfo=None)):
@@ -55,6 +89,14 @@ class Pacing:
             if len(window) >= self.max_per_hour:
                 oldest = sorted(window)[len(window) - self.max_per_hour]
                 return oldest + 3600, f"MAX_POSTS_PER_HOUR={self.max_per_hour} reached"
+        bounds = self.slot_bounds(platform, now) if platform else None
+        if bounds is not None and posted_since is not None:
+            start, following = bounds
+            if posted_since(start) >= self.slot_size:
+                opened = datetime.fromtimestamp(start, UTC).astimezone(self.tz)
+                return following, (
+                    f"POST_SLOTS_{(platform or '').upper()}: the {opened:%H:%M} slot is full"
+                )
         return None
 
     def _quiet_end(self, local: datetime) -> float:
@@ -63,7 +105,5 @@ class Pacing:
             hour=self.quiet.end.hour, minute=self.quiet.end.minute, second=0, microsecond=0
         )
         if end <= local:
-            from datetime import timedelta
-
             end = end + timedelta(days=1)
         return end.timestamp()

@@ -23,6 +23,8 @@ from zoneinfo import ZoneInfo
 from bot.envfile import demo_database_url, find_sources, unknown_name_warnings
 from bot.errors import ConfigError
 from bot.models import Platform
+from bot.settings_reach import READ_WHEN_NEEDED as _REACH_WHEN_NEEDED
+from bot.settings_reach import Reach, read_reach
 from bot.settings_values import (
     NOTIFY_LEVELS,
     Backlog,
@@ -173,6 +175,8 @@ class Settings:
     notify_urls: tuple[str, ...] = ()
     """Apprise URLs (NOTIFY_URLS); they carry tokens, so `secrets()` masks them everywhere."""
     notify_level: str = "warning"
+    reach: Reach = field(default_factory=Reach)
+    """Images, hosting, title cards, UTM, spend and posting slots (bot/settings_reach.py)."""
     demo: bool = False
     sources: tuple[str, ...] = ()
     """Where the values came from (".env", "config/demo.env"), for the first log line."""
@@ -192,6 +196,9 @@ class Settings:
             for value in vars(group).values():
                 if isinstance(value, Secret) and value.reveal():
                     values.append(value.reveal())
+        s3 = self.reach.images.s3
+        if s3 is not None and s3.secret_access_key:
+            values.append(s3.secret_access_key)
         for scheme, url in self.proxies.items():
             password = urlsplit(url).password if scheme != "no" else None
             if password:
@@ -355,6 +362,7 @@ def load_settings(
         notify_level=r.get(
             "NOTIFY_LEVEL", lambda n, v: parse_choice(n, v, NOTIFY_LEVELS), NOTIFY_LEVELS[0]
         ),
+        reach=read_reach(r, base),
         demo=demo,
         sources=sources,
     )
@@ -387,6 +395,7 @@ _READ_WHEN_NEEDED = (
     "TWITTER_API_BASE_URL",  # read with the X credentials only
     "FACEBOOK_POST_TYPE",  # read with a Page only
     *(name for _, names in _PROXY_VARIABLES for name in names),  # the first one set wins
+    *_REACH_WHEN_NEEDED,  # IMAGE_HOST=s3 only
 )
 """Settings read only in some configurations: never reported as unknown names."""
 

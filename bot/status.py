@@ -21,6 +21,7 @@ from bot.health import (
     relative,
 )
 from bot.settings import Settings
+from bot.spend_status import format_spend, spend_status
 from bot.store import FeedRow, Store
 
 HEARTBEAT_EVERY = 30.0  # as bot.scheduler writes it (not imported: status must stay light)
@@ -140,6 +141,7 @@ def gather_status(store: Store, settings: Settings, now: float) -> dict[str, Any
         "poll_period_seconds": period,
         "stale_after_seconds": 3 * period,
         "platforms": platforms,
+        "spend": spend_status(store, settings, now),
         "feeds": feeds,
     }
 
@@ -253,6 +255,8 @@ def format_status(status: dict[str, Any]) -> str:
             lines.append(f"{'':<10}last error {when(p['last_error_at'])}: {p['last_error']}")
         if p["last_success_at"]:
             lines.append(f"{'':<10}last success: {when(p['last_success_at'])}")
+    spend = format_spend(status["spend"]) if status.get("spend") else []
+    lines += ["", *spend] if spend else []
     lines += ["", "feeds:"]
     for f in status["feeds"]:
         state = "DISABLED" if f["disabled"] else ("error" if f["last_error"] else "ok")

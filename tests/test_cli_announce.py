@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.imaging.fit import FACEBOOK_SPEC, X_SPEC, fit_image
 from bot.models import Platform
 from bot.platforms import REGISTRY
 from tests.botenv import run_main
@@ -133,10 +134,11 @@ def test_a_picture_from_a_local_file(server: FakePlatformServer, tmp_path: Path)
     assert result.returncode == 0, result.stdout + result.stderr
     tweet = next(t for t in server.tweets if t["input_text"] == words)
     [media_id] = tweet["media_ids"]
-    assert server.media[media_id]["bytes"] == photo.read_bytes()  # uploaded from the disk
+    # Uploaded from the disk, fitted like any picture (upright, metadata stripped, re-encoded).
+    assert server.media[media_id]["bytes"] == fit_image(photo.read_bytes(), X_SPEC).body
     assert tweet["alt_texts"] == ["Crowds at the JCK show"]
     fb = next(p for p in server.fb_posts if p["message"] == words)
-    assert server.fb_photos[fb["photo_id"]] == photo.read_bytes()
+    assert server.fb_photos[fb["photo_id"]] == fit_image(photo.read_bytes(), FACEBOOK_SPEC).body
 
 
 def test_instagram_without_a_picture_is_refused_with_a_message(

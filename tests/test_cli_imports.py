@@ -28,6 +28,9 @@ HEAVY = (
     "requests_oauthlib",
     "apscheduler",
     "psycopg",
+    "PIL",
+    "boto3",
+    "botocore",
 )
 # `status` reads the store (SQLAlchemy) and nothing that talks to a feed or a platform.
 NOT_FOR_STATUS = tuple(name for name in HEAVY if name not in ("sqlalchemy", "psycopg"))

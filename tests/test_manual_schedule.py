@@ -19,6 +19,7 @@ import pytest
 
 from bot.app import App, build_app
 from bot.errors import ConfigError
+from bot.imaging.fit import FACEBOOK_SPEC, X_SPEC, fit_image
 from bot.manual import ManualRequest, manual_post
 from bot.post_time import parse_at
 from bot.settings import Backlog, QuietHours, Settings
@@ -108,9 +109,9 @@ def test_a_scheduled_picture_from_a_file_is_sent_from_the_store(
         clock.advance(HOUR)
         tick(app)
         [tweet] = server.tweets
-        assert server.media[tweet["media_ids"][0]]["bytes"] == data
+        assert server.media[tweet["media_ids"][0]]["bytes"] == fit_image(data, X_SPEC).body
         [fb] = server.fb_posts
-        assert server.fb_photos[fb["photo_id"]] == data
+        assert server.fb_photos[fb["photo_id"]] == fit_image(data, FACEBOOK_SPEC).body
     finally:
         app.close()
 

@@ -156,28 +156,19 @@ def test_non_http_image_url_is_unsuitable(server: FakePlatformServer, fake_time:
         make(server, fake_time).publish(bad)
 
 
-def test_image_host_failure_is_transient(server: FakePlatformServer, fake_time: FakeTime) -> None:
-    server.fail("HEAD", "/images/photo.jpg", status=503, body=b"")
+def test_image_server_failure_is_transient(server: FakePlatformServer, fake_time: FakeTime) -> None:
+    server.fail("GET", "/images/photo.jpg", status=503, body=b"")
     with pytest.raises(Transient, match="HTTP 503"):
         make(server, fake_time).publish(post(server))
 
 
-def test_ranged_get_when_head_is_refused(server: FakePlatformServer, fake_time: FakeTime) -> None:
-    server.head_allowed = False
-    make(server, fake_time).publish(post(server))
-    assert len(server.ig_media) == 1
-    ranged = [r for r in server.requests_to("/images/*", "GET") if "range" in r.headers]
-    assert ranged
-    with pytest.raises(Unsuitable, match="image/png"):
-        make(server, fake_time).publish(post(server, "photo.png"))
-
-
-def test_bytes_that_are_not_jpeg_fail_at_meta_as_unsuitable(
+def test_bytes_that_are_not_an_image_are_refused_before_meta(
     server: FakePlatformServer, fake_time: FakeTime
 ) -> None:
-    """HEAD only sees the label; Meta's own fetch finds HTML: 9004/2207052."""
-    with pytest.raises(Unsuitable, match="image could not be fetched"):
+    """The label says JPEG, the bytes are HTML: caught from the bytes, nothing sent to Meta."""
+    with pytest.raises(Unsuitable, match="not an image"):
         make(server, fake_time).publish(post(server, "fake.jpg"))
+    assert server.ig_containers == {}
 
 
 # --- recovery -----------------------------------------------------------------------------------

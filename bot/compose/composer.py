@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from bot.compose.fit import Shortenings, longest_fitting
@@ -34,6 +35,7 @@ from bot.compose.templates import Template, load_template
 from bot.compose.text import clean, count_hashtags, count_mentions, drop_sigils, find_hashtags
 from bot.errors import ConfigError, Unsuitable
 from bot.models import Limits, Post, Story
+from bot.utm import UtmTemplate, feed_label
 
 PLATFORMS = ("twitter", "facebook", "instagram")
 DEFAULT_HASHTAG_CAPS = {"twitter": 2, "facebook": 3, "instagram": 5}
@@ -84,8 +86,10 @@ class Composer:
         hashtag_caps: Mapping[str, int],
         mention_styles: Mapping[str, str] = MENTION_STYLES,
         link_platforms: frozenset[str] = LINK_CARD_PLATFORMS,
+        utm: UtmTemplate | None = None,
     ) -> None:
         self.templates = dict(templates)
+        self.utm = utm
         self.handles = handles
         self.brand_handles = {
             p: normalise_handle(h or "", p, f"{p.upper()}_HANDLE", f"{p.upper()}_HANDLE")
@@ -135,8 +139,13 @@ class Composer:
 
     # --- composing --------------------------------------------------------------------------
 
-    def compose(self, story: Story, platform: str, limits: Limits) -> Post:
-        """The post for one platform. Raises Unsuitable only when no valid post can exist."""
+    def compose(
+        self, story: Story, platform: str, limits: Limits, *, day: date | None = None
+    ) -> Post:
+        """The post for one platform. Raises Unsuitable only when no valid post can exist.
+
+        `day` fills UTM_PARAMS' {date} (the day the post is made; the story's own date without
+        it): the caller has the clock, this function has none."""
         template = self.template(platform)
         used = template.fields
         text_fields = [f for f in used if f in ("title", "summary")]
@@ -157,6 +166,13 @@ class Composer:
         style = self.mention_styles.get(platform, SUFFIX)
         story_names = mentioned([raw["title"], raw["summary"]], self.handles)
         author, url = clean(story.author), clean(story.url)  # once: every draft carries them
+        if url and self.utm is not None:
+            url = self.utm.tag(
+                url,
+                platform=platform,
+                feed=feed_label(story.feed_url),
+                day=day or story.published.date(),
+            )
 
         def build() -> _Draft:
             texts = [raw[f] for f in text_fields]
@@ -320,17 +336,22 @@ def load_composer(
     hashtag_caps: Mapping[str, int],
     platforms: tuple[str, ...] = PLATFORMS,
     limits: Mapping[str, Limits] | None = None,
+    utm: UtmTemplate | None = None,
+    template_files: Mapping[str, str] | None = None,
 ) -> Composer:
     """Read and check the templates of `platforms` and handles.toml: the composer's only I/O.
 
     With `limits` (platform -> Limits), every template is also checked to fit its platform.
+    `template_files` names a platform's template file when it is not `{platform}.txt`.
     """
-    templates = {p: load_template(Path(template_dir) / f"{p}.txt") for p in platforms}
+    names = dict(template_files or {})
+    templates = {p: load_template(Path(template_dir) / names.get(p, f"{p}.txt")) for p in platforms}
     composer = Composer(
         templates,
         load_handles(Path(handles_file)),
         brand_handles=brand_handles,
         hashtag_caps=hashtag_caps,
+        utm=utm,
     )
     for platform, platform_limits in (limits or {}).items():
         if platform in templates:

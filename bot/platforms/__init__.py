@@ -50,7 +50,7 @@ def build_publishers(
     for platform in settings.platforms:
         cls = _publisher_class(platform)
         if dry_run:
-            publishers[platform] = DryRunPublisher(platform, cls.limits)
+            publishers[platform] = DryRunPublisher(platform, cls.limits_for(settings))
         else:
             publishers[platform] = cls.from_settings(settings, http)
     return publishers

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import ClassVar
 
 from bot.models import Account, Limits, Post, PublishResult, TokenInfo
+from bot.settings import Settings
 
 Checkpoint = Callable[[Mapping[str, str]], None]
 """Called by an adapter with recovery handles (e.g. Instagram's container id) that the engine
@@ -28,6 +29,11 @@ class Publisher(ABC):
     """The settings a user must fix when this platform answers with an auth error."""
     base_url_variable: ClassVar[str | None] = None
     """The setting naming the API host, for `check` to point at when the host is unreachable."""
+
+    @classmethod
+    def limits_for(cls, settings: Settings) -> Limits:
+        """The limits under these settings (a setting may lift a rule, e.g. title cards)."""
+        return cls.limits
 
     @abstractmethod
     def verify(self) -> Account:

@@ -5,6 +5,7 @@ All Graph traffic and its error translation go through `bot.platforms.graph.Grap
 
 from __future__ import annotations
 
+import logging
 import unicodedata
 from collections.abc import Mapping
 from datetime import datetime
@@ -12,12 +13,15 @@ from typing import Any, ClassVar
 
 import httpx
 
-from bot.errors import ConfigError
+from bot.errors import ConfigError, Transient, Unsuitable
+from bot.imaging.fit import FACEBOOK_SPEC, FittedImage
 from bot.models import Account, Limits, Post, PublishResult, TokenInfo
 from bot.platforms.base import Checkpoint, Publisher
 from bot.platforms.graph import GraphApi
-from bot.platforms.media import sniff_type
+from bot.platforms.images import ImageUnavailable, fetch_fitted, fit_bytes
 from bot.settings import FacebookSettings, Settings
+
+log = logging.getLogger(__name__)
 
 PLATFORM = "facebook"
 TOKEN_VARIABLE = "FACEBOOK_PAGE_ACCESS_TOKEN"
@@ -104,15 +108,11 @@ class FacebookPublisher(Publisher):
         checkpoint: Checkpoint | None = None,
         recovery: Mapping[str, str] | None = None,
     ) -> PublishResult:
-        if self._as_photo(post) and post.image_data is not None:  # a person's local file
-            kind = sniff_type(post.image_data[:64]) or "application/octet-stream"
-            file = ("image." + kind.rpartition("/")[2], post.image_data, kind)
+        image = self._photo(post) if self._as_photo(post) else None
+        if image is not None:
+            file = (image.filename, image.body, image.content_type)
             form = {"caption": self._message(post)}
             answer = self.graph.upload(f"{self.page_id}/photos", form, "source", file)
-            post_id = str(answer.get("post_id") or self.graph.field(answer, "id"))
-        elif self._as_photo(post):
-            form = {"url": str(post.image_url), "caption": self._message(post)}
-            answer = self.graph.post(f"{self.page_id}/photos", form)
             post_id = str(answer.get("post_id") or self.graph.field(answer, "id"))
         else:
             form = {"message": post.text}
@@ -120,6 +120,21 @@ class FacebookPublisher(Publisher):
                 form["link"] = post.link
             post_id = self.graph.field(self.graph.post(f"{self.page_id}/feed", form), "id")
         return PublishResult(post_id, fallback_url(post_id))
+
+    def _photo(self, post: Post) -> FittedImage | None:
+        """The story image fitted for a Page photo (upright, no metadata, JPEG or PNG, 4 MB);
+        None when it cannot be used, and the story goes out as a link post instead."""
+        try:
+            if post.image_data is not None:  # a person's own file: fitted the same way
+                return fit_bytes(post.image_data, FACEBOOK_SPEC)
+            return fetch_fitted(self.http, post.image_url, FACEBOOK_SPEC)
+        except ImageUnavailable as exc:
+            if post.image_data is not None:
+                raise Unsuitable(PLATFORM, f"the picture cannot be used: {exc.reason}") from None
+            if exc.transient:
+                raise Transient(PLATFORM, f"the photo could not be fetched: {exc.reason}") from None
+            log.warning("facebook: posting a link post, the photo is unusable: %s", exc.reason)
+            return None
 
     def find(
         self, post: Post, since: datetime, recovery: Mapping[str, str] | None = None

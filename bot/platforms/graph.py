@@ -294,6 +294,11 @@ class GraphApi:
             data_access_expires_at=_epoch_or_never(data.get("data_access_expires_at")),
         )
 
+    def delete(self, path: str) -> dict[str, Any]:
+        """DELETE an object (an unpublished photo we hosted), the token in the header."""
+        headers = {"Authorization": f"Bearer {self._token.reveal()}"}
+        return self._send("DELETE", path, headers=headers)
+
     def _send(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         url = f"{self.root}/{path.lstrip('/')}"
         try:

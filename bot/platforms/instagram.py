@@ -14,16 +14,25 @@ import re
 import time
 import unicodedata
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import ClassVar
 
 import httpx
 
 from bot.errors import ConfigError, PublishError, RateLimited, Rejected, Transient, Unsuitable
+from bot.imaging.fit import SOURCE_MAX_BYTES, FittedImage, ImageSpec, instagram_spec
 from bot.models import Account, Limits, Post, PublishResult, TokenInfo
 from bot.platforms.base import Checkpoint, Publisher
 from bot.platforms.graph import GraphApi, rule_for
-from bot.platforms.media import ImageInfo, ImageProblem, probe_image
+from bot.platforms.hosting import ImageHost, build_image_host
+from bot.platforms.images import (
+    SOURCE_TYPES,
+    ImageUnavailable,
+    download_source,
+    fit_bytes,
+    fitted,
+)
 from bot.settings import InstagramSettings, Settings
 
 log = logging.getLogger(__name__)
@@ -37,6 +46,9 @@ MAX_WAIT = 60.0
 FIRST_DELAY = 0.5
 MAX_DELAY = 8.0
 _SUBCODE = re.compile(r"\b(2207\d{3})\b")
+HOSTED = "hosted_image"
+"""Recovery handle: the hosted copy of the image, removed once the post is out."""
+TitleCards = Callable[[str], FittedImage]
 
 
 def _norm(text: str | None) -> str:
@@ -77,8 +89,15 @@ class InstagramPublisher(Publisher):
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         max_wait: float = MAX_WAIT,
+        host: ImageHost | None = None,
+        spec: ImageSpec | None = None,
+        title_cards: TitleCards | None = None,
     ) -> None:
         self.user_id = settings.user_id
+        self.host = host
+        self.spec = spec or instagram_spec()
+        self.title_cards = title_cards
+        self.limits = _limits(host is not None, title_cards is not None)
         self._own_http = http is None
         self.http = http or httpx.Client(timeout=timeout)
         self.sleep = sleep
@@ -94,6 +113,11 @@ class InstagramPublisher(Publisher):
         )
 
     @classmethod
+    def limits_for(cls, settings: Settings) -> Limits:
+        images = settings.reach.images
+        return _limits(images.image_host is not None, images.title_card)
+
+    @classmethod
     def from_settings(
         cls, settings: Settings, http: httpx.Client | None = None
     ) -> InstagramPublisher:
@@ -102,7 +126,23 @@ class InstagramPublisher(Publisher):
                 "instagram is listed in PLATFORMS but INSTAGRAM_USER_ID is not set",
                 variable="INSTAGRAM_USER_ID",
             )
-        return cls(settings.instagram, http=http, timeout=settings.http_timeout)
+        images = settings.reach.images
+        client = http or httpx.Client(timeout=settings.http_timeout)
+        cards: TitleCards | None = None
+        if images.title_card:
+            from bot.imaging.cards import CardStyle, TitleCardMaker
+
+            cards = TitleCardMaker(CardStyle.from_settings(images)).render
+        publisher = cls(
+            settings.instagram,
+            http=client,
+            timeout=settings.http_timeout,
+            host=build_image_host(settings, PLATFORM, client, settings.http_timeout),
+            spec=instagram_spec(images.fit, images.pad, images.brand_color),
+            title_cards=cards,
+        )
+        publisher._own_http = http is None
+        return publisher
 
     def close(self) -> None:
         if self._own_http:
@@ -115,6 +155,8 @@ class InstagramPublisher(Publisher):
 
     def verify(self) -> Account:
         me = self.graph.get(self.user_id, {"fields": "username"})
+        if self.host is not None:
+            self.host.check()  # a paused account resumes only once its image host works too
         return Account(
             PLATFORM, str(me.get("id") or self.user_id), "@" + self.graph.field(me, "username")
         )
@@ -128,37 +170,87 @@ class InstagramPublisher(Publisher):
         recovery: Mapping[str, str] | None = None,
     ) -> PublishResult:
         container_id = (recovery or {}).get("container_id")
+        hosted = (recovery or {}).get(HOSTED)
         if container_id:
             code, _ = self._status(container_id)
             if code == "PUBLISHED":
+                self._discard(hosted)
                 return self._published(post, container_id, since=None)
             if code not in {"FINISHED", "IN_PROGRESS"}:
                 container_id = None  # expired or failed: a fresh container is needed
+                self._discard(hosted)
+                hosted = None
         if not container_id:
-            image = self._check_image(post)
-            self._check_quota()
-            container_id = self._create_container(post, image)
-            if checkpoint is not None:
-                checkpoint({"container_id": container_id})
+            image_url, hosted = self._image_url(post)
+            try:
+                self._check_quota()
+                container_id = self._create_container(post, image_url)
+                if checkpoint is not None:
+                    checkpoint(
+                        {"container_id": container_id, **({HOSTED: hosted} if hosted else {})}
+                    )
+            except BaseException:
+                self._discard(hosted)
+                raise
         else:
             self._check_quota()
-        if self._wait_until_ready(container_id) == "PUBLISHED":
-            return self._published(post, container_id, since=None)
+        try:
+            if self._wait_until_ready(container_id) == "PUBLISHED":
+                result = self._published(post, container_id, since=None)
+                self._discard(hosted)
+                return result
+        except Transient:
+            raise  # the container may still be reading the copy: it goes once the post is out
+        except PublishError:
+            self._discard(hosted)  # the container failed for good; a new one gets a new copy
+            raise
         answer = self.graph.post(f"{self.user_id}/media_publish", {"creation_id": container_id})
         media_id = self.graph.field(answer, "id")
+        self._discard(hosted)
         return PublishResult(media_id, self._permalink(media_id), container_id)
 
-    def _check_image(self, post: Post) -> ImageInfo:
-        try:
-            return probe_image(
-                self.http,
-                post.image_url,
-                max_bytes=self.limits.max_image_bytes,
-                types=self.limits.image_types,
-            )
-        except ImageProblem as exc:
-            kind = Transient if exc.transient else Unsuitable
-            raise kind(PLATFORM, f"image unusable for Instagram: {exc.reason}") from None
+    def _discard(self, hosted: str | None) -> None:
+        if self.host is not None:
+            self.host.discard(hosted)
+
+    def _image_url(self, post: Post) -> tuple[str, str | None]:
+        """The public URL Instagram will fetch, and the hosted copy's handle if one was made.
+
+        Without IMAGE_HOST the story's own image is used when it already holds Instagram's
+        rules; with one, a fitted copy is always hosted (it also strips the photo's metadata).
+        A story without a usable image gets a title card when IG_TITLE_CARD is on.
+        """
+        image: FittedImage | None = None
+        reason = "the story has no image"
+        if post.image_data is not None:  # a person's own file: only a hosted copy can go
+            try:
+                image = fit_bytes(post.image_data, self.spec)
+            except ImageUnavailable as exc:
+                reason = exc.reason
+            if self.host is None:
+                reason = "a picture given as a file needs IMAGE_HOST=facebook or s3 to be hosted"
+        elif post.image_url:
+            try:
+                source = download_source(self.http, post.image_url)
+                if self.host is None:
+                    reason = source.misfit(self.spec) or ""
+                    if not reason:
+                        return source.file.url or post.image_url, None
+                    reason = f"{reason}; set IMAGE_HOST=facebook or s3 to post a fitted copy"
+                else:
+                    image = fitted(source, self.spec)
+            except ImageUnavailable as exc:
+                if exc.transient:
+                    raise Transient(
+                        PLATFORM, f"image unusable for Instagram: {exc.reason}"
+                    ) from None
+                reason = exc.reason
+        if image is None and self.title_cards is not None and self.host is not None:
+            image = self.title_cards(post.parts.get("title") or post.alt_text or post.text)
+        if image is None or self.host is None:
+            raise Unsuitable(PLATFORM, f"image unusable for Instagram: {reason}")
+        copy = self.host.put(image)
+        return copy.url, copy.handle
 
     def _check_quota(self) -> None:
         answer = self.graph.get(
@@ -175,8 +267,8 @@ class InstagramPublisher(Publisher):
                 code="quota",
             )
 
-    def _create_container(self, post: Post, image: ImageInfo) -> str:
-        form = {"image_url": image.url, "caption": post.text}
+    def _create_container(self, post: Post, image_url: str) -> str:
+        form = {"image_url": image_url, "caption": post.text}
         if post.alt_text:
             form["alt_text"] = post.alt_text
         return self.graph.field(self.graph.post(f"{self.user_id}/media", form), "id")
@@ -237,6 +329,7 @@ class InstagramPublisher(Publisher):
             code, _ = self._status(container_id)
             if code != "PUBLISHED":
                 return None  # FINISHED: not out yet; ERROR/EXPIRED: never went out
+            self._discard((recovery or {}).get(HOSTED))
             return self._published(post, container_id, since=since)
         return self._search_media(post, since.timestamp())
 
@@ -263,3 +356,16 @@ class InstagramPublisher(Publisher):
             if _norm(item.get("caption")) == wanted:
                 return PublishResult(str(item["id"]), item.get("permalink"))
         return None
+
+
+def _limits(hosting: bool, title_cards: bool) -> Limits:
+    """With an image host, any common image (or a person's file) can be fitted and hosted; with
+    title cards, a story without an image goes out too."""
+    limits = InstagramPublisher.limits
+    if hosting:
+        limits = replace(
+            limits, image_url_only=False, image_types=SOURCE_TYPES, max_image_bytes=SOURCE_MAX_BYTES
+        )
+    if title_cards:
+        limits = replace(limits, requires_image=False)
+    return limits

@@ -61,6 +61,8 @@ class ImageFile:
 
     body: bytes
     content_type: str
+    url: str = ""
+    """Where the bytes came from after redirects (Meta's fetcher wants a URL that answers)."""
 
     @property
     def filename(self) -> str:
@@ -192,4 +194,4 @@ def fetch_image(
         raise ImageProblem(url, f"the bytes are not an image (served as {result.content_type})")
     if kind not in types:
         raise ImageProblem(url, f"the image is {kind}, not one of {', '.join(types)}")
-    return ImageFile(result.body, kind)
+    return ImageFile(result.body, kind, result.final_url)

@@ -32,11 +32,12 @@ from bot.errors import (
     Rejected,
     Transient,
 )
+from bot.imaging.fit import X_SPEC
 from bot.models import Account, Limits, Post, PublishResult
 from bot.net import proxy_for
 from bot.netfail import classify, describe
 from bot.platforms.base import Checkpoint, Publisher
-from bot.platforms.media import ImageFile, ImageProblem, fetch_image, sniff_type
+from bot.platforms.images import ImageUnavailable, fetch_fitted, fit_bytes
 from bot.settings import Settings, TwitterSettings, credential_variables
 
 log = logging.getLogger(__name__)
@@ -302,17 +303,15 @@ class TwitterPublisher(Publisher):
         if not post.image_url:
             return []
         try:
-            image = _own_image(post) or fetch_image(
-                self.http,
-                post.image_url,
-                max_bytes=self.limits.max_image_bytes,
-                types=self.limits.image_types,
-            )
+            if post.image_data is not None:  # a person's own file: fitted the same way
+                image = fit_bytes(post.image_data, X_SPEC)
+            else:
+                image = fetch_fitted(self.http, post.image_url, X_SPEC)
             media_id = self._call(
                 lambda: self._upload(image.body, image.filename, image.content_type)
             )
-        except ImageProblem as exc:
-            log.warning("X: posting without the image %s: %s", exc.url, exc.reason)
+        except ImageUnavailable as exc:
+            log.warning("X: posting without the image %s: %s", post.image_url, exc.reason)
             return []
         except PublishError as exc:
             log.warning("X: posting without the image %s: upload failed: %s", post.image_url, exc)
@@ -372,7 +371,7 @@ class TwitterPublisher(Publisher):
 
 def _match(tweets: list[tweepy.Tweet], post: Post, username: str) -> PublishResult | None:
     """Our post among recent tweets: by its link (X keeps it as expanded_url) or by its text."""
-    wanted_urls = [u for u in (post.story_url, post.link) if u]
+    wanted_urls = [u for u in (post.story_url, post.link, post.parts.get("url")) if u]
     wanted_text = normalise_text(post.text)
     for tweet in tweets:
         expanded = [u.get("expanded_url", "") for u in (tweet.entities or {}).get("urls", [])]
@@ -381,19 +380,6 @@ def _match(tweets: list[tweepy.Tweet], post: Post, username: str) -> PublishResu
             tweet_id = str(tweet.id)
             return PublishResult(tweet_id, f"https://x.com/{username}/status/{tweet_id}")
     return None
-
-
-def _own_image(post: Post) -> ImageFile | None:
-    """The picture a person gave as a file (its bytes came with the post), checked as a download
-    would be; None when the picture is a URL to fetch."""
-    if post.image_data is None:
-        return None
-    kind = sniff_type(post.image_data[:64])
-    if kind is None or kind not in TwitterPublisher.limits.image_types:
-        raise ImageProblem(str(post.image_url), f"the file is {kind or 'not an image'}")
-    if len(post.image_data) > TwitterPublisher.limits.max_image_bytes:
-        raise ImageProblem(str(post.image_url), f"the file is {len(post.image_data)} bytes")
-    return ImageFile(post.image_data, kind)
 
 
 def _raise_for_status(response: requests.Response) -> None:

@@ -31,13 +31,21 @@ from bot.store.media import MediaStore
 from bot.store.notices import NoticeStore
 from bot.store.platform_state import PlatformStore
 from bot.store.problems import StoreUnavailable, describe, sqlite_preflight
+from bot.store.spend import SpendStore
 from bot.store.story_log import StoryStore
 
 _MIGRATION_LOCK_KEY = 72_727_001  # pg_advisory_xact_lock key: one migrating worker at a time
 
 
 class Store(
-    FeedStore, StoryStore, DeliveryStore, PlatformStore, MediaStore, HealthStore, NoticeStore
+    FeedStore,
+    StoryStore,
+    DeliveryStore,
+    PlatformStore,
+    MediaStore,
+    HealthStore,
+    NoticeStore,
+    SpendStore,
 ):
     """Repository over SQLAlchemy Core; safe for several threads and several processes.
 

@@ -171,3 +171,16 @@ media = Table(
     Column("data", LargeBinary, nullable=False),
     Column("created_at", Float, nullable=False),
 )
+
+spend = Table(
+    "spend",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("platform", String(20), nullable=False),
+    Column("delivery_id", Integer, nullable=False),
+    Column("month", String(7), nullable=False),  # UTC "2026-12": the budget month it counts in
+    Column("amount", Float, nullable=False),  # USD
+    Column("spent_at", Float, nullable=False),
+    UniqueConstraint("delivery_id", name="uq_spend_delivery"),
+)
+Index("ix_spend_month", spend.c.platform, spend.c.month)

@@ -43,3 +43,19 @@ def png_bytes() -> bytes:
     return (
         b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
     )
+
+
+def bomb_png(width: int = 100_000, height: int = 100_000) -> bytes:
+    """A decompression bomb: a few hundred bytes whose header claims `width` x `height` pixels
+    (10 gigapixels by default) of a single colour, deflated to almost nothing."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    row = b"\x00" + b"\x00" * width
+    pixels = zlib.compress(row * 16, 9)  # the start of the image: enough to look real
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )

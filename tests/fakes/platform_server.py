@@ -40,6 +40,7 @@ import json
 import re
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -224,9 +225,13 @@ class FakePlatformServer:
         self.media: dict[str, dict[str, Any]] = {}
         self.fb_posts: list[dict[str, Any]] = []
         self.fb_photos: dict[str, bytes] = {}
+        """Every photo on the Page (published or not), by photo id: its bytes."""
+        self.fb_unpublished: set[str] = set()
+        """The photo ids uploaded with published=false (hosting for Instagram)."""
         """The bytes of each photo posted, by photo id (fetched by URL or uploaded)."""
         self.ig_containers: dict[str, dict[str, Any]] = {}
         self.ig_media: list[dict[str, Any]] = []
+        self.fb_deleted: list[str] = []
         self.images: dict[str, tuple[bytes, str]] = {
             "photo.jpg": (jpeg_bytes(), "image/jpeg"),
             "photo.png": (png_bytes(), "image/png"),
@@ -384,6 +389,8 @@ class FakePlatformServer:
         path = request.path
         if path.startswith("/images/"):
             return self._image(request)
+        if path.startswith("/cdn/"):
+            return self._cdn(request)
         if path.startswith("/2/"):
             return self._decorate(path, self._x(request))
         if _GRAPH_PATH.match(path):
@@ -443,12 +450,31 @@ class FakePlatformServer:
             return Reply(200, b"", {"Content-Type": content_type, "X-Length": str(len(body))})
         return Reply(200, body, {"Content-Type": content_type})
 
+    def _cdn(self, request: RecordedRequest) -> Reply:
+        """Meta's CDN for the Page's photos (fake: /cdn/{photo-id}.jpg on this server)."""
+        photo = self.fb_photos.get(request.path[len("/cdn/") :].split(".")[0])
+        if photo is None:
+            return Reply(404, b"gone", {"Content-Type": "text/plain"})
+        return Reply(200, photo, {"Content-Type": _sniff(photo) or "application/octet-stream"})
+
     def _own_image(self, url: str) -> tuple[bytes, str] | None:
-        """What Meta's fetcher would get for `url`; never fetches other hosts (fake)."""
+        """What Meta's fetcher would get for `url`: this server's images and CDN are read
+        directly; another loopback server (an S3 stand-in) is fetched over HTTP for real.
+        (fake) never fetches a non-loopback host."""
         prefix = self.base_url + "/images/"
-        if not url.startswith(prefix):
-            return None
-        return self.images.get(url[len(prefix) :])
+        if url.startswith(prefix):
+            return self.images.get(url[len(prefix) :])
+        cdn = self.base_url + "/cdn/"
+        if url.startswith(cdn):
+            photo = self.fb_photos.get(url[len(cdn) :].split(".")[0])
+            return (photo, _sniff(photo) or "") if photo else None
+        if urlsplit(url).hostname in {"127.0.0.1", "localhost"}:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    return response.read(), response.headers.get("content-type", "")
+            except OSError:
+                return None
+        return None
 
     # -- X ----------------------------------------------------------------------------------
 
@@ -489,7 +515,8 @@ class FakePlatformServer:
         nonce = (oauth.get("oauth_nonce", ""), oauth.get("oauth_timestamp", ""))
         params = [(k, v) for k, v in oauth.items() if k not in {"oauth_signature", "realm"}]
         params += parse_qsl(request.query, keep_blank_values=True)
-        params += list(request.form().items())
+        if "application/x-www-form-urlencoded" in request.headers.get("content-type", ""):
+            params += list(request.form().items())  # a multipart body is never signed
         base_uri = _base_uri(request.headers.get("host", ""), request.path)
         expected = oauth1_signature(
             request.method, base_uri, params, creds.consumer_secret, creds.access_token_secret
@@ -686,6 +713,11 @@ class FakePlatformServer:
                 return self._ig_user(method, parts[1:], form, params)
             if method == "GET" and len(parts) == 1:
                 return self._graph_object(parts[0], params)
+            if method == "DELETE" and len(parts) == 1 and parts[0] in self.fb_photos:
+                del self.fb_photos[parts[0]]
+                self.fb_unpublished.discard(parts[0])
+                self.fb_deleted.append(parts[0])
+                return Reply(200, {"success": True})
         return _gerr(
             100,
             f"Unsupported {method.lower()} request. Object with ID "
@@ -725,12 +757,16 @@ class FakePlatformServer:
         return Reply(200, {"id": post["id"]})
 
     def _fb_photo(self, form: dict[str, str], upload: bytes | None = None) -> Reply:
-        """A photo by `url` (Meta fetches it) or uploaded as the multipart file `source`."""
+        """A photo by `url` (Meta fetches it) or uploaded as the multipart file `source`;
+        `published=false` keeps it off the Page (an unpublished photo the CDN still serves)."""
         image = (upload, "") if upload is not None else self._own_image(form.get("url", ""))
         if image is None or _sniff(image[0]) is None:
             return _gerr(324, "(#324) Missing or invalid image file")
         photo_id = str(200000000000000 + self.next_id())
         self.fb_photos[photo_id] = image[0]
+        if form.get("published", "true").lower() == "false":
+            self.fb_unpublished.add(photo_id)
+            return Reply(200, {"id": photo_id})
         post = self._fb_add(form.get("caption") or form.get("message", ""), None, photo_id)
         return Reply(200, {"id": photo_id, "post_id": post["id"]})
 
@@ -809,12 +845,18 @@ class FakePlatformServer:
             return _gerr(9004, "Media download has failed.", 2207052)
         if _sniff(image[0]) != "image/jpeg":
             return _gerr(9004, "Only photo or video can be accepted as media type.", 2207052)
+        if len(image[0]) > 8 * 1024 * 1024:
+            return _gerr(36000, "The image size is too large.", 2207004)
+        size = _jpeg_size(image[0])
+        if size is not None and not 0.8 <= size[0] / size[1] <= 1.91:
+            return _gerr(36003, "The aspect ratio is not supported.", 2207009)
         container_id = str(17900000000000000 + self.next_id())
         self.ig_containers[container_id] = {
             "id": container_id,
             "image_url": image_url,
             "caption": form.get("caption", ""),
             "alt_text": form.get("alt_text"),
+            "image_bytes": image[0],
             "status_code": "IN_PROGRESS",
             "status": "",
             "reads": 0,
@@ -852,6 +894,12 @@ class FakePlatformServer:
         return Reply(200, {"id": media_id})
 
     def _graph_object(self, object_id: str, params: dict[str, str]) -> Reply:
+        photo = self.fb_photos.get(object_id)
+        if photo is not None:
+            size = _jpeg_size(photo) or (0, 0)
+            source = f"{self.base_url}/cdn/{object_id}.jpg"
+            image = {"source": source, "width": size[0], "height": size[1]}
+            return Reply(200, {"id": object_id, "images": [image]})
         container = self.ig_containers.get(object_id)
         if container is not None:
             container["reads"] += 1
@@ -946,6 +994,28 @@ def _tco(text: str) -> tuple[str, list[dict[str, Any]]]:
         last = end
     out.append(html.escape(text[last:], quote=False))
     return "".join(out), urls
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from a JPEG's SOF marker (None when not a JPEG or not found)."""
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    i = 2
+    while i + 9 < len(data):
+        if data[i] != 0xFF:
+            i += 1
+            continue
+        marker = data[i + 1]
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            i += 2
+            continue
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            height = int.from_bytes(data[i + 5 : i + 7], "big")
+            width = int.from_bytes(data[i + 7 : i + 9], "big")
+            return width, height
+        i += 2 + length
+    return None
 
 
 def _multipart(request: RecordedRequest) -> dict[str, bytes] | None:

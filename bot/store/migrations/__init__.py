@@ -30,6 +30,7 @@ from bot.store.migrations import (
     m0003_platform_paused_by,
     m0004_manual_media,
     m0005_health_and_notifications,
+    m0006_spend,
 )
 
 Migration = Callable[[Connection], None]
@@ -40,6 +41,7 @@ STEPS: tuple[ModuleType, ...] = (
     m0003_platform_paused_by,
     m0004_manual_media,
     m0005_health_and_notifications,
+    m0006_spend,
 )
 """Append-only. Step N (1-based) brings the schema from version N-1 to N."""
 
