@@ -234,6 +234,9 @@ class Deliverer:
         # One claim per post: only the row in hand has its lease renewed while the platform
         # answers, so a row claimed ahead of time could expire and be taken by another worker.
         batch = 1
+        budget = self.budgets.get(platform)
+        if budget is not None:
+            self._release_if_budget_allows(budget, platform)
         while not self.stop.is_set():
             now = self.clock()
             if self.pacing.limits_posts:
@@ -362,6 +365,19 @@ class Deliverer:
         log.warning("budget: deferred to next month", extra={"platform": row.platform})
         self._budget_notice(budget, row.platform, month, 100, spent)
         return report_for(row, S.DEFERRED.value, error=reason, next_attempt_at=until)
+
+    def _release_if_budget_allows(self, budget: Budget, platform: str) -> None:
+        """Posts deferred by the budget wait for next month only while the budget in force
+        still holds them: raised or lifted, they are due again now."""
+        now = self.clock()
+        spent = self.store.spent_in_month(platform, month_of(now))
+        if budget.allows(spent, max(budget.price_post, budget.price_post_url)):
+            released = self.store.release_over_budget(platform, now)
+            if released:
+                log.info(
+                    "budget: posts deferred to next month are due again",
+                    extra={"platform": platform, "count": released},
+                )
 
     def _charge(self, budget: Budget, row: DeliveryRow) -> None:
         """Record what the post cost (once per delivery) and notify at 80% and 100%."""

@@ -225,3 +225,28 @@ def test_a_story_arriving_after_a_slot_opened_waits_for_the_next_one(
         assert [r["status"] for r in tick(app)] == ["published"]
     finally:
         app.close()
+
+
+def test_a_raised_budget_sends_the_deferred_posts_now(
+    server: FakePlatformServer, tmp_path: Path
+) -> None:
+    """Pacing is judged when sending: the budget in force decides, not the one of the deferral."""
+    clock = FakeClock(at("2027-01-15T12:00:00"))
+    low = SpendSettings(monthly_budget=0.20)
+    settings = settings_for(server, tmp_path, [Item(n) for n in range(1, 4)],
+                            platforms=("twitter",), reach=Reach(spend=low))  # fmt: skip
+    app = build_app(settings, clock=clock)
+    try:
+        assert sorted(r["status"] for r in tick(app)) == ["deferred", "deferred", "published"]
+        clock.advance(600)
+        assert [r for r in tick(app) if r["status"] == "published"] == []  # still held
+    finally:
+        app.close()
+    raised = replace(settings, reach=Reach(spend=SpendSettings(monthly_budget=1.00)))
+    clock.advance(600)
+    app = build_app(raised, clock=clock)
+    try:
+        assert sorted(r["status"] for r in tick(app)) == ["published", "published"]
+    finally:
+        app.close()
+    assert len(server.tweets) == 3

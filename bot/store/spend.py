@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, select, update
 
+from bot.models import DeliveryStatus
 from bot.store.base import StoreBase
-from bot.store.schema import spend
+from bot.store.schema import deliveries, spend
+
+OVER_BUDGET = "X_MONTHLY_BUDGET of "
+"""How the reason of a post deferred by the budget begins (bot.delivery writes it)."""
 
 
 class SpendStore(StoreBase):
@@ -43,3 +47,21 @@ class SpendStore(StoreBase):
                 .group_by(spend.c.platform)
             ).all()
         return {str(p): (float(total or 0.0), int(count)) for p, total, count in rows}
+
+    def release_over_budget(self, platform: str, now: float) -> int:
+        """Make the posts the budget deferred due now (the budget was raised or lifted: the
+        settings in force decide, not the ones of the day they were deferred)."""
+        with self._tx() as conn:
+            result = conn.execute(
+                update(deliveries)
+                .where(
+                    and_(
+                        deliveries.c.platform == platform,
+                        deliveries.c.status == DeliveryStatus.DEFERRED.value,
+                        deliveries.c.next_attempt_at > now,
+                        deliveries.c.reason.startswith(OVER_BUDGET),
+                    )
+                )
+                .values(next_attempt_at=now, updated_at=now)
+            )
+            return int(result.rowcount or 0)
