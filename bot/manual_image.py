@@ -7,7 +7,8 @@ in the store (`media` table, by SHA-256): the worker that sends a scheduled post
 another machine, and the file may be gone by then. Such a post names its picture
 `media:<sha256>`; the deliverer puts the bytes back into the Post just before publishing, and a
 platform that uploads (X, a Facebook photo) sends them. A platform that can only fetch a public
-URL (Instagram) cannot take a local file until the bot can host one (IMAGE_HOST): refused, named.
+URL (Instagram) takes a local file only when the bot hosts a copy (IMAGE_HOST); without it, the
+command is refused, naming IMAGE_HOST.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class ManualImage:
             raise ConfigError(
                 f"{platform} fetches pictures from a public URL and cannot take the local file "
                 f"{self.source}: give an http(s) URL of the picture with --image, or set "
-                "IMAGE_HOST so the bot can host the file (not available in this release)",
+                "IMAGE_HOST (facebook or s3) so the bot hosts a copy for it",
                 variable="IMAGE_HOST",
             )
         if self.content_type not in limits.image_types:

@@ -270,3 +270,17 @@ def test_a_sigkill_during_the_call_then_the_same_command_gives_one_post(tmp_path
         assert made(server, words)["facebook"] == 1
         assert run_main(["poll"], env, tmp_path).returncode == 0
         assert made(server, words)["facebook"] == 1
+
+
+def test_a_local_file_reaches_instagram_through_the_image_host(
+    server: FakePlatformServer, tmp_path: Path
+) -> None:
+    photo = tmp_path / "floor.jpg"
+    photo.write_bytes(jpeg_bytes(min_size=2000))
+    env = platform_env(server, tmp_path, PLATFORMS="instagram", IMAGE_HOST="facebook")
+    words = "From the show floor, hosted for Instagram"
+    result = run_main(["post", "--text", words, "--image", str(photo), "--json"], env, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    [line] = json_lines(result.stdout)
+    assert line["status"] == "published"
+    assert made(server, words)["instagram"] == 1
