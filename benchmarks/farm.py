@@ -85,15 +85,17 @@ def _words(seed: int, count: int) -> str:
     return " ".join(_WORDS[(seed * 7 + i * 13) % len(_WORDS)] for i in range(count))
 
 
-def item_xml(site: int, post: int, published: datetime) -> str:
-    """One WordPress item of about 1 KB: CDATA title/description/content, categories, image."""
+def item_xml(site: int, post: int, published: datetime, image_host: str | None = None) -> str:
+    """One WordPress item of about 1 KB: CDATA title/description/content, categories, image.
+    `image_host` puts the images on another host (one the bot can vet without a DNS query)."""
     host = f"www.site{site}.example"
     slug = f"{_words(post, 4).replace(' ', '-')}-{post}"
     link = f"https://{host}/{published:%Y/%m}/{slug}/"
     title = f"{_words(post + 1, 7).capitalize()} &amp; {_words(post + 2, 3)} ({post})"
     cats = [_CATEGORIES[(post + k * 5) % len(_CATEGORIES)] for k in range(3)]
     summary = _words(post + 3, 22).capitalize() + "."
-    image = f"https://{host}/wp-content/uploads/{published:%Y/%m}/{slug[:24]}-1024x683.jpg"
+    uploads = f"https://{image_host or host}/wp-content/uploads"
+    image = f"{uploads}/{published:%Y/%m}/{slug[:24]}-1024x683.jpg"
     return (
         "<item>\n"
         f"\t<title>{title}</title>\n"
@@ -112,7 +114,7 @@ def item_xml(site: int, post: int, published: datetime) -> str:
     )
 
 
-def feed_xml(site: int, posts: list[tuple[int, datetime]]) -> bytes:
+def feed_xml(site: int, posts: list[tuple[int, datetime]], image_host: str | None = None) -> bytes:
     """A WordPress 6 RSS 2.0 document with the usual namespaces and channel elements."""
     head = (
         '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"\n'
@@ -132,7 +134,7 @@ def feed_xml(site: int, posts: list[tuple[int, datetime]]) -> bytes:
         "\t<sy:updateFrequency>\n\t1\t</sy:updateFrequency>\n"
         "\t<generator>https://wordpress.org/?v=6.8.1</generator>\n"
     )
-    body = "".join(item_xml(site, post, published) for post, published in posts)
+    body = "".join(item_xml(site, post, published, image_host) for post, published in posts)
     return (head + body + "</channel>\n</rss>\n").encode()
 
 
@@ -151,6 +153,7 @@ class FarmState:
     items: int
     new_items: int
     now: datetime
+    image_host: str | None = None
     phase: str = "cold"
     served: dict[str, int] = field(default_factory=dict)
     docs: dict[str, list[_Feed]] = field(default_factory=dict)
@@ -172,8 +175,8 @@ class FarmState:
         ]
         stamp = format_datetime(posts[0][1], usegmt=True)
         if kind == "fixed":
-            return _Feed(feed_xml(index, posts), None, None)
-        return _Feed(feed_xml(index, posts), f'"{index}-{fresh}"', stamp)
+            return _Feed(feed_xml(index, posts, self.image_host), None, None)
+        return _Feed(feed_xml(index, posts, self.image_host), f'"{index}-{fresh}"', stamp)
 
     def answer(self, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         parts = path.strip("/").split("/")
@@ -246,9 +249,17 @@ def _control(state: FarmState, path: str, payload: bytes) -> tuple[int, dict[str
     return 200, {"Content-Type": "application/json"}, body
 
 
-def _farm_main(conn: Any, feeds: int, items: int, new_items: int, hosts: int, now: float) -> None:
+def _farm_main(
+    conn: Any,
+    feeds: int,
+    items: int,
+    new_items: int,
+    hosts: int,
+    now: float,
+    image_host: str | None = None,
+) -> None:
     async def main() -> None:
-        state = FarmState(feeds, items, new_items, datetime.fromtimestamp(now, UTC))
+        state = FarmState(feeds, items, new_items, datetime.fromtimestamp(now, UTC), image_host)
         state.build()
         servers = []
         addresses = []
@@ -282,7 +293,14 @@ class Farm:
 
     @classmethod
     def start(
-        cls, feeds: int, items: int, *, new_items: int = 2, hosts: int = 8, now: float
+        cls,
+        feeds: int,
+        items: int,
+        *,
+        new_items: int = 2,
+        hosts: int = 8,
+        now: float,
+        image_host: str | None = None,
     ) -> Farm:
         if not 1 <= hosts <= 250:
             raise ValueError(f"hosts={hosts}: use 1 to 250 loopback addresses")
@@ -290,7 +308,7 @@ class Farm:
         parent, child = ctx.Pipe()
         process = ctx.Process(
             target=_farm_main,
-            args=(child, feeds, items, new_items, hosts, now),
+            args=(child, feeds, items, new_items, hosts, now, image_host),
             name="feed-farm",
             daemon=True,
         )
