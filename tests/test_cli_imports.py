@@ -31,6 +31,7 @@ HEAVY = (
     "PIL",
     "boto3",
     "botocore",
+    "apprise",
 )
 # `status` reads the store (SQLAlchemy) and nothing that talks to a feed or a platform.
 NOT_FOR_STATUS = tuple(name for name in HEAVY if name not in ("sqlalchemy", "psycopg"))
