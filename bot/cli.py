@@ -143,7 +143,7 @@ def run() -> int:
     blocks = ctx.settings.demo or (ctx.settings.dry_run and sys.stdout.isatty())
     try:
         notifier = Notifier.from_settings(ctx.settings, app.store, time.time)
-        return Worker(
+        worker = Worker(
             app.engine,
             ctx.settings,
             # What a dry run would post, as readable blocks on stdout (the log has one line each).
@@ -151,9 +151,79 @@ def run() -> int:
             if blocks
             else None,
             notifier=notifier,
-        ).run()
+        )
+        if ctx.settings.web.port:  # WEB_PORT or Heroku's PORT: the web face too
+            from bot.web.service import run_served
+
+            return run_served(app, worker)
+        if ctx.settings.web.public_url:
+            from bot.web.service import attach_websub
+
+            attach_websub(app, worker)
+        return worker.run()
     finally:
         app.close()
+
+
+@cli.command()
+@click.option("--host", default=None, help="Listen here instead of WEB_HOST.")
+@click.option("--port", type=int, default=None, help="Listen here instead of WEB_PORT/PORT.")
+def web(host: str | None, port: int | None) -> int:
+    """Serve the web face alone (workers run elsewhere, sharing DATABASE_URL)."""
+    from bot.app import build_app
+    from bot.web.service import serve_only
+
+    ctx = _start()
+    app = build_app(ctx.settings)
+    try:
+        return serve_only(app, host=host, port=port)
+    finally:
+        app.close()
+
+
+def _review(delivery_id: int, approve: bool) -> int:
+    """approve/reject: one conditional change of a delivery waiting for approval."""
+    from bot.store import Store
+
+    ctx = _start()
+    store = Store.open(ctx.settings.database_url)
+    try:
+        now = time.time()
+        found = store.find_listed(delivery_id)
+        if found is None:
+            ctx.err(f"no delivery {delivery_id}; see the ids in the web face's queue or `status`")
+            return 1
+        done = (
+            store.approve_delivery(delivery_id, now, by="command line")
+            if approve
+            else store.reject_delivery(delivery_id, now, by="command line")
+        )
+    finally:
+        store.close()
+    where = f"delivery {delivery_id} ({found.row.platform}: {found.title})"
+    if not done:
+        ctx.err(f"{where} does not wait for approval (it is {found.row.status}); nothing changed")
+        return 1
+    ctx.out(
+        f"{where} approved: it is queued and goes out at the worker's next round"
+        if approve
+        else f"{where} rejected: it will not be posted"
+    )
+    return 0
+
+
+@cli.command()
+@click.argument("delivery_id", metavar="ID", type=int)
+def approve(delivery_id: int) -> int:
+    """Approve a post waiting for approval (APPROVAL): it is queued to go out."""
+    return _review(delivery_id, approve=True)
+
+
+@cli.command()
+@click.argument("delivery_id", metavar="ID", type=int)
+def reject(delivery_id: int) -> int:
+    """Reject a post waiting for approval (APPROVAL): it is never posted."""
+    return _review(delivery_id, approve=False)
 
 
 @cli.command()

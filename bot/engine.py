@@ -111,6 +111,8 @@ class Engine:
         self.stop_event = threading.Event()
         self.progress: Progress = Progress()
         """Told of each feed fetched and story queued (`poll` on a terminal draws a line)."""
+        self.on_pending: Callable[[int], None] | None = None
+        """Told how many new posts wait for approval (a notifier hooks in here)."""
         self.filter = StoryFilter.from_settings(settings)
         self.deliverer = Deliverer(
             store,
@@ -144,6 +146,7 @@ class Engine:
         """One cycle. `force` polls feeds even if another worker polled them this interval."""
         report = CycleReport()
         report.merge(self.deliverer.reconcile())
+        self.settle_approvals()
         if poll and not self.stop_event.is_set():
             self.poll(report, force=force)
         if not self.stop_event.is_set():
@@ -193,7 +196,9 @@ class Engine:
             self.store.feeds_polled(batch.updates, now)
             if len(rows) < share:
                 break
-        self.store.set_meta("last_poll_at", repr(self.clock()))
+        finished = self.clock()
+        self.store.set_meta("last_poll_at", repr(finished))
+        self.store.set_meta("last_poll_seconds", repr(max(0.0, finished - started)))
 
     def _handle_fetch(
         self, row: FeedRow, result: FetchResult, report: CycleReport, batch: _PollBatch
@@ -320,7 +325,7 @@ class Engine:
                 skipped[reason] += 1
                 log.debug("story skipped", extra={"story": story.url, "reason": reason})
                 continue
-            batch.queued.append((story, self._compose_all(story), feed_report))
+            batch.queued.append((story, self._for_review(self._compose_all(story)), feed_report))
         for reason, count in skipped.items():
             log.info("stories skipped", extra={"feed": row.url, "count": count, "reason": reason})
 
@@ -328,9 +333,11 @@ class Engine:
         """Write the share's new stories and their deliveries in one transaction."""
         items = [(story, deliveries) for story, deliveries, _ in batch.queued]
         ids = self.store.add_stories(items, now)
-        for (story, _, feed_report), story_id in zip(batch.queued, ids, strict=True):
+        waiting = 0
+        for (story, deliveries, feed_report), story_id in zip(batch.queued, ids, strict=True):
             if story_id is None:
                 continue  # another worker recorded it first
+            waiting += sum(1 for d in deliveries if d.status == S.PENDING_APPROVAL)
             feed_report.new_stories += 1
             self.progress.stories(1)
             report.new_story_ids.append(story_id)
@@ -338,6 +345,81 @@ class Engine:
                 "story queued",
                 extra={"feed": story.feed_url, "story": story.url, "title": story.title},
             )
+        if waiting:
+            self.announce_approvals(waiting)
+
+    # --- approval (APPROVAL, APPROVAL_TIMEOUT, APPROVAL_DEFAULT) --------------------------------
+
+    def _for_review(self, deliveries: list[NewDelivery]) -> list[NewDelivery]:
+        """New deliveries on the platforms listed in APPROVAL wait for a person."""
+        web = self.settings.web
+        return [
+            replace(d, status=S.PENDING_APPROVAL.value)
+            if d.status == S.QUEUED and web.needs_approval(d.platform)
+            else d
+            for d in deliveries
+        ]
+
+    def announce_approvals(self, count: int) -> None:
+        """Say that posts wait for a person (the log line is the notification for now)."""
+        log.warning(
+            f"{count} new post(s) wait for approval: approve or reject them in the web face "
+            "(queue page) or with `approve ID` / `reject ID`",
+            extra={"pending_approval": count},
+        )
+        if self.on_pending is not None:
+            self.on_pending(count)
+
+    def settle_approvals(self) -> list[int]:
+        """APPROVAL_TIMEOUT: what nobody reviewed in time is posted or skipped by default."""
+        web = self.settings.web
+        if web.approval_timeout is None:
+            return []
+        now = self.clock()
+        post = web.approval_default == "post"
+        settled = self.store.settle_approvals(now - web.approval_timeout, post, now)
+        if settled:
+            log.info(
+                "approval timed out: "
+                + ("queued to post" if post else "skipped")
+                + " (APPROVAL_DEFAULT)",
+                extra={"deliveries": settled},
+            )
+        return settled
+
+    # --- WebSub pushes -----------------------------------------------------------------------
+
+    def ingest_pushed(self, feed_url: str, body: bytes, content_type: str | None) -> list[int]:
+        """A hub's push goes through the poll's own steps (parse, seen-lookup, backlog, age and
+        filters, compose, one transaction), so a story pushed and polled is stored once: the
+        store refuses a second row with the same identity or URL. Returns the new story ids;
+        the caller drains. The feed's validators and schedule are left alone: polling goes on."""
+        row = next((r for r in self.store.feed_rows() if r.url == feed_url), None)
+        if row is None or row.disabled:
+            return []
+        now = self.clock()
+        future = self.parser.submit(
+            body,
+            url=row.current_url,
+            now=datetime.fromtimestamp(now, UTC),
+            content_type=content_type,
+            in_pool=False,
+        )
+        try:
+            parsed = future.result()
+        except FeedError as exc:
+            log.warning(
+                "pushed content could not be parsed; polling will read the feed",
+                extra={"feed": feed_url, "error": exc.reason},
+            )
+            return []
+        report = CycleReport()
+        batch = _PollBatch()
+        feed_report = FeedReport(row.url, "ok")
+        self._ingest(row, self.store.unseen(parsed.stories), now, feed_report, batch)
+        self.store.add_skipped(batch.skipped, now)
+        self._queue(batch, report, now)
+        return report.new_story_ids
 
     def compose_story(self, story: Story) -> list[NewDelivery]:
         """The deliveries one story becomes, one per configured platform (used by `post` too)."""

@@ -79,6 +79,8 @@ class DeliveryStatus(StrEnum):
     queued -> sending -> published | deferred | skipped | failed; dry_run is the terminal state
     of a delivery that the dry-run publisher reported instead of sending; cancelled is a queued or
     deferred delivery a person stopped (`cancel`) before any worker claimed it: never sent.
+    With APPROVAL, a new delivery starts as pending_approval and becomes queued (approved) or
+    skipped (rejected).
     """
 
     QUEUED = "queued"
@@ -89,6 +91,7 @@ class DeliveryStatus(StrEnum):
     FAILED = "failed"
     DRY_RUN = "dry_run"
     CANCELLED = "cancelled"
+    PENDING_APPROVAL = "pending_approval"
 
 
 TERMINAL_STATUSES = frozenset(

@@ -120,6 +120,31 @@ class Worker:
         finally:
             self.idle.set()
 
+    def kick(self) -> None:
+        """Send what is due now (after an approval or a 'post now'), not at the next drain.
+        Runs on the one executor thread, so it never overlaps a tick."""
+        if not self.stopping.is_set() and self.scheduler.running:
+            self.scheduler.add_job(self._job, args=[False])
+
+    def push(self, feed_url: str, body: bytes, content_type: str | None) -> None:
+        """A verified WebSub push: ingested and sent on the executor thread, at once."""
+        if not self.stopping.is_set() and self.scheduler.running:
+            self.scheduler.add_job(self._push_job, args=[feed_url, body, content_type])
+
+    def _push_job(self, feed_url: str, body: bytes, content_type: str | None) -> None:
+        if self.stopping.is_set():
+            return
+        self.idle.clear()
+        try:
+            new = self.engine.ingest_pushed(feed_url, body, content_type)
+            log.info("push ingested", extra={"feed": feed_url, "new_stories": len(new)})
+            if new:
+                self.engine.tick(poll=False)
+        except Exception:  # a bad push must never stop the worker; polling reads the feed
+            log.exception("push could not be ingested; the next poll reads the feed")
+        finally:
+            self.idle.set()
+
     def next_poll(self) -> str | None:
         job = self.scheduler.get_job("poll")
         when: datetime | None = job.next_run_time if job else None

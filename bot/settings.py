@@ -51,6 +51,7 @@ from bot.settings_values import (
     split_phrases,
     url_password,
 )
+from bot.settings_web import WebSettings, parse_web
 
 __all__ = [
     "PROJECT_ROOT",
@@ -177,6 +178,8 @@ class Settings:
     notify_level: str = "warning"
     reach: Reach = field(default_factory=Reach)
     """Images, hosting, title cards, UTM, spend and posting slots (bot/settings_reach.py)."""
+    web: WebSettings = field(default_factory=WebSettings)
+    """The web face, health, metrics, approval and WebSub (bot/settings_web.py)."""
     demo: bool = False
     sources: tuple[str, ...] = ()
     """Where the values came from (".env", "config/demo.env"), for the first log line."""
@@ -208,6 +211,7 @@ class Settings:
             values.append(database_password)
         for url in self.notify_urls:
             values.extend(notify_url_secrets(url))
+        values.extend(self.web.secrets())
         return values
 
 
@@ -363,6 +367,7 @@ def load_settings(
             "NOTIFY_LEVEL", lambda n, v: parse_choice(n, v, NOTIFY_LEVELS), NOTIFY_LEVELS[0]
         ),
         reach=read_reach(r, base),
+        web=parse_web(r.raw),
         demo=demo,
         sources=sources,
     )

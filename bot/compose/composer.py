@@ -137,6 +137,21 @@ class Composer:
                 variable="TEMPLATE_DIR",
             )
 
+    def validate(self, platform: str, text: str, link: str | None, limits: Limits) -> int:
+        """Check a person's text (an edit in the web face) by the very rules a composed post
+        must pass (`_verify`): length as the platform counts it, hashtags, mentions. Returns
+        the length; raises Unsuitable naming the broken rule."""
+        size = self.measure(platform, text, limits)
+        self._verify(platform, text, size, link, limits, self._hashtag_cap(platform, limits))
+        return size
+
+    def _hashtag_cap(self, platform: str, limits: Limits) -> int:
+        return min(
+            self.hashtag_caps.get(platform, DEFAULT_HASHTAG_CAPS.get(platform, 0)),
+            limits.max_hashtags,
+            MAX_HASHTAGS,
+        )
+
     # --- composing --------------------------------------------------------------------------
 
     def compose(
@@ -150,11 +165,7 @@ class Composer:
         used = template.fields
         text_fields = [f for f in used if f in ("title", "summary")]
         raw = {"title": clean(story.title), "summary": clean(story.summary, multiline=True)}
-        cap = min(
-            self.hashtag_caps.get(platform, DEFAULT_HASHTAG_CAPS.get(platform, 0)),
-            limits.max_hashtags,
-            MAX_HASHTAGS,
-        )
+        cap = self._hashtag_cap(platform, limits)
         hard_tags = cap  # the cap is for the whole post: story #tags count too
         warnings: list[str] = []
 

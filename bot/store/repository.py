@@ -31,8 +31,10 @@ from bot.store.media import MediaStore
 from bot.store.notices import NoticeStore
 from bot.store.platform_state import PlatformStore
 from bot.store.problems import StoreUnavailable, describe, sqlite_preflight
+from bot.store.review import ReviewStore
 from bot.store.spend import SpendStore
 from bot.store.story_log import StoryStore
+from bot.store.websub_state import WebSubStore
 
 _MIGRATION_LOCK_KEY = 72_727_001  # pg_advisory_xact_lock key: one migrating worker at a time
 
@@ -46,6 +48,8 @@ class Store(
     HealthStore,
     NoticeStore,
     SpendStore,
+    ReviewStore,
+    WebSubStore,
 ):
     """Repository over SQLAlchemy Core; safe for several threads and several processes.
 

@@ -184,3 +184,23 @@ spend = Table(
     UniqueConstraint("delivery_id", name="uq_spend_delivery"),
 )
 Index("ix_spend_month", spend.c.platform, spend.c.month)
+
+websub_subscriptions = Table(
+    "websub_subscriptions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("feed_url", Text, nullable=False, unique=True),  # as configured
+    Column("hub", Text),  # None: the feed advertises no hub
+    Column("topic", Text),  # the feed's rel="self" address (else its own)
+    Column("token", String(64), unique=True),  # the callback is PUBLIC_URL/websub/{token}
+    Column("secret", Text),  # hub.secret: pushes are signed with it
+    Column("state", String(20), nullable=False),  # no_hub | requested | active | denied
+    Column("lease_seconds", Float),
+    Column("expires_at", Float),
+    Column("checked_at", Float, nullable=False),  # last discovery
+    Column("requested_at", Float),
+    Column("verified_at", Float),
+    Column("last_push_at", Float),
+    Column("pushes", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text),
+)

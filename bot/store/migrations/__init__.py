@@ -31,6 +31,7 @@ from bot.store.migrations import (
     m0004_manual_media,
     m0005_health_and_notifications,
     m0006_spend,
+    m0007_websub_subscriptions,
 )
 
 Migration = Callable[[Connection], None]
@@ -42,6 +43,7 @@ STEPS: tuple[ModuleType, ...] = (
     m0004_manual_media,
     m0005_health_and_notifications,
     m0006_spend,
+    m0007_websub_subscriptions,
 )
 """Append-only. Step N (1-based) brings the schema from version N-1 to N."""
 

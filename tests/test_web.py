@@ -1,0 +1,278 @@
+"""The web face in process (Starlette's TestClient): pages, review actions, approval, health
+and metrics. Security has its own file (test_web_security.py); the browser, test_web_browser.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from bot.models import DeliveryStatus
+from bot.store.review import ListedDelivery
+from tests.botenv import BASE_TIME, bot_env, run_main
+from tests.conftest import FakeClock
+from tests.webkit import login, make_app, web_client
+
+S = DeliveryStatus
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(BASE_TIME.timestamp())
+
+
+def _listed(app, status: str) -> list[ListedDelivery]:  # type: ignore[no-untyped-def]
+    return app.store.list_deliveries([status])
+
+
+def test_approval_makes_new_deliveries_wait_and_the_others_go(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    app = make_app(tmp_path, clock, APPROVAL="twitter,instagram")
+    try:
+        report = app.engine.tick()
+        by_platform = {(d.platform, d.status) for d in report.deliveries}
+        assert ("facebook", "dry_run") in by_platform
+        assert ("twitter", "pending_approval") in by_platform
+        assert ("instagram", "pending_approval") in by_platform
+        assert not {d for d in by_platform if d[0] == "twitter" and d[1] == "dry_run"}
+        clock.advance(3600)
+        again = app.engine.tick(poll=False)
+        assert again.deliveries == []  # nothing waiting for approval was sent
+    finally:
+        app.close()
+
+
+def test_approval_all_covers_every_platform(tmp_path: Path, clock: FakeClock) -> None:
+    app = make_app(tmp_path, clock, APPROVAL="all")
+    try:
+        report = app.engine.tick()
+        assert {d.status for d in report.deliveries} == {"pending_approval"}
+    finally:
+        app.close()
+
+
+@pytest.mark.parametrize(("default", "outcome"), [("post", "dry_run"), ("skip", "skipped")])
+def test_approval_timeout_settles_what_nobody_reviewed(
+    tmp_path: Path, clock: FakeClock, default: str, outcome: str
+) -> None:
+    app = make_app(
+        tmp_path, clock, APPROVAL="twitter", APPROVAL_TIMEOUT="2h", APPROVAL_DEFAULT=default
+    )
+    try:
+        app.engine.tick()
+        clock.advance(3600)
+        app.engine.tick(poll=False)
+        assert len(_listed(app, "pending_approval")) == 2  # one hour: still waiting
+        clock.advance(3601)
+        app.engine.tick(poll=False)
+        assert _listed(app, "pending_approval") == []
+        rows = [r for r in app.store.list_deliveries([outcome]) if r.row.platform == "twitter"]
+        assert len(rows) == 2
+        events = app.store.story_events(rows[0].row.story_id)
+        assert any("APPROVAL_TIMEOUT" in (e.get("detail") or "") for e in events)
+    finally:
+        app.close()
+
+
+def test_approve_and_reject_on_the_command_line(tmp_path: Path, clock: FakeClock) -> None:
+    app = make_app(tmp_path, clock, APPROVAL="twitter")
+    try:
+        app.engine.tick()
+        first, second = (d.row.id for d in _listed(app, "pending_approval"))
+        env = {k: v for k, v in _env_of(app, tmp_path).items()}
+    finally:
+        app.close()
+    ok = run_main(["approve", str(first)], env, tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert f"delivery {first} (twitter" in ok.stdout and "approved" in ok.stdout
+    again = run_main(["approve", str(first)], env, tmp_path)
+    assert again.returncode == 1
+    assert "does not wait for approval (it is queued)" in again.stderr
+    no = run_main(["reject", str(second)], env, tmp_path)
+    assert no.returncode == 0 and "rejected" in no.stdout
+    missing = run_main(["approve", "999"], env, tmp_path)
+    assert missing.returncode == 1 and "no delivery 999" in missing.stderr
+    assert "Traceback" not in missing.stderr + again.stderr
+    app = make_app(tmp_path, clock, APPROVAL="twitter")
+    try:
+        assert [d.row.id for d in _listed(app, "queued")] == [first]
+        rejected = _listed(app, "skipped")
+        assert [d.row.id for d in rejected] == [second]
+        assert "rejected in review" in (rejected[0].row.reason or "")
+    finally:
+        app.close()
+
+
+def _env_of(app, tmp: Path) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return bot_env(
+        tmp,
+        FEED_URLS=app.settings.feed_urls[0],
+        DRY_RUN="true",
+        PLATFORMS="twitter,facebook,instagram",
+        APPROVAL="twitter",
+    )
+
+
+def test_pages_show_the_truth(tmp_path: Path, clock: FakeClock) -> None:
+    app = make_app(tmp_path, clock, APPROVAL="twitter")
+    try:
+        app.engine.tick()
+        with web_client(app) as (client, _ctx):
+            login(client)
+            home = client.get("/")
+            assert home.status_code == 200
+            assert "Story number 1" in home.text  # recent posts (facebook, instagram dry runs)
+            assert "required" in home.text  # twitter needs approval
+            queue = client.get("/queue")
+            assert "Waiting for approval (2)" in queue.text
+            story_id = _listed(app, "pending_approval")[0].row.story_id
+            story = client.get(f"/story/{story_id}")
+            assert story.status_code == 200
+            assert "weighted length" in story.text and "/ 280" in story.text
+            assert "composed" in story.text and "pending_approval" in story.text
+            assert client.get("/story/99999").status_code == 404
+            settings = client.get("/settings")
+            assert "WEB_PASSWORD" in settings.text and "set (hidden)" in settings.text
+    finally:
+        app.close()
+
+
+def test_queue_actions_approve_edit_cancel_retry_post_now(tmp_path: Path, clock: FakeClock) -> None:
+    app = make_app(tmp_path, clock, items=3, APPROVAL="twitter")
+    try:
+        app.engine.tick()
+        kicked: list[int] = []
+        with web_client(app) as (client, ctx):
+            ctx.kick = lambda: kicked.append(1)
+            csrf = login(client)
+            a, b, c = (d.row.id for d in _listed(app, "pending_approval"))
+
+            done = client.post(f"/deliveries/{a}/approve", data={"csrf": csrf})
+            assert done.status_code == 200 and "Approved" in done.text
+            assert app.store.delivery(a).status == "queued"
+            assert kicked == [1]
+            again = client.post(f"/deliveries/{a}/approve", data={"csrf": csrf})
+            assert "Nothing changed" in again.text
+
+            long_text = "x" * 300
+            refused = client.post(f"/deliveries/{b}/edit", data={"csrf": csrf, "text": long_text})
+            assert refused.status_code == 422
+            assert "not saved: the post cannot fit 280 (it needs 300 at least)" in refused.text
+            assert "your text: weighted length 300 / 280" in refused.text
+            assert long_text in refused.text  # the person's text is kept for fixing
+            assert app.store.delivery(b).post.text != long_text
+            tags = client.post(
+                f"/deliveries/{b}/edit", data={"csrf": csrf, "text": "New #a #b #c #d"}
+            )
+            assert tags.status_code == 422 and "more than 2 hashtags" in tags.text
+            saved = client.post(f"/deliveries/{b}/edit", data={"csrf": csrf, "text": "Edited!"})
+            assert saved.status_code == 200 and "Text saved" in saved.text
+            assert app.store.delivery(b).post.text == "Edited!"
+
+            cancelled = client.post(f"/deliveries/{c}/cancel", data={"csrf": csrf})
+            assert "Cancelled" in cancelled.text
+            assert app.store.delivery(c).status not in ("pending_approval", "queued")
+            assert (
+                client.post(f"/deliveries/{c}/edit", data={"csrf": csrf, "text": "t"}).status_code
+                == 422
+            )
+
+            hurry = client.post(f"/deliveries/{b}/post-now", data={"csrf": csrf})
+            assert "Nothing changed" in hurry.text  # still waits for approval
+            client.post(f"/deliveries/{b}/approve", data={"csrf": csrf})
+            assert app.store.delivery(b).status == "queued"
+        report = app.engine.tick(poll=False)
+        sent = {d.delivery_id: d for d in report.deliveries}
+        assert sent[b].status == "dry_run" and sent[b].text == "Edited!"
+        assert c not in sent
+    finally:
+        app.close()
+
+
+def test_retry_of_a_failed_delivery(tmp_path: Path, clock: FakeClock) -> None:
+    app = make_app(tmp_path, clock, APPROVAL="twitter")
+    try:
+        app.engine.tick()
+        target = _listed(app, "pending_approval")[0].row
+        with app.store._tx() as conn:  # a delivery that failed for good
+            from sqlalchemy import update
+
+            from bot.store.schema import deliveries
+
+            conn.execute(
+                update(deliveries).where(deliveries.c.id == target.id).values(status="failed")
+            )
+        with web_client(app) as (client, _ctx):
+            csrf = login(client)
+            assert "Failed (1)" in client.get("/queue").text
+            done = client.post(f"/deliveries/{target.id}/retry", data={"csrf": csrf})
+            assert "Queued again" in done.text
+        assert app.store.delivery(target.id).status == "queued"
+    finally:
+        app.close()
+
+
+def test_healthz_is_status_json_and_503_when_unhealthy(tmp_path: Path, clock: FakeClock) -> None:
+    app = make_app(tmp_path, clock)
+    try:
+        with web_client(app) as (client, _ctx):
+            before = client.get("/healthz")  # never polled: not healthy
+            assert before.status_code == 503
+            assert before.json()["healthy"] is False
+            app.engine.tick()
+            ok = client.get("/healthz")
+            assert ok.status_code == 200, ok.text
+            assert ok.headers["content-type"].startswith("application/json")
+            body = ok.json()
+            assert set(body["platforms"]) == {"twitter", "facebook", "instagram"}
+            app.store.pause_platform("twitter", "token refused (fix TWITTER_ACCESS_TOKEN)", clock())
+            paused = client.get("/healthz")
+            assert paused.json()["platforms"]["twitter"]["paused"] is True
+            assert paused.status_code == 503
+    finally:
+        app.close()
+
+
+def test_metrics_parse_as_prometheus_text(tmp_path: Path, clock: FakeClock) -> None:
+    app = make_app(tmp_path, clock, APPROVAL="twitter")
+    try:
+        app.engine.tick()
+        app.store.pause_platform("instagram", "refused", clock())
+        with web_client(app) as (client, _ctx):
+            answer = client.get("/metrics")  # no login
+            assert answer.status_code == 200
+            assert answer.headers["content-type"].startswith("text/plain")
+            families = {f.name: f for f in text_string_to_metric_families(answer.text)}
+        assert all(name.startswith("feedbot_") for name in families)
+        posts = {
+            (s.labels["platform"], s.labels["status"]): s.value
+            for s in families["feedbot_posts"].samples
+        }
+        assert posts[("twitter", "pending_approval")] == 2
+        assert posts[("facebook", "dry_run")] == 2
+        depth = {s.labels["platform"]: s.value for s in families["feedbot_queue_depth"].samples}
+        assert depth["twitter"] == 2 and depth["facebook"] == 0
+        paused = {
+            s.labels["platform"]: s.value for s in families["feedbot_platform_paused"].samples
+        }
+        assert paused == {"twitter": 0, "facebook": 0, "instagram": 1}
+        assert families["feedbot_poll_duration_seconds"].samples[0].value >= 0
+        errors = families["feedbot_feed_errors"].samples
+        assert [s.value for s in errors] == [0]
+    finally:
+        app.close()
+
+
+def test_metrics_token_is_required_when_set(tmp_path: Path, clock: FakeClock) -> None:
+    app = make_app(tmp_path, clock, METRICS_TOKEN="metrics-token-123456")
+    try:
+        with web_client(app) as (client, _ctx):
+            assert client.get("/metrics").status_code == 401
+            wrong = client.get("/metrics", headers={"Authorization": "Bearer nope"})
+            assert wrong.status_code == 401
+            ok = client.get("/metrics", headers={"Authorization": "Bearer metrics-token-123456"})
+            assert ok.status_code == 200 and "feedbot_posts" in ok.text
+    finally:
+        app.close()
