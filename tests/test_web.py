@@ -276,3 +276,20 @@ def test_metrics_token_is_required_when_set(tmp_path: Path, clock: FakeClock) ->
             assert ok.status_code == 200 and "feedbot_posts" in ok.text
     finally:
         app.close()
+
+
+def test_every_web_variable_is_listed_and_documented() -> None:
+    import re
+
+    from bot.settings import PROJECT_ROOT
+    from tests.envvars import ALL_VARIABLES
+
+    source = (PROJECT_ROOT / "bot/settings_web.py").read_text()
+    read = set(re.findall(r"\"([A-Z][A-Z0-9_]{3,})\"", source)) | {"PORT"}
+    example = (PROJECT_ROOT / ".env.example").read_text()
+    documented = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", example, flags=re.M))
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    for name in read:
+        assert name in ALL_VARIABLES, name
+        assert name in documented, name
+        assert f"`{name}`" in readme, name

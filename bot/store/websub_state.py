@@ -65,7 +65,9 @@ class WebSubStore(StoreBase):
         with self._tx() as conn:
             done = conn.execute(update(subs).where(subs.c.feed_url == feed_url).values(**values))
             if done.rowcount == 0:
-                conn.execute(self._insert_ignore(subs).values(feed_url=feed_url, **values))
+                first = {"state": "discovered", "checked_at": values.get("checked_at", 0.0)}
+                row = {**first, **values}
+                conn.execute(self._insert_ignore(subs).values(feed_url=feed_url, **row))
 
     def websub_discovered(
         self, feed_url: str, hub: str | None, topic: str | None, now: float

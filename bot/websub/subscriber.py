@@ -7,6 +7,7 @@ request the hub never verified, and renews an active subscription well before it
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import time
@@ -90,7 +91,8 @@ class Subscriber:
                     "WebSub: could not subscribe; polling goes on",
                     extra={"feed": url, "error": f"{type(exc).__name__}: {exc}"},
                 )
-                self.store.websub_failed(url, f"{type(exc).__name__}: {exc}", now)
+                with contextlib.suppress(Exception):  # the store itself may be the trouble
+                    self.store.websub_failed(url, f"{type(exc).__name__}: {exc}"[:500], now)
 
     @staticmethod
     def _renewal_due(expires_at: float | None, lease: float | None, now: float) -> bool:
