@@ -1,5 +1,6 @@
-# The worker image: `docker build -t feedbot .` then, for example,
+# The worker image (with its web face): `docker build -t feedbot .` then, for example,
 #   docker run -d --name feedbot --env-file .env -v feedbot-data:/app/data feedbot
+#   docker run -d -p 8080:8080 -e WEB_HOST=0.0.0.0 -e WEB_PASSWORD=... --env-file .env feedbot
 # Several workers: run more containers with the same PostgreSQL DATABASE_URL (see deploy/).
 FROM python:3.11-slim
 
@@ -25,12 +26,17 @@ COPY . .
 USER feedbot
 VOLUME ["/app/data"]
 
-# `status --json` exits 1 when unhealthy (a platform paused, a post failed for good, a feed dead,
-# no poll within three poll intervals; see README "Health checks") and 2 on bad settings or an
-# unreachable store, so the engine marks the container unhealthy. The start period covers the
-# first poll.
+# The web face: `run` serves it on WEB_PORT beside the worker. Inside the container it listens on
+# loopback only (WEB_HOST=127.0.0.1), enough for the health check; to publish the port
+# (`-p 8080:8080`), set WEB_HOST=0.0.0.0 and WEB_PASSWORD.
+ENV WEB_PORT=8080
+EXPOSE 8080
+
+# /healthz answers 200 or 503 with the same truth as `status --json` (a platform paused, a post
+# failed for good, a feed dead, no poll within three poll intervals; README "Health checks"), so
+# the engine marks the container unhealthy. The start period covers the first poll.
 HEALTHCHECK --interval=2m --timeout=30s --start-period=3m --retries=3 \
-    CMD ["python", "main.py", "status", "--json"]
+    CMD ["python", "bot/healthcheck.py"]
 
 # `run` stops within 10 s on SIGTERM (docker stop waits 10 s by default; use --stop-timeout 15).
 STOPSIGNAL SIGTERM

@@ -156,6 +156,8 @@ def _next_text(entry: QueueEntry, state: dict[str, Any], now: float) -> str:
         return "being sent now"
     if entry.status == "needs_attention":
         return f"needs you: resolve {entry.id}"
+    if entry.status == S.PENDING_APPROVAL:
+        return f"waits for approval: approve {entry.id} (or reject {entry.id})"
     if state.get("paused"):
         return f"paused: resume {entry.platform}"
     due = _next_attempt(entry, state, now) or now

@@ -496,7 +496,8 @@ def test_deployment_files_run_the_worker_and_the_health_check() -> None:
     users = [ln.split()[1] for ln in dockerfile.splitlines() if ln.startswith("USER ")]
     assert users and users[-1] not in ("root", "0")
     assert _dockerfile_json("CMD") == ["python", "main.py", "run"]
-    assert _dockerfile_json("HEALTHCHECK") == ["python", "main.py", "status", "--json"]
+    assert _dockerfile_json("HEALTHCHECK") == ["python", "bot/healthcheck.py"]  # GET /healthz
+    assert "\nEXPOSE 8080\n" in dockerfile and "\nENV WEB_PORT=8080\n" in dockerfile
     ignored = (PROJECT_ROOT / ".dockerignore").read_text().splitlines()
     assert ".env" in ignored and "data/" in ignored  # no secrets nor state in the image
 
@@ -510,7 +511,8 @@ def test_deployment_files_run_the_worker_and_the_health_check() -> None:
             "always", "SIGTERM", "15",
         ), name  # fmt: skip
         assert unit["User"] == "feedbot" and unit["WorkingDirectory"] == "/opt/feedbot", name
-    assert (PROJECT_ROOT / "Procfile").read_text().strip() == "worker: python main.py run"
+    # Heroku: a web dyno runs the worker with the web face on PORT.
+    assert (PROJECT_ROOT / "Procfile").read_text().strip() == "web: python main.py run"
 
 
 def test_feed_claims_can_take_a_share_so_workers_split_many_feeds(database_url: str) -> None:

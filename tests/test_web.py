@@ -171,9 +171,13 @@ def test_queue_actions_approve_edit_cancel_retry_post_now(tmp_path: Path, clock:
             assert saved.status_code == 200 and "Text saved" in saved.text
             assert app.store.delivery(b).post.text == "Edited!"
 
+            # Cancel is for what is queued; what waits for approval is rejected instead.
+            refused_cancel = client.post(f"/deliveries/{c}/cancel", data={"csrf": csrf})
+            assert "Nothing changed" in refused_cancel.text
+            client.post(f"/deliveries/{c}/approve", data={"csrf": csrf})
             cancelled = client.post(f"/deliveries/{c}/cancel", data={"csrf": csrf})
             assert "Cancelled" in cancelled.text
-            assert app.store.delivery(c).status not in ("pending_approval", "queued")
+            assert app.store.delivery(c).status == "cancelled"
             assert (
                 client.post(f"/deliveries/{c}/edit", data={"csrf": csrf, "text": "t"}).status_code
                 == 422
@@ -183,6 +187,9 @@ def test_queue_actions_approve_edit_cancel_retry_post_now(tmp_path: Path, clock:
             assert "Nothing changed" in hurry.text  # still waits for approval
             client.post(f"/deliveries/{b}/approve", data={"csrf": csrf})
             assert app.store.delivery(b).status == "queued"
+            kicked.clear()
+            hurry = client.post(f"/deliveries/{b}/post-now", data={"csrf": csrf})
+            assert "Due now" in hurry.text and kicked == [1]
         report = app.engine.tick(poll=False)
         sent = {d.delivery_id: d for d in report.deliveries}
         assert sent[b].status == "dry_run" and sent[b].text == "Edited!"
@@ -227,10 +234,9 @@ def test_healthz_is_status_json_and_503_when_unhealthy(tmp_path: Path, clock: Fa
             assert ok.headers["content-type"].startswith("application/json")
             body = ok.json()
             assert set(body["platforms"]) == {"twitter", "facebook", "instagram"}
-            app.store.pause_platform("twitter", "token refused (fix TWITTER_ACCESS_TOKEN)", clock())
-            paused = client.get("/healthz")
-            assert paused.json()["platforms"]["twitter"]["paused"] is True
-            assert paused.status_code == 503
+            clock.advance(3 * 600 + 1)  # no poll within three intervals: stale
+            stale = client.get("/healthz")
+            assert stale.status_code == 503 and stale.json()["healthy"] is False
     finally:
         app.close()
 
@@ -293,3 +299,41 @@ def test_every_web_variable_is_listed_and_documented() -> None:
         assert name in ALL_VARIABLES, name
         assert name in documented, name
         assert f"`{name}`" in readme, name
+
+
+def test_docker_health_check_script_reads_healthz(tmp_path: Path, clock: FakeClock) -> None:
+    """bot/healthcheck.py (the Dockerfile's HEALTHCHECK) exits 1 on 503, 0 on 200."""
+    import subprocess
+    import sys
+
+    from bot.settings import PROJECT_ROOT
+    from bot.web.server import BackgroundServer, make_server
+    from bot.web.service import context_for
+    from tests.test_web_browser import free_port
+
+    app = make_app(tmp_path, clock)
+    port = free_port()
+    server = BackgroundServer(make_server(context_for(app), port=port))
+    server.start()
+
+    def check() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(PROJECT_ROOT / "bot" / "healthcheck.py")],
+            env={"PATH": "/usr/bin:/bin", "WEB_PORT": str(port)},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+
+    try:
+        never = check()
+        assert never.returncode == 1 and '"healthy": false' in never.stdout
+        app.engine.tick()
+        assert check().returncode == 0
+    finally:
+        server.stop()
+        app.close()
+    gone = check()
+    assert gone.returncode == 1 and "not reachable" in gone.stdout
+    assert "Traceback" not in gone.stdout + gone.stderr

@@ -111,8 +111,9 @@ def test_a_person_reviews_the_queue_in_chromium(browser: Any, tmp_path: Path) ->
             server,
             tmp_path,
             feed,
-            PLATFORMS="twitter,facebook",
+            PLATFORMS="twitter",
             APPROVAL="twitter",
+            POST_SPACING="1h",  # a second approved post waits, queued, and can be cancelled
             WEB_PORT=str(port),
             WEB_PASSWORD=PASSWORD,
             POLL_INTERVAL="1h",
@@ -123,7 +124,7 @@ def test_a_person_reviews_the_queue_in_chromium(browser: Any, tmp_path: Path) ->
                 proc.lines
             )
             assert any("web face listening" in x for x in proc.lines)
-            assert len(server.fb_posts) == 3 and server.tweets == []  # X waits for approval
+            assert server.tweets == []  # X waits for approval
 
             # Log in: the queue page sends a stranger to the login form first.
             browser.get(f"{base}/queue")
@@ -166,13 +167,18 @@ def test_a_person_reviews_the_queue_in_chromium(browser: Any, tmp_path: Path) ->
             assert "not saved: the post cannot fit 280" in error[0].text
             shot(browser, "04-edit-over-limit")
 
-            # Cancel one: it leaves the queue and is never posted.
+            # Approve another: POST_SPACING holds it in the queue. Cancel it: never posted.
             browser.get(f"{base}/queue")
+            browser.find_element(By.CSS_SELECTOR, f"#d{third} button[data-action=approve]").click()
+            wait_for(lambda: "Approved" in browser.page_source, what="the second approval")
+            queued = browser.find_elements(By.CSS_SELECTOR, f"#waiting #d{third}")
+            assert queued, "the approved post is not listed as queued"
+            shot(browser, "05-queued-by-spacing")
             browser.find_element(By.CSS_SELECTOR, f"#d{third} button[data-action=cancel]").click()
             wait_for(lambda: "Cancelled" in browser.page_source, what="the cancel message")
             assert not browser.find_elements(By.ID, f"d{third}")
             assert "Waiting for approval (1)" in browser.page_source
-            shot(browser, "05-cancelled")
+            shot(browser, "06-cancelled")
             logs = browser.get_log("browser") if hasattr(browser, "get_log") else []
             assert not [e for e in logs if "Content Security Policy" in e.get("message", "")]
         finally:

@@ -36,7 +36,14 @@ from bot.store.schema import deliveries, feeds, platform_state, stories
 IN_CHUNK = 500
 """Ids per IN (...) list: well under SQLite's and PostgreSQL's bound-parameter limits."""
 
-PENDING_STATUSES = ("queued", "deferred", "sending", "unconfirmed", "needs_attention")
+PENDING_STATUSES = (
+    "pending_approval",
+    "queued",
+    "deferred",
+    "sending",
+    "unconfirmed",
+    "needs_attention",
+)
 """What `queue` lists: every delivery not yet settled. Statuses are plain strings in the store;
 `unconfirmed` and `needs_attention` (an attempt that may have gone out) may not exist yet."""
 CANCELLABLE = (S.QUEUED.value, S.DEFERRED.value)

@@ -93,22 +93,6 @@ class ReviewStore(StoreBase):
         values = {"post": post_to_json(post)}
         return self._change(delivery_id, now, EDITABLE, values, "edited", "text edited by hand")
 
-    def cancel_pending(self, delivery_id: int, now: float) -> bool:
-        """A person's cancel: a delivery not yet sent is never sent."""
-        values = {"status": S.SKIPPED.value, "reason": "cancelled by hand"}
-        return self._change(delivery_id, now, EDITABLE, values, "cancelled", "by hand")
-
-    def retry_failed(self, delivery_id: int, now: float) -> bool:
-        """A person's retry of a delivery that failed for good: queued again, due now."""
-        values = {"status": S.QUEUED.value, "next_attempt_at": now, "failures": 0}
-        return self._change(delivery_id, now, (S.FAILED.value,), values, "retried", "by hand")
-
-    def post_now(self, delivery_id: int, now: float) -> bool:
-        """A queued or deferred delivery made due now (pacing still applies)."""
-        values = {"next_attempt_at": now}
-        waiting = (S.QUEUED.value, S.DEFERRED.value)
-        return self._change(delivery_id, now, waiting, values, "hurried", "post now, by hand")
-
     def settle_approvals(self, older_than: float, post: bool, now: float) -> list[int]:
         """APPROVAL_TIMEOUT: the deliveries nobody reviewed since `older_than` are queued
         (APPROVAL_DEFAULT=post) or skipped (skip). Returns their ids."""

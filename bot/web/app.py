@@ -20,7 +20,9 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from bot.models import DeliveryStatus as S
 from bot.status import gather_status
+from bot.store.rows import HandChange
 from bot.web import views
 from bot.web.context import WebContext
 from bot.web.security import (
@@ -43,7 +45,8 @@ FLASH = {
     "saved": "Text saved.",
     "cancelled": "Cancelled: it will not be posted.",
     "retried": "Queued again: it goes out as soon as pacing allows.",
-    "hurried": "Due now: it goes out as soon as pacing allows.",
+    "hurried": "Due now: it goes out as soon as pacing (POST_SPACING, MAX_POSTS_PER_HOUR, "
+    "QUIET_HOURS) allows.",
     "gone": "Nothing changed: that post is no longer in a state that allows it "
     "(sent, being sent, or changed by someone else).",
 }
@@ -225,9 +228,9 @@ class WebFace:
         done = {
             "approve": lambda: store.approve_delivery(delivery_id, now, by="web face"),
             "reject": lambda: store.reject_delivery(delivery_id, now, by="web face"),
-            "cancel": lambda: store.cancel_pending(delivery_id, now),
-            "retry": lambda: store.retry_failed(delivery_id, now),
-            "post-now": lambda: store.post_now(delivery_id, now),
+            "cancel": lambda: _hand(store.cancel_delivery(delivery_id, now)),
+            "retry": lambda: _hand(store.requeue_delivery(delivery_id, now)),
+            "post-now": lambda: self._post_now(delivery_id, now),
         }
         outcome = {
             "approve": "approved",
@@ -247,6 +250,16 @@ class WebFace:
             if action in ("approve", "retry", "post-now") and self.ctx.kick is not None:
                 self.ctx.kick()
         return _done(back, outcome[action] if changed else "gone", delivery_id)
+
+    def _post_now(self, delivery_id: int, now: float) -> bool:
+        """A deferred delivery is brought forward; a queued one is already due (only pacing
+        holds it). Either way the worker of this process is woken to send what pacing allows."""
+        row = self.ctx.store.find_delivery(delivery_id)
+        if row is None or row.status not in (S.QUEUED, S.DEFERRED):
+            return False
+        if row.status == S.DEFERRED:
+            return _hand(self.ctx.store.hurry_delivery(delivery_id, now))
+        return True
 
     # --- machine endpoints ---------------------------------------------------------------------
 
@@ -293,6 +306,10 @@ class WebFace:
         app = Starlette(routes=routes)
         app.add_middleware(SecurityHeaders, https=self.ctx.settings.web.https)
         return app
+
+
+def _hand(change: HandChange | None) -> bool:
+    return bool(change and change.done)
 
 
 def _safe_path(value: str) -> str:

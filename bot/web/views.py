@@ -16,7 +16,14 @@ from bot.store.review import ListedDelivery
 from bot.web.context import WebContext
 
 S = DeliveryStatus
-WAITING = (S.PENDING_APPROVAL.value, S.QUEUED.value, S.DEFERRED.value, S.SENDING.value)
+WAITING = (
+    S.PENDING_APPROVAL.value,
+    S.QUEUED.value,
+    S.DEFERRED.value,
+    S.SENDING.value,
+    "unconfirmed",  # an attempt that may have gone out, being looked up (issue 14)
+    "needs_attention",
+)
 QUEUE_STATUSES = (*WAITING, S.FAILED.value)
 
 
@@ -24,6 +31,12 @@ def when(epoch: float | None) -> str:
     if not epoch:
         return "never"
     return datetime.fromtimestamp(float(epoch), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _due(at: float, now: float) -> str:
+    """When a waiting delivery may go: pacing (spacing, hourly cap, quiet hours) may hold a
+    due one longer, and the page says so rather than promise a time."""
+    return when(at) if at > now else "now, as pacing allows"
 
 
 def delivery_view(ctx: WebContext, item: ListedDelivery) -> dict[str, Any]:
@@ -46,14 +59,14 @@ def delivery_view(ctx: WebContext, item: ListedDelivery) -> dict[str, Any]:
         "weighted": bool(limits and limits.weighted),
         "over": bool(limits and length is not None and length > limits.max_length),
         "reason": row.reason,
-        "due": when(row.next_attempt_at) if status in (S.QUEUED, S.DEFERRED) else None,
+        "due": _due(row.next_attempt_at, ctx.clock()) if status in (S.QUEUED, S.DEFERRED) else None,
         "remote_url": row.remote_url,
         "remote_id": row.remote_id,
         "published_at": when(item.published_at),
         "updated_at": when(item.updated_at),
         "can_approve": status == S.PENDING_APPROVAL,
         "can_edit": status in (S.PENDING_APPROVAL, S.QUEUED, S.DEFERRED),
-        "can_cancel": status in (S.PENDING_APPROVAL, S.QUEUED, S.DEFERRED),
+        "can_cancel": status in (S.QUEUED, S.DEFERRED),
         "can_post_now": status in (S.QUEUED, S.DEFERRED),
         "can_retry": status == S.FAILED,
     }
@@ -84,7 +97,7 @@ def queue(ctx: WebContext, platform: str | None = None) -> dict[str, list[dict[s
     views = [delivery_view(ctx, d) for d in rows]
     return {
         "pending": [v for v in views if v["status"] == S.PENDING_APPROVAL],
-        "waiting": [v for v in views if v["status"] in (S.QUEUED, S.DEFERRED, S.SENDING)],
+        "waiting": [v for v in views if v["status"] in WAITING[1:]],
         "failed": [v for v in views if v["status"] == S.FAILED],
     }
 
