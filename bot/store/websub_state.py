@@ -116,6 +116,10 @@ class WebSubStore(StoreBase):
         values: dict[str, Any] = {"last_error": error, "checked_at": now}
         if denied:
             values["state"] = "denied"
+        with self._read() as conn:
+            known = conn.execute(select(subs.c.id).where(subs.c.feed_url == feed_url)).first()
+        if known is None:
+            values.setdefault("state", "error")
         self._put(feed_url, **values)
 
     def websub_pushed(self, token: str, now: float) -> None:

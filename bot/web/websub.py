@@ -85,7 +85,8 @@ def websub_routes(ctx: WebContext) -> list[Any]:
                 )
                 return PlainTextResponse("too large", status_code=413)
         sub = ctx.store.subscription_by_token(token)
-        if sub is None or not sub.secret:
+        if sub is None or not sub.secret or sub.feed_url not in ctx.settings.feed_urls:
+            # 410 Gone tells the hub to drop a subscription we no longer want.
             return PlainTextResponse("unknown subscription", status_code=410)
         if not signature_valid(sub.secret, bytes(body), request.headers.get("x-hub-signature")):
             log.warning(

@@ -73,6 +73,8 @@ class Subscriber:
             feed = polled.get(url)
             if feed is None or feed.disabled or feed.last_success_at is None:
                 continue  # discovery follows the first good poll (and its backlog decision)
+            if urlsplit(feed.current_url).scheme not in ("http", "https"):
+                continue  # a file has no hub
             sub = known.get(url)
             try:
                 if sub is None or (sub.state != "active" and now - sub.checked_at >= REDISCOVER):
@@ -102,11 +104,20 @@ class Subscriber:
         return expires_at - now <= margin
 
     def _discover_and_subscribe(self, url: str, current_url: str, now: float) -> None:
-        response = self.http.get(current_url, headers={"Accept": "*/*"})
-        if response.status_code != 200:
-            self.store.websub_failed(url, f"discovery: HTTP {response.status_code}", now)
-            return
-        found = discover(str(response.url), response.headers.get_list("link"), response.content)
+        limit = self.settings.max_feed_bytes
+        with self.http.stream("GET", current_url, headers={"Accept": "*/*"}) as response:
+            if response.status_code != 200:
+                self.store.websub_failed(url, f"discovery: HTTP {response.status_code}", now)
+                return
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > limit:
+                    self.store.websub_failed(url, "discovery: feed over MAX_FEED_BYTES", now)
+                    return
+            links = response.headers.get_list("link")
+            final_url = str(response.url)
+        found = discover(final_url, links, bytes(body))
         self.store.websub_discovered(url, found.hub, found.topic, now)
         if found.hub is None:
             log.debug("WebSub: the feed advertises no hub", extra={"feed": url})

@@ -1,7 +1,8 @@
 """websub_subscriptions: one row per configured feed once WebSub discovery has looked at it.
 
 A row records the hub and topic the feed advertised (or that it advertised none), the random
-callback token and hub.secret of our subscription, and where the subscription stands.
+callback token and hub.secret of our subscription, and where the subscription stands. Like the
+steps before it, running it again (a store wound back by hand) changes nothing.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 _TABLE = """
-CREATE TABLE websub_subscriptions (
+CREATE TABLE IF NOT EXISTS websub_subscriptions (
     id {serial} NOT NULL,
     feed_url TEXT NOT NULL,
     hub TEXT,
