@@ -120,7 +120,8 @@ def parse_web(get: Callable[[str], str | None]) -> WebSettings:
         raw = get(name)
         return default if raw is None else parse(name, raw)
 
-    port_variable = "WEB_PORT" if get("WEB_PORT") is not None else "PORT"
+    heroku_port = get("PORT")  # always asked: both may be set, WEB_PORT wins
+    port_variable = "WEB_PORT" if get("WEB_PORT") is not None or heroku_port is None else "PORT"
     port = read(port_variable, _port, None)
     host = read("WEB_HOST", _host, DEFAULT_HOST)
     password = get("WEB_PASSWORD")

@@ -185,6 +185,10 @@ def test_password_is_required_beyond_loopback(tmp_path: Path) -> None:
         load_settings(bot_env(tmp_path, FEED_URLS=url, WEB_PASSWORD="short"), tmp_path)
     heroku = load_settings(bot_env(tmp_path, FEED_URLS=url, PORT="5123"), tmp_path)
     assert heroku.web.port == 5123
+    both = load_settings(bot_env(tmp_path, FEED_URLS=url, PORT="5123", WEB_PORT="8081"), tmp_path)
+    assert both.web.port == 8081 and not both.warnings  # both are settings
+    with pytest.raises(ConfigError, match="PORT"):
+        load_settings(bot_env(tmp_path, FEED_URLS=url, PORT="http"), tmp_path)
 
 
 def test_no_secret_reaches_a_page_or_a_log_line(
