@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 from typing import TYPE_CHECKING
 
 from bot.app import App
@@ -62,6 +63,12 @@ def serve_only(app: App, *, host: str | None = None, port: int | None = None) ->
     written to the store; the workers (elsewhere) send them at their next drain."""
     server = make_server(context_for(app), host=host, port=port)
     config = server.config
+    # uvicorn stops on SIGTERM/SIGINT, then raises the signal again for the handler it found:
+    # ours notes it, so a requested stop exits 0 (a supervisor's "clean stop"), as `run` does.
+    stopped: list[str] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, _frame: stopped.append(signal.Signals(signum).name))
     log.info("web face listening", extra={"url": f"http://{config.host}:{config.port}/"})
     server.run()
+    log.info("web face stopped", extra={"signal": stopped[0] if stopped else None})
     return 0

@@ -1,0 +1,62 @@
+"""Serving as a person starts it: `web` alone, `run` with WEB_PORT, and the refusals at start
+(beyond loopback without WEB_PASSWORD, a port in use): exit 2, one line, no traceback."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import httpx
+
+from tests.botenv import Item, bot_env, run_main, write_feed
+from tests.test_web_browser import free_port
+from tests.test_worker import Proc
+from tests.webkit import PASSWORD
+
+
+def _env(tmp: Path, **extra: str) -> dict[str, str]:
+    feed = write_feed(tmp / "feed.xml", [Item(1)])
+    return bot_env(tmp, FEED_URLS=feed, DRY_RUN="true", PLATFORMS="twitter", **extra)
+
+
+def test_web_alone_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
+    port = free_port()
+    proc = Proc(["web", "--port", str(port)], _env(tmp_path, WEB_PASSWORD=PASSWORD), tmp_path)
+    try:
+        assert proc.wait_for(lambda ls: any("web face listening" in x for x in ls), 30), "".join(
+            proc.lines
+        )
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{base}/login").status_code == 200
+        assert httpx.get(f"{base}/queue").status_code == 303  # login first
+        health = httpx.get(f"{base}/healthz")
+        assert health.status_code == 503  # no worker has polled
+        assert health.json()["last_poll_at"] is None
+    finally:
+        code, elapsed = proc.stop()
+    assert code == 0 and elapsed < 10
+    assert PASSWORD not in "".join(proc.lines)
+
+
+def test_beyond_loopback_without_a_password_stops_at_start(tmp_path: Path) -> None:
+    env = _env(tmp_path, WEB_HOST="0.0.0.0", WEB_PORT=str(free_port()))
+    for command in (["run"], ["web"]):
+        result = run_main(command, env, tmp_path, timeout=60)
+        assert result.returncode == 2, result.stderr
+        assert "WEB_HOST=0.0.0.0 listens beyond this machine but WEB_PASSWORD is not set" in (
+            result.stderr
+        )
+        assert "Traceback" not in result.stderr
+
+
+def test_a_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for command in (["run"], ["web"]):
+            result = run_main(command, _env(tmp_path, WEB_PORT=str(port)), tmp_path, timeout=60)
+            assert result.returncode == 2, result.stderr
+            assert f"the web face cannot listen on 127.0.0.1:{port}" in result.stderr
+            assert "choose a free port with WEB_PORT" in result.stderr
+            assert "Traceback" not in result.stderr
