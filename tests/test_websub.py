@@ -176,6 +176,7 @@ def test_subscriber_discovers_subscribes_and_renews_before_the_lease_lapses(
             FEED_URLS=f"{topic},{feeds.url('/plain.xml')}",
             PUBLIC_URL=f"http://127.0.0.1:{port}",
             BACKLOG="skip",
+            ALLOW_PRIVATE_NETWORKS="true",  # the test hub is on loopback
         )
         server = BackgroundServer(make_server(context_for(app), port=port))
         server.start()
@@ -211,6 +212,28 @@ def test_subscriber_discovers_subscribes_and_renews_before_the_lease_lapses(
             app.close()
 
 
+def test_a_hub_inside_our_network_is_refused_by_the_network_policy(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """A hub address comes from the feed, a stranger's text: on loopback it is refused unless
+    ALLOW_PRIVATE_NETWORKS; polling goes on, and the overview shows why."""
+    with FeedServer() as feeds, FakeHub() as hub:
+        topic = feeds.url("/feed.xml")
+        feeds.route("/feed.xml", body=hub_feed([Item(1)], hub.url, topic))
+        app = make_app(tmp_path, clock, FEED_URLS=topic, PUBLIC_URL="https://bot.example.com")
+        try:
+            app.engine.tick()
+            Subscriber(app.settings, app.store, app.http, clock=clock).maintain()
+            sub = app.store.subscriptions()[topic]
+            assert sub.state != "active"
+            assert sub.last_error and "hub refused by the network policy" in sub.last_error
+            assert "ALLOW_PRIVATE_NETWORKS" in sub.last_error
+            assert hub.subscribe_requests == []  # nothing reached it
+            assert "hub refused by the network policy" in app.store.websub_states()[topic]
+        finally:
+            app.close()
+
+
 # --- the whole path, in a real `run` process ------------------------------------------------------
 
 
@@ -236,6 +259,7 @@ def test_pushed_story_is_posted_in_seconds_once_and_forgeries_are_ignored(
             WEB_PASSWORD="push-test-password",
             PUBLIC_URL=f"http://127.0.0.1:{port}",
             POLL_INTERVAL="1h",
+            ALLOW_PRIVATE_NETWORKS="true",  # the test hub is on loopback
         )
         proc = Proc(["run"], env, tmp_path)
         try:

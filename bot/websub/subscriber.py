@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from bot.net import RefusedRequest
 from bot.settings import Settings
 from bot.store import Store
 from bot.websub.discover import discover
@@ -88,6 +89,10 @@ class Subscriber:
                     self._subscribe(
                         url, sub.hub or "", sub.topic or url, now, sub.token, sub.secret
                     )
+            except RefusedRequest as exc:  # a hub address from the feed points inside our network
+                message = f"hub refused by the network policy: {exc.reason}"
+                log.warning("WebSub: " + message, extra={"feed": url})
+                self.store.websub_failed(url, message[:500], now)
             except Exception as exc:  # never let WebSub stop the worker; polling goes on
                 log.warning(
                     "WebSub: could not subscribe; polling goes on",
