@@ -15,7 +15,7 @@ try:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=20) as answer:
         sys.exit(0 if answer.status == 200 else 1)
 except urllib.error.HTTPError as exc:  # 503: the body says why
-    print(exc.read().decode("utf-8", "replace")[:2000])
+    print(exc.read().decode("utf-8", "replace"))
     sys.exit(1)
 except OSError as exc:
     print(f"web face not reachable on 127.0.0.1:{port}: {exc}")

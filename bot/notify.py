@@ -203,6 +203,8 @@ def find_events(store: Store, settings: Settings, now: float) -> list[Event]:
             events += platform_events(name, state, store.last_pause_notified(name))
     for row in store.trouble_deliveries(now - RECENT):
         events.append(delivery_event(row))
+    for waiting in store.list_deliveries(["pending_approval"], limit=100):
+        events.append(approval_event(waiting.row.id, waiting.row.platform, waiting.title, settings))
     for feed in store.feed_rows():
         if feed.url in settings.feed_urls:
             events += feed_events(feed.url, feed.disabled, feed.failures, _failing_since(feed),
@@ -250,6 +252,24 @@ def platform_events(name: str, state: dict[str, Any], last_pause: str | None) ->
             f"{name} is posting again; its queued posts go out now.",
         )
     ]
+
+
+def approval_event(delivery_id: int, platform: str, title: str, settings: Settings) -> Event:
+    """A post waiting for approval (APPROVAL), once per post; several within the quiet period
+    of their platform are counted in the next message instead of sent one by one."""
+    where = (
+        f"in the web face ({settings.web.public_url}/queue)"
+        if settings.web.public_url
+        else "in the web face's queue"
+    )
+    return Event(
+        f"approval:{delivery_id}",
+        f"approval:{platform}",
+        "warning",
+        f"feedbot: a {platform} post waits for approval",
+        f"The {platform} post of {title!r} waits for approval: approve or edit it {where}, "
+        f"or run `approve {delivery_id}` (or `reject {delivery_id}`).",
+    )
 
 
 def delivery_event(row: dict[str, Any]) -> Event:

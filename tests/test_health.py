@@ -197,32 +197,41 @@ def test_relative_times() -> None:
 
 
 def healthcheck_command() -> list[str]:
-    """The Dockerfile's HEALTHCHECK CMD, exactly as the image runs it."""
+    """The Dockerfile's HEALTHCHECK CMD, exactly as the image runs it (in /app)."""
     text = (PROJECT_ROOT / "Dockerfile").read_text()
     match = re.search(r"HEALTHCHECK[^\n]*\\\n\s*CMD (\[.*\])", text)
     assert match, "the Dockerfile has a HEALTHCHECK CMD in exec form"
     argv = json.loads(match.group(1))
-    assert argv[:2] == ["python", "main.py"]
-    return [sys.executable, str(PROJECT_ROOT / "main.py"), *argv[2:]]
+    assert argv[0] == "python"
+    return [sys.executable, *(str(PROJECT_ROOT / a) if a.endswith(".py") else a for a in argv[1:])]
 
 
 def test_a_paused_platform_turns_the_docker_health_check_red(tmp_path: Path) -> None:
+    """The image's check asks the web face's /healthz (WEB_PORT, set in the image)."""
+    from tests.test_web_browser import free_port
+    from tests.test_worker import Proc
+
     env = bot_env(tmp_path, FEED_URLS=write_feed(tmp_path / "feed.xml", []), DRY_RUN="true",
-                  PLATFORMS="twitter,facebook")  # fmt: skip
+                  PLATFORMS="twitter,facebook", WEB_PORT=str(free_port()))  # fmt: skip
     store = Store.open(env["DATABASE_URL"])
     try:
         store.set_meta("last_poll_at", repr(time.time() - 30))
     finally:
         store.close()
     command = healthcheck_command()
-    green = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True)
-    assert green.returncode == 0, green.stdout + green.stderr
-    store = Store.open(env["DATABASE_URL"])
+    web = Proc(["web"], env, tmp_path)  # the web face alone: no worker to poll or resume
     try:
-        store.pause_platform("facebook", "Error validating access token", time.time())
+        assert web.wait_for(lambda ls: any("web face listening" in x for x in ls), 60)
+        green = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True)
+        assert green.returncode == 0, green.stdout + green.stderr
+        store = Store.open(env["DATABASE_URL"])
+        try:
+            store.pause_platform("facebook", "Error validating access token", time.time())
+        finally:
+            store.close()
+        red = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True)
     finally:
-        store.close()
-    red = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True)
+        web.stop()
     assert red.returncode == 1, red.stdout + red.stderr
     info = json.loads(red.stdout)
     assert info["healthy"] is False

@@ -243,3 +243,31 @@ def test_a_notification_left_claimed_by_a_dead_worker_is_sent_later(
     assert n.cycle(SETTINGS) == 1 and hook.titles() == ["feedbot: facebook paused"]
     n.cycle(SETTINGS)
     assert len(hook.received) == 1
+
+
+def test_a_post_waiting_for_approval_is_notified_once(
+    store: Store, hook: Webhook, clock: FakeClock
+) -> None:
+    """APPROVAL (issue 18): each post that waits for a person is said once, with its id."""
+    from dataclasses import replace
+
+    from bot.settings_web import WebSettings
+
+    settings = replace(
+        SETTINGS, web=WebSettings(approval=("twitter",), public_url="https://bot.example.com")
+    )
+    store.add_story(story(7), clock.now, status="queued", new_deliveries=[
+        NewDelivery("twitter", Post("twitter", "t7"), status="pending_approval"),
+    ])  # fmt: skip
+    [waiting] = store.list_deliveries(["pending_approval"])
+    n = notifier(store, hook, clock)
+    for _ in range(3):
+        n.cycle(settings)
+        clock.advance(60)
+    assert hook.titles() == ["feedbot: a twitter post waits for approval"]
+    message = hook.received[0]["message"]
+    assert f"approve {waiting.row.id}" in message and f"reject {waiting.row.id}" in message
+    assert "https://bot.example.com/queue" in message
+    store.approve_delivery(waiting.row.id, clock.now)
+    n.cycle(settings)
+    assert len(hook.received) == 1  # approved: nothing more to say

@@ -234,6 +234,14 @@ def test_healthz_is_status_json_and_503_when_unhealthy(tmp_path: Path, clock: Fa
             assert ok.headers["content-type"].startswith("application/json")
             body = ok.json()
             assert set(body["platforms"]) == {"twitter", "facebook", "instagram"}
+            app.store.pause_platform("twitter", "token refused (fix TWITTER_ACCESS_TOKEN)", clock())
+            paused = client.get("/healthz")
+            assert paused.status_code == 503
+            body = paused.json()
+            assert body["platforms"]["twitter"]["paused"] is True
+            assert body["reasons"][0]["kind"] == "platform_paused"
+            app.store.resume_platform("twitter", clock())
+            assert client.get("/healthz").status_code == 200
             clock.advance(3 * 600 + 1)  # no poll within three intervals: stale
             stale = client.get("/healthz")
             assert stale.status_code == 503 and stale.json()["healthy"] is False
