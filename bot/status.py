@@ -90,6 +90,7 @@ def gather_status(store: Store, settings: Settings, now: float) -> dict[str, Any
             "failed": c.get("failed", 0),
             "failed_24h": troubles.get(name, {}).get("failed", {}).get("count", 0),
             "needs_attention": c.get("needs_attention", 0),
+            "pending_approval": c.get("pending_approval", 0),  # APPROVAL: waits for a person
             "skipped": c.get("skipped", 0),
             "paused": bool(s.get("paused")),
             "paused_reason": s.get("paused_reason") if s.get("paused") else None,
@@ -249,6 +250,11 @@ def format_status(status: dict[str, Any]) -> str:
         )
         if p["needs_attention"]:
             lines.append(f"{'':<10}needing attention: {p['needs_attention']}")
+        if p.get("pending_approval"):
+            lines.append(
+                f"{'':<10}waiting for approval: {p['pending_approval']} "
+                "(approve ID / reject ID, or the web face's queue)"
+            )
         if p["next_deferred_at"]:
             lines.append(f"{'':<10}next deferred attempt: {when(p['next_deferred_at'])}")
         if p["last_error"] and not (p["paused"] and p["last_error"] == p["paused_reason"]):

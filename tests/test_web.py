@@ -76,6 +76,21 @@ def test_approval_timeout_settles_what_nobody_reviewed(
         app.close()
 
 
+def test_status_counts_posts_waiting_for_approval(tmp_path: Path, clock: FakeClock) -> None:
+    app = make_app(tmp_path, clock, APPROVAL="twitter")
+    try:
+        app.engine.tick()
+        env = _env_of(app, tmp_path)
+    finally:
+        app.close()
+    shown = run_main(["status"], env, tmp_path)
+    assert "waiting for approval: 2 (approve ID / reject ID" in shown.stdout
+    data = run_main(["status", "--json"], env, tmp_path)
+    import json
+
+    assert json.loads(data.stdout)["platforms"]["twitter"]["pending_approval"] == 2
+
+
 def test_approve_and_reject_on_the_command_line(tmp_path: Path, clock: FakeClock) -> None:
     app = make_app(tmp_path, clock, APPROVAL="twitter")
     try:
@@ -125,6 +140,10 @@ def test_pages_show_the_truth(tmp_path: Path, clock: FakeClock) -> None:
             assert home.status_code == 200
             assert "Story number 1" in home.text  # recent posts (facebook, instagram dry runs)
             assert "required" in home.text  # twitter needs approval
+            app.store.pause_platform("instagram", "token refused", clock())
+            paused_home = client.get("/").text
+            assert "NOT HEALTHY" in paused_home
+            assert "instagram is paused" in paused_home and "{&#39;kind&#39;" not in paused_home
             queue = client.get("/queue")
             assert "Waiting for approval (2)" in queue.text
             story_id = _listed(app, "pending_approval")[0].row.story_id
@@ -275,6 +294,8 @@ def test_metrics_parse_as_prometheus_text(tmp_path: Path, clock: FakeClock) -> N
         assert families["feedbot_poll_duration_seconds"].samples[0].value >= 0
         errors = families["feedbot_feed_errors"].samples
         assert [s.value for s in errors] == [0]
+        spend = families["feedbot_spend_usd"].samples  # dry run: nothing charged
+        assert [(s.labels["platform"], s.value) for s in spend] == [("twitter", 0.0)]
     finally:
         app.close()
 
@@ -345,3 +366,24 @@ def test_docker_health_check_script_reads_healthz(tmp_path: Path, clock: FakeClo
     gone = check()
     assert gone.returncode == 1 and "not reachable" in gone.stdout
     assert "Traceback" not in gone.stdout + gone.stderr
+
+
+def test_metrics_show_x_spend_against_the_budget(tmp_path: Path, clock: FakeClock) -> None:
+    from datetime import UTC, datetime
+
+    app = make_app(tmp_path, clock, X_MONTHLY_BUDGET="5")
+    month = datetime.fromtimestamp(clock(), UTC).strftime("%Y-%m")
+    try:
+        app.store.record_spend("twitter", 1, 0.2, month, clock())
+        app.store.record_spend("twitter", 2, 0.015, month, clock())
+        app.store.record_spend("twitter", 3, 0.2, "2000-01", clock())  # another month
+        with web_client(app) as (client, _ctx):
+            text = client.get("/metrics").text
+        families = {f.name: f for f in text_string_to_metric_families(text)}
+        [spent] = families["feedbot_spend_usd"].samples
+        assert spent.labels == {"platform": "twitter", "month": month}
+        assert spent.value == pytest.approx(0.215)
+        [budget] = families["feedbot_budget_usd"].samples
+        assert budget.value == 5.0
+    finally:
+        app.close()

@@ -15,6 +15,9 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
 from bot.models import DeliveryStatus
+from bot.settings import Settings
+from bot.spend_status import spend_status
+from bot.store import Store
 from bot.web.context import WebContext
 
 S = DeliveryStatus
@@ -99,12 +102,35 @@ class StoreCollector(Collector):
                 "When the last poll cycle finished (Unix time)",
                 float(last),
             )
+        yield from _spend(store, self.ctx.settings, now)
+
         subs = GaugeMetricFamily(
             "feedbot_websub_subscriptions", "WebSub subscriptions by state", labels=["state"]
         )
         for state, count in sorted(store.websub_counts().items()):
             subs.add_metric([state], count)
         yield subs
+
+
+def _spend(store: Store, settings: Settings, now: float) -> Iterator[Metric]:
+    """What posts cost this month (X's pay-per-post), as `status` shows it."""
+    info = spend_status(store, settings, now)
+    spent = GaugeMetricFamily(
+        "feedbot_spend_usd",
+        "USD spent on posts this month (UTC), per platform that charges",
+        labels=["platform", "month"],
+    )
+    budget = GaugeMetricFamily(
+        "feedbot_budget_usd",
+        "The monthly budget (X_MONTHLY_BUDGET), where one is set",
+        labels=["platform"],
+    )
+    for name, s in info["platforms"].items():
+        spent.add_metric([name, info["month"]], s["spent_usd"])
+        if s["budget_usd"] is not None:
+            budget.add_metric([name], s["budget_usd"])
+    yield spent
+    yield budget
 
 
 def render_metrics(ctx: WebContext) -> tuple[bytes, str]:

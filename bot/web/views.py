@@ -86,9 +86,6 @@ def overview(ctx: WebContext, status: dict[str, Any]) -> dict[str, Any]:
             state = "not configured"
         platforms.append({"name": name, "state": state, "approval": web.needs_approval(name), **p})
     recent = [delivery_view(ctx, d) for d in ctx.store.recent_posts(limit=15)]
-    counts = ctx.store.delivery_counts(0)
-    for p in platforms:
-        p["pending_approval"] = counts.get(p["name"], {}).get(S.PENDING_APPROVAL.value, 0)
     return {"status": status, "platforms": platforms, "recent": recent}
 
 
