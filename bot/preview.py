@@ -15,7 +15,7 @@ from bot.feeds.article import fetch_article, with_og_image
 from bot.feeds.fetch import FeedRequest
 from bot.feeds.filters import StoryFilter, age_reason
 from bot.feeds.normalize import canonical_url
-from bot.feeds.parse import parse_feed
+from bot.feeds.sandbox import parse_bounded
 from bot.models import Platform, Story
 from bot.platforms import limits_for
 from bot.settings import Settings
@@ -45,7 +45,7 @@ def newest_stories(
             if not result.body:
                 continue
             try:
-                parsed = parse_feed(
+                parsed = parse_bounded(
                     result.body,
                     url=result.final_url,
                     content_type=result.content_type,

@@ -23,7 +23,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import fields
 from datetime import datetime
 
-from bot.feeds.parse import ParsedFeed, parse_feed
+from bot.feeds.parse import ParsedFeed
+from bot.feeds.sandbox import parse_bounded
 from bot.models import Story
 
 log = logging.getLogger("bot.feeds")
@@ -50,7 +51,7 @@ def _parse_chunk(jobs: list[Job]) -> list[Outcome]:
     out: list[Outcome] = []
     for body, url, now, content_type in jobs:
         try:
-            parsed = parse_feed(body, url=url, now=now, content_type=content_type)
+            parsed = parse_bounded(body, url=url, now=now, content_type=content_type)
             out.append((_pack(parsed), None))
         except Exception as exc:  # delivered to that document's future
             out.append((None, exc))
@@ -185,7 +186,7 @@ def _leave_signals_to_parent() -> None:
 def _parse_here(job: Job, future: Future[ParsedFeed]) -> None:
     body, url, now, content_type = job
     try:
-        future.set_result(parse_feed(body, url=url, now=now, content_type=content_type))
+        future.set_result(parse_bounded(body, url=url, now=now, content_type=content_type))
     except Exception as exc:  # delivered through the future, like the helper's errors
         future.set_exception(exc)
 
