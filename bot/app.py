@@ -119,6 +119,8 @@ def load_composer_for(settings: Settings, platforms: Sequence[str] | None = None
         limits={name: limits_for(name) for name in names},
         utm=settings.reach.utm,
         template_files=files,
+        feed_mentions=settings.feed_mentions == "keep",
+        feed_hashtags=settings.feed_hashtags == "keep",
     )
     for template in composer.templates.values():
         for warning in template.warnings:

@@ -27,7 +27,7 @@ from bot.errors import FeedError, Unsuitable
 from bot.feeds.article import with_og_image
 from bot.feeds.backoff import feed_backoff
 from bot.feeds.fetch import FeedRequest, Fetcher, FetchResult, content_digest
-from bot.feeds.filters import StoryFilter, age_reason
+from bot.feeds.filters import StoryFilter, age_reason, flood_reason
 from bot.feeds.parse import ParsedFeed
 from bot.feeds.parse_pool import ParsePool
 from bot.models import DeliveryStatus, Platform, Post, Story
@@ -125,6 +125,11 @@ class Engine:
                 settings.tz,
                 settings.reach.slots,
                 settings.reach.slot_size,
+                hourly_caps={
+                    name: p.limits.hourly_cap
+                    for name, p in self.publishers.items()
+                    if p.limits.hourly_cap
+                },
             ),
             budgets=budgets_for(settings),
             retry_base=settings.retry_base_seconds,
@@ -312,6 +317,7 @@ class Engine:
             allowed = newest[: backlog.count] if backlog.mode == "latest" else []
             keep = {s.identity for s in allowed}
         skipped: Counter[str] = Counter()
+        wanted: list[Story] = []
         for story in sorted(fresh, key=lambda s: (s.published, s.identity)):
             if story.identity not in keep:
                 reason: str | None = (
@@ -325,6 +331,21 @@ class Engine:
                 skipped[reason] += 1
                 log.debug("story skipped", extra={"story": story.url, "reason": reason})
                 continue
+            wanted.append(story)
+        cap = self.settings.max_new_per_feed
+        if cap and len(wanted) > cap:
+            # A flood (a feed that reset its ids, a hijacked blog): the newest `cap` go out,
+            # the rest are recorded as skipped, so they are never posted later either.
+            reason = flood_reason(cap)
+            flood = wanted[: len(wanted) - cap]
+            wanted = wanted[len(wanted) - cap :]
+            batch.skipped.extend((story, reason) for story in flood)
+            log.warning(
+                "too many new stories in one poll: the newest are queued, the rest skipped; "
+                "raise MAX_NEW_PER_FEED if this feed really publishes that much",
+                extra={"feed": row.url, "queued": cap, "skipped": len(flood)},
+            )
+        for story in wanted:
             batch.queued.append((story, self._for_review(self._compose_all(story)), feed_report))
         for reason, count in skipped.items():
             log.info("stories skipped", extra={"feed": row.url, "count": count, "reason": reason})

@@ -142,6 +142,9 @@ class Limits:
     max_image_bytes: int = 5 * 1024 * 1024
     image_url_only: bool = False
     """The platform fetches the picture from a public URL itself: it cannot be uploaded to it."""
+    hourly_cap: int | None = None
+    """Posts an hour when MAX_POSTS_PER_HOUR is not set: a flood of stories trickles out at
+    this pace instead of all at once (None: no cap of its own)."""
 
 
 @dataclass(frozen=True, slots=True)

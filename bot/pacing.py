@@ -43,12 +43,18 @@ class Pacing:
     tz: ZoneInfo = UTC_ZONE
     slots: Mapping[str, tuple[time, ...]] = field(default_factory=dict)
     slot_size: int = 1
+    hourly_caps: Mapping[str, int] = field(default_factory=dict)
+    """Each platform's default cap, used when `max_per_hour` (MAX_POSTS_PER_HOUR) is None."""
 
     @property
     def limits_posts(self) -> bool:
         """Whether any rule can hold a post back (else the engine skips the checks)."""
         return bool(
-            self.spacing or self.max_per_hour is not None or self.quiet is not None or self.slots
+            self.spacing
+            or self.max_per_hour is not None
+            or self.quiet is not None
+            or self.slots
+            or self.hourly_caps
         )
 
     def slot_bounds(self, platform: str, now: float) -> tuple[float, float] | None:
@@ -65,6 +71,13 @@ class Pacing:
         )
         start = max(o for o in openings if o <= now)
         return start, min(o for o in openings if o > now)
+
+    def cap_for(self, platform: str | None) -> tuple[int | None, str]:
+        """(posts an hour or None, the setting to name when it holds a post back)."""
+        if self.max_per_hour is not None:
+            return self.max_per_hour, f"MAX_POSTS_PER_HOUR={self.max_per_hour}"
+        cap = self.hourly_caps.get(platform or "")
+        return cap, f"the default of {cap} posts an hour (set MAX_POSTS_PER_HOUR to change it)"
 
     def wait_until(
         self,
@@ -84,11 +97,12 @@ class Pacing:
                 return self._quiet_end(local), f"quiet hours until {self.quiet.end:%H:%M}"
         if self.spacing and last_post_at is not None and now < last_post_at + self.spacing:
             return last_post_at + self.spacing, f"POST_SPACING of {self.spacing:g}s"
-        if self.max_per_hour is not None:
+        cap, named = self.cap_for(platform)
+        if cap:  # 0: MAX_POSTS_PER_HOUR=0 set on purpose, no cap at all
             window = [t for t in recent_posts if t > now - 3600]
-            if len(window) >= self.max_per_hour:
-                oldest = sorted(window)[len(window) - self.max_per_hour]
-                return oldest + 3600, f"MAX_POSTS_PER_HOUR={self.max_per_hour} reached"
+            if len(window) >= cap:
+                oldest = sorted(window)[len(window) - cap]
+                return oldest + 3600, f"{named} reached"
         bounds = self.slot_bounds(platform, now) if platform else None
         if bounds is not None and posted_since is not None:
             start, following = bounds

@@ -158,6 +158,10 @@ class Settings:
     # composition
     template_dir: Path = CONFIG_DIR / "templates"
     handles_file: Path = CONFIG_DIR / "handles.toml"
+    feed_mentions: str = "neutralise"
+    """FEED_MENTIONS: "keep" leaves a story's own @mentions live (default: made inert)."""
+    feed_hashtags: str = "neutralise"
+    """FEED_HASHTAGS: "keep" leaves a story's own #tags and $CASHTAGS live."""
     hashtag_caps: Mapping[str, int] = field(
         default_factory=lambda: {"twitter": 2, "facebook": 3, "instagram": 5}
     )
@@ -168,6 +172,11 @@ class Settings:
     # delivery
     post_spacing: float = 0.0
     max_posts_per_hour: int | None = None
+    """MAX_POSTS_PER_HOUR for every platform; None (unset): each platform's default cap;
+    0: no cap at all."""
+    max_new_per_feed: int = 20
+    """MAX_NEW_PER_FEED: new stories queued from one feed in one poll (0: no cap); the rest
+    are recorded as skipped, so a flood (or a feed that resets its ids) is never posted."""
     quiet_hours: QuietHours | None = None
     retry_base_seconds: float = 30.0
     max_attempts: int = 8
@@ -351,13 +360,16 @@ def load_settings(
         template_dir=path_setting("TEMPLATE_DIR", CONFIG_DIR / "templates"),
         handles_file=path_setting("HANDLES_FILE", CONFIG_DIR / "handles.toml"),
         hashtag_caps=caps,
+        feed_mentions=r.get("FEED_MENTIONS", _feed_sigils, "neutralise"),
+        feed_hashtags=r.get("FEED_HASHTAGS", _feed_sigils, "neutralise"),
         twitter=twitter,
         facebook=facebook,
         instagram=instagram,
         post_spacing=r.get("POST_SPACING", lambda n, v: parse_duration(n, v, allow_zero=True), 0.0),
         max_posts_per_hour=r.get(
-            "MAX_POSTS_PER_HOUR", lambda n, v: parse_int(n, v, minimum=0) or None, None
+            "MAX_POSTS_PER_HOUR", lambda n, v: parse_int(n, v, minimum=0), None
         ),
+        max_new_per_feed=r.get("MAX_NEW_PER_FEED", lambda n, v: parse_int(n, v, minimum=0), 20),
         quiet_hours=r.get("QUIET_HOURS", parse_quiet_hours, None),
         retry_base_seconds=r.get("RETRY_BASE_SECONDS", parse_duration, 30.0),
         max_attempts=r.get("MAX_ATTEMPTS", lambda n, v: parse_int(n, v, minimum=1), 8),
@@ -386,6 +398,11 @@ def resolve_sqlite_path(url: str, base: Path) -> str:
     if not path or path == ":memory:" or path.startswith(("/", "~")):
         return url
     return prefix + str((base / path).resolve()) + sep + query
+
+
+def _feed_sigils(name: str, raw: str) -> str:
+    value = parse_choice(name, raw, ("neutralise", "neutralize", "keep"))
+    return "neutralise" if value == "neutralize" else value
 
 
 _PROXY_VARIABLES = (

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot import health
+from bot.feeds.filters import FLOOD_PREFIX
 from bot.health import (
     RECENT,
     Reason,
@@ -119,6 +120,10 @@ def gather_status(store: Store, settings: Settings, now: float) -> dict[str, Any
                 now=now,
                 period=period,
             )
+    flooded = store.skipped_by_feed(FLOOD_PREFIX)
+    for feed in feeds:
+        urls = {feed["url"], feed["current_url"]}
+        feed["skipped_over_cap"] = sum(n for u, n in flooded.items() if u in urls)
     last_poll = store.get_meta("last_poll_at")
     last_poll_at = float(last_poll) if last_poll else None
     reasons += poll_reasons(last_poll_at, now, period)
@@ -271,5 +276,9 @@ def format_status(status: dict[str, Any]) -> str:
             lines.append(f"    last error: {f['last_error']} (failures: {f['failures']})")
         if f["backoff_until"]:
             lines.append(f"    backing off: next try {when(f['backoff_until'])}")
+        if f.get("skipped_over_cap"):
+            lines.append(
+                f"    {f['skipped_over_cap']} stories skipped: over MAX_NEW_PER_FEED in one poll"
+            )
     lines += ["", f"store: schema version {status['schema_version']}"]
     return "\n".join(lines)

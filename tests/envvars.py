@@ -21,4 +21,5 @@ ALL_VARIABLES = (
     # issue 18: the web face, approval, WebSub
     "WEB_PORT", "PORT", "WEB_HOST", "WEB_PASSWORD", "METRICS_TOKEN", "APPROVAL",
     "APPROVAL_TIMEOUT", "APPROVAL_DEFAULT",
+    "MAX_NEW_PER_FEED", "FEED_MENTIONS", "FEED_HASHTAGS",
 )  # fmt: skip

@@ -174,7 +174,11 @@ def composers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Composer]:
     made: dict[str, Composer] = {}
     for name, templates in TEMPLATE_SETS.items():
         folder = tmp_path_factory.mktemp(name)
-        made[name] = composer_with(folder, templates, HANDLES_TOML)
+        # The feed's own @mentions and #tags kept live (FEED_MENTIONS=keep, FEED_HASHTAGS=keep):
+        # the digest pins the fitting; neutralising them is tested in test_compose_mentions.
+        made[name] = composer_with(
+            folder, templates, HANDLES_TOML, feed_mentions=True, feed_hashtags=True
+        )
     return made
 
 

@@ -55,11 +55,18 @@ def test_limits_max_hashtags_lowers_the_cap() -> None:
     assert default_composer().compose(story, "facebook", limits).parts["hashtags"] == "#A1"
 
 
-def test_story_hashtags_count_towards_the_cap() -> None:
+def test_story_hashtags_kept_live_count_towards_the_cap() -> None:
     story = replace(KP_STORY, title="#Gold and #Silver and #Platinum up", categories=("Diamonds",))
-    post = default_composer().compose(story, "twitter", LIMITS["twitter"])
+    post = default_composer(feed_hashtags=True).compose(story, "twitter", LIMITS["twitter"])
     assert post.parts["hashtags"] == ""
     assert post.parts["title"] == "#Gold and #Silver and Platinum up"  # third loses its '#'
+
+
+def test_story_hashtags_are_inert_by_default_and_leave_the_cap_to_the_bots_own() -> None:
+    story = replace(KP_STORY, title="#Gold and #Silver and #Platinum up", categories=("Diamonds",))
+    post = default_composer().compose(story, "twitter", LIMITS["twitter"])
+    assert post.parts["hashtags"] == "#Diamonds"
+    assert post.parts["title"] == "#\u2060Gold and #\u2060Silver and #\u2060Platinum up"
 
 
 def test_hashtag_caps_outside_0_to_30_are_refused() -> None:

@@ -32,7 +32,14 @@ from bot.compose.handles import (
 from bot.compose.hashtags import MAX_HASHTAGS, hashtags
 from bot.compose.length import weighted_length
 from bot.compose.templates import Template, load_template
-from bot.compose.text import clean, count_hashtags, count_mentions, drop_sigils, find_hashtags
+from bot.compose.text import (
+    clean,
+    count_hashtags,
+    count_mentions,
+    drop_sigils,
+    find_hashtags,
+    neutralise,
+)
 from bot.errors import ConfigError, Unsuitable
 from bot.models import Limits, Post, Story
 from bot.utm import UtmTemplate, feed_label
@@ -87,9 +94,17 @@ class Composer:
         mention_styles: Mapping[str, str] = MENTION_STYLES,
         link_platforms: frozenset[str] = LINK_CARD_PLATFORMS,
         utm: UtmTemplate | None = None,
+        feed_mentions: bool = False,
+        feed_hashtags: bool = False,
     ) -> None:
+        """`feed_mentions` / `feed_hashtags` (FEED_MENTIONS=keep, FEED_HASHTAGS=keep): leave
+        the @mentions, or the #tags and $CASHTAGS, of a story's own text live. By default they
+        are neutralised; the brand handle, the handles file's handles and the bot's hashtags
+        are always live."""
         self.templates = dict(templates)
         self.utm = utm
+        self.feed_mentions = feed_mentions
+        self.feed_hashtags = feed_hashtags
         self.handles = handles
         self.brand_handles = {
             p: normalise_handle(h or "", p, f"{p.upper()}_HANDLE", f"{p.upper()}_HANDLE")
@@ -164,7 +179,19 @@ class Composer:
         template = self.template(platform)
         used = template.fields
         text_fields = [f for f in used if f in ("title", "summary")]
-        raw = {"title": clean(story.title), "summary": clean(story.summary, multiline=True)}
+        brand = self.brand_handles.get(platform, "")
+        handles = self.handles.platform_handles(platform)
+        live = frozenset(h.casefold() for h in (brand, *handles.values()) if h)
+
+        def inert(text: str) -> str:
+            return neutralise(
+                text, mentions=not self.feed_mentions, hashtags=not self.feed_hashtags, live=live
+            )
+
+        raw = {
+            "title": inert(clean(story.title)),
+            "summary": inert(clean(story.summary, multiline=True)),
+        }
         cap = self._hashtag_cap(platform, limits)
         hard_tags = cap  # the cap is for the whole post: story #tags count too
         warnings: list[str] = []
@@ -172,11 +199,9 @@ class Composer:
         skip: set[str] = set()
         dehash = deat = 0
         max_tags = cap
-        brand = self.brand_handles.get(platform, "")
-        handles = self.handles.platform_handles(platform)
         style = self.mention_styles.get(platform, SUFFIX)
         story_names = mentioned([raw["title"], raw["summary"]], self.handles)
-        author, url = clean(story.author), clean(story.url)  # once: every draft carries them
+        author, url = inert(clean(story.author)), clean(story.url)  # once: drafts carry them
         if url and self.utm is not None:
             url = self.utm.tag(
                 url,
@@ -349,6 +374,8 @@ def load_composer(
     limits: Mapping[str, Limits] | None = None,
     utm: UtmTemplate | None = None,
     template_files: Mapping[str, str] | None = None,
+    feed_mentions: bool = False,
+    feed_hashtags: bool = False,
 ) -> Composer:
     """Read and check the templates of `platforms` and handles.toml: the composer's only I/O.
 
@@ -363,6 +390,8 @@ def load_composer(
         brand_handles=brand_handles,
         hashtag_caps=hashtag_caps,
         utm=utm,
+        feed_mentions=feed_mentions,
+        feed_hashtags=feed_hashtags,
     )
     for platform, platform_limits in (limits or {}).items():
         if platform in templates:

@@ -79,6 +79,40 @@ def find_mentions(text: str) -> list[re.Match[str]]:
     return _outside_urls(text, list(MENTION.finditer(text)))
 
 
+WORD_JOINER = "\u2060"
+"""Invisible, and no word character: '@\u2060name' reads as @name but is no mention on any
+platform (X's twitter-text, Meta's parsers), '#\u2060tag' no hashtag, '$\u2060TICK' no cashtag."""
+CASHTAG = re.compile(r"\$(?<![\w$]\$)[A-Za-z]{1,6}(?:[._][A-Za-z]{1,2})?(?![\w$])")
+"""A cashtag as X links one: '$' after a non-word character, 1 to 6 letters ($BRK.A too)."""
+_ANY_MENTION = re.compile(r"[@\uff20](?<![\w!#$%&*@\uff20][@\uff20])[A-Za-z0-9_]")
+"""Where X (twitter-text) would start a mention: '@' or the full-width '＠' after anything but
+a handle character or one of !#$%&*@, then a handle character. Wider than MENTION on purpose:
+what is neutralised must cover every sigil some platform reads."""
+_SIGILS = re.compile("[@#$\uff20\uff03]")
+_ANY_HASHTAG = re.compile(r"[#\uff03](?<![\w&#\uff03][#\uff03])\w")
+
+
+def neutralise(
+    text: str, *, mentions: bool = True, hashtags: bool = True, live: frozenset[str] = frozenset()
+) -> str:
+    """Feed text with its @mentions (and with `hashtags`, its #tags and $CASHTAGS) made inert:
+    a word joiner after the sigil. A stranger's "@someone" in a title must not make the bot
+    mention someone (X suspends accounts for unsolicited automated mentions). Mentions whose
+    casefolded text is in `live` (the bot's own handles) stay; so does anything inside a URL."""
+    if not text or not _SIGILS.search(text):
+        return text
+    found: list[re.Match[str]] = []
+    if mentions:
+        kept = {m.start() for m in find_mentions(text) if m.group(0).casefold() in live}
+        found += [m for m in _ANY_MENTION.finditer(text) if m.start() not in kept]
+    if hashtags:
+        found += list(_ANY_HASHTAG.finditer(text)) + list(CASHTAG.finditer(text))
+    starts = [m.start() for m in _outside_urls(text, found)]
+    for start in sorted(starts, reverse=True):
+        text = text[: start + 1] + WORD_JOINER + text[start + 1 :]
+    return text
+
+
 def count_hashtags(text: str) -> int:
     return len(find_hashtags(text))
 

@@ -99,3 +99,11 @@ def _duration_text(seconds: float) -> str:
         if seconds >= size and seconds % size == 0:
             return f"{int(seconds // size)}{unit}"
     return f"{seconds:g}s"
+
+
+FLOOD_PREFIX = "MAX_NEW_PER_FEED:"
+
+
+def flood_reason(cap: int) -> str:
+    """The skip reason of stories over MAX_NEW_PER_FEED (`status` counts them by its prefix)."""
+    return f"{FLOOD_PREFIX} over {cap} new stories from this feed in one poll"

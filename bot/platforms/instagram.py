@@ -76,6 +76,7 @@ class InstagramPublisher(Publisher):
         image_types=("image/jpeg",),
         max_image_bytes=8 * 1024 * 1024,
         image_url_only=True,
+        hourly_cap=4,  # the API allows 50 published posts in 24 hours
     )
     credential_variables: ClassVar[tuple[str, ...]] = (TOKEN_VARIABLE,)
     base_url_variable: ClassVar[str] = "GRAPH_API_BASE_URL"

@@ -204,7 +204,7 @@ class TwitterPublisher(Publisher):
     """Posts with OAuth 1.0a user context; one HTTP attempt per call, no waiting."""
 
     name: ClassVar[str] = PLATFORM
-    limits: ClassVar[Limits] = Limits(max_length=280, weighted=True, max_hashtags=30)
+    limits: ClassVar[Limits] = Limits(max_length=280, weighted=True, max_hashtags=30, hourly_cap=10)
     credential_variables: ClassVar[tuple[str, ...]] = credential_variables(PLATFORM)
     base_url_variable: ClassVar[str] = "TWITTER_API_BASE_URL"
 

@@ -156,6 +156,17 @@ class StoryStore(StoreBase):
             ).first()
         return (int(row.id), story_from_json(row.data)) if row else None
 
+    def skipped_by_feed(self, reason_prefix: str) -> dict[str, int]:
+        """Per feed URL, the stories recorded as skipped with a reason that starts so (for
+        `status`: how many a flood cap turned away)."""
+        query = (
+            select(stories.c.feed_url, func.count())
+            .where(stories.c.status == "skipped", stories.c.reason.startswith(reason_prefix))
+            .group_by(stories.c.feed_url)
+        )
+        with self._read() as conn:
+            return {str(url): int(n) for url, n in conn.execute(query)}
+
     def story_count(self) -> int:
         with self._read() as conn:
             return int(conn.execute(select(func.count()).select_from(stories)).scalar())
