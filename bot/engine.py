@@ -13,7 +13,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -39,6 +39,8 @@ from bot.settings import Settings, credential_variables
 from bot.store import FeedRow, FeedUpdate, NewDelivery, Store, worker_id
 
 log = logging.getLogger("bot.engine")
+PAGE_FETCHES = 8
+"""Article pages fetched at once in one poll (for stories a platform needs an image for)."""
 FRESH_SHARE = 0.8  # a polled feed is not due again for this share of the poll period
 S = DeliveryStatus
 
@@ -195,6 +197,7 @@ class Engine:
                 self.progress.fetched()
             self._collect(batch, now)
             self._sort_share(batch, now)
+            self._compose_share(batch)
             # Stories first, validators last: a crash in between only re-fetches.
             self.store.add_skipped(batch.skipped, now)
             self._queue(batch, report, now)
@@ -345,8 +348,7 @@ class Engine:
                 "raise MAX_NEW_PER_FEED if this feed really publishes that much",
                 extra={"feed": row.url, "queued": cap, "skipped": len(flood)},
             )
-        for story in wanted:
-            batch.queued.append((story, self._for_review(self._compose_all(story)), feed_report))
+        batch.wanted.extend((story, feed_report) for story in wanted)
         for reason, count in skipped.items():
             log.info("stories skipped", extra={"feed": row.url, "count": count, "reason": reason})
 
@@ -442,12 +444,51 @@ class Engine:
         self._queue(batch, report, now)
         return report.new_story_ids
 
+    def _compose_share(self, batch: _PollBatch) -> None:
+        """Compose the share's new stories; the article pages some need (og:image) are fetched
+        first, all at once, within one budget for the whole poll."""
+        stories = self._with_images([story for story, _ in batch.wanted])
+        for story, (_, feed_report) in zip(stories, batch.wanted, strict=True):
+            composed = self._for_review(self._compose_all(story, fetch_page=False))
+            batch.queued.append((story, composed, feed_report))
+        batch.wanted.clear()
+
+    def _with_images(self, stories: list[Story]) -> list[Story]:
+        """Each story that needs an image and has none, with its article page's og:image:
+        up to PAGE_FETCHES pages at a time, and at most 2 x HTTP_TIMEOUT for all of them
+        (each page is bounded by HTTP_TIMEOUT itself). A page not fetched in time leaves its
+        story as it is, so a slow site delays one poll by seconds, never by minutes."""
+        needs = any(p.limits.requires_image for p in self.publishers.values())
+        todo = [i for i, s in enumerate(stories) if not s.image_url and s.url]
+        if not needs or self.http is None or not todo:
+            return stories
+        http = self.http
+        out = list(stories)
+        budget = 2 * self.settings.http_timeout
+        pool = ThreadPoolExecutor(max_workers=PAGE_FETCHES, thread_name_prefix="article-page")
+        try:
+            futures = {pool.submit(with_og_image, http, stories[i]): i for i in todo}
+            done, late = wait(futures, timeout=budget)
+            for future in done:
+                out[futures[future]] = future.result()
+            if late:
+                log.info(
+                    "no og:image for some stories: their article pages took longer than this "
+                    "poll's budget",
+                    extra={"stories": len(late), "budget_s": budget},
+                )
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+        return out
+
     def compose_story(self, story: Story) -> list[NewDelivery]:
         """The deliveries one story becomes, one per configured platform (used by `post` too)."""
         return self._compose_all(story)
 
-    def _compose_all(self, story: Story) -> list[NewDelivery]:
-        story = self._vetted_image(self._with_image_if_needed(story))
+    def _compose_all(self, story: Story, *, fetch_page: bool = True) -> list[NewDelivery]:
+        if fetch_page:
+            story = self._with_image_if_needed(story)
+        story = self._vetted_image(story)
         day = datetime.fromtimestamp(self.clock(), self.settings.tz).date()  # UTM's {date}
         out: list[NewDelivery] = []
         for name, publisher in self.publishers.items():
@@ -502,6 +543,8 @@ class _PollBatch:
     )
     parsed: list[tuple[FeedRow, list[Story], FeedReport]] = field(default_factory=list)
     skipped: list[tuple[Story, str]] = field(default_factory=list)
+    wanted: list[tuple[Story, FeedReport]] = field(default_factory=list)
+    """Stories to queue, composed once the share's article pages are fetched."""
     queued: list[tuple[Story, list[NewDelivery], FeedReport]] = field(default_factory=list)
     updates: list[FeedUpdate] = field(default_factory=list)
 

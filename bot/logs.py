@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -36,7 +37,26 @@ class Redactor:
         for form in self._forms:
             if form in text:
                 text = text.replace(form, MASK)
+        if "://" in text and "@" in text:
+            text = _URL_PASSWORD.sub(rf"\1{MASK}@", text)
+        if "=" in text:
+            text = _SECRET_PARAM.sub(rf"\1{MASK}", text)
+        if "ignature" in text:  # OAuth 1.0a signatures: oauthlib and requests-oauthlib at DEBUG
+            text = _OAUTH_SIGNATURE.sub(rf"\1{MASK}", text)
         return text
+
+
+_URL_PASSWORD = re.compile(r"(://[^/\s:@]*:)[^/\s@]+@")
+"""The password of any URL's userinfo (a feed at https://user:pass@host/, a redirect's)."""
+_SECRET_PARAM = re.compile(
+    r"([?&;](?:api[_-]?key|apikey|key|token|access[_-]?token|auth|secret|client[_-]?secret|"
+    r"password|passwd|pass|pwd|sig|signature|hash)=)[^&#\s\"'<>]+",
+    re.IGNORECASE,
+)
+"""Credential-looking query parameters of any URL (?key=, &token=...): feeds that carry one."""
+_OAUTH_SIGNATURE = re.compile(
+    r"((?:oauth_signature=\\?\"?|oauth_signature%3D|Signature: ))[^\s\"&,\\]+"
+)
 
 
 class _Formatter(logging.Formatter):

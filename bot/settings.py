@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 from bot.envfile import demo_database_url, find_sources, unknown_name_warnings
@@ -221,7 +221,20 @@ class Settings:
         for url in self.notify_urls:
             values.extend(notify_url_secrets(url))
         values.extend(self.web.secrets())
+        for url in self.feed_urls:  # https://user:pass@host/feed, ...?key=...
+            parts = urlsplit(url)
+            if parts.password:
+                values.append(unquote(parts.password))
+            values.extend(v for k, v in parse_qsl(parts.query) if _SECRET_KEY.fullmatch(k))
         return values
+
+
+_SECRET_KEY = re.compile(
+    r"api[_-]?key|apikey|key|token|access[_-]?token|auth|secret|client[_-]?secret|"
+    r"password|passwd|pass|pwd|sig|signature|hash",
+    re.IGNORECASE,
+)
+"""Query parameters of a feed URL whose values are credentials (masked like tokens)."""
 
 
 # --- loading -----------------------------------------------------------------------------------
@@ -418,6 +431,7 @@ _READ_WHEN_NEEDED = (
     "FACEBOOK_POST_TYPE",  # read with a Page only
     *(name for _, names in _PROXY_VARIABLES for name in names),  # the first one set wins
     *_REACH_WHEN_NEEDED,  # IMAGE_HOST=s3 only
+    "POSTGRES_PASSWORD",  # not the bot's: deploy/docker-compose.yml reads it from .env
 )
 """Settings read only in some configurations: never reported as unknown names."""
 

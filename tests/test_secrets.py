@@ -8,6 +8,7 @@ its plain and percent-encoded forms.
 
 from __future__ import annotations
 
+import re
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
@@ -151,3 +152,7 @@ def test_doubly_encoded_credentials_in_oauthlib_debug_lines_are_masked(
     twice = quote(quote("ck/doubly+encoded=key", safe=""), safe="")
     assert "signature base string" in result.stderr
     assert twice not in result.stderr
+    # the signature itself (which could be replayed) is never logged either
+    signatures = re.findall(r'oauth_signature="?([^"&,\s]+)', result.stderr)
+    signatures += re.findall(r"Signature: (\S+)", result.stderr)
+    assert signatures and set(signatures) == {"***"}

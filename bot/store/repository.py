@@ -9,6 +9,7 @@ handles each row, and a dead worker's claims expire.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -129,10 +130,27 @@ def _postgres_engine(url: str) -> Engine:
     )
 
 
+def _private_file(path: Path) -> None:
+    """The store holds what was posted and when, and a folder we create holds nothing else:
+    the folder is made 0700 and the database 0600 (created empty so SQLite never makes it with
+    the process umask). Existing folders are left as their owner set them; an existing database
+    file is narrowed to 0600. SQLite's -wal and -shm files take the database's mode."""
+    folder = path.parent
+    if not folder.exists():
+        folder.mkdir(parents=True, mode=0o700)
+        folder.chmod(0o700)  # mkdir's mode is cut by the umask
+    if not path.exists():
+        with contextlib.suppress(FileExistsError):
+            path.touch(mode=0o600, exist_ok=False)
+    with contextlib.suppress(OSError):  # not ours to change (another user's file): SQLite decides
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+
+
 def _sqlite_engine(url: str) -> Engine:
     path = url.split("///", 1)[1] if "///" in url else ""
     if path and path != ":memory:":
-        Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        _private_file(Path(path).expanduser())
     engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
