@@ -11,10 +11,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Dependencies first, so a code change does not reinstall them. Every pinned package ships a
-# manylinux wheel (lxml, psycopg[binary]), so the slim image needs no compiler.
-COPY requirements.txt ./
-RUN pip install --no-compile -r requirements.txt
+# Dependencies first, so a code change does not reinstall them: the runtime lock, every transitive
+# dependency pinned with its hashes. Every locked package ships a manylinux wheel (lxml,
+# psycopg-binary), so the slim image needs no compiler.
+COPY requirements.lock ./
+RUN pip install --no-compile --require-hashes -r requirements.lock
 
 # A dedicated unprivileged user; the code stays owned by root (read-only for the bot), only the
 # SQLite folder is writable. With PostgreSQL nothing on disk is written at all.

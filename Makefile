@@ -8,16 +8,19 @@ PYTHON_CHECK := import sys; sys.exit(0 if sys.version_info >= (3, 11) else "erro
 	Python 3.11 or newer, but $(PYTHON) is Python " + sys.version.split()[0] + "; install python3.11 \
 	and run e.g. make PYTHON=python3.11 run")
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench clean lock audit
 
-$(BIN)/.runtime: requirements.txt
+# Installs come from the lock files (every transitive dependency pinned with its hashes; pip
+# refuses anything else). requirements*.txt are the hand-edited inputs: `make lock` rebuilds the
+# locks from them.
+$(BIN)/.runtime: requirements.lock
 	@$(PYTHON) -c '$(PYTHON_CHECK)'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
 	touch $@
 
-$(BIN)/.installed: $(BIN)/.runtime requirements-dev.txt
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+$(BIN)/.installed: $(BIN)/.runtime requirements-dev.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock
 	touch $@
 
 run: $(BIN)/.runtime
@@ -36,6 +39,24 @@ format: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m benchmarks.run
+
+# Known vulnerabilities in the locked dependencies (needs the network: pip-audit asks PyPI's
+# advisory database). pip-audit is a tool, not a dependency: it gets its own environment.
+audit:
+	$(PYTHON) -m venv .cache/audit
+	.cache/audit/bin/pip install --quiet --disable-pip-version-check pip-audit
+	.cache/audit/bin/pip-audit --strict --disable-pip --require-hashes -r requirements.lock
+	.cache/audit/bin/pip-audit --strict --disable-pip --require-hashes -r requirements-dev.lock
+
+# Rebuild the locks after editing requirements*.txt (needs the network).
+LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+	--no-emit-find-links
+lock:
+	$(PYTHON) -m venv .cache/lock
+	.cache/lock/bin/pip install --quiet --disable-pip-version-check pip-tools
+	.cache/lock/bin/pip-compile $(LOCK_FLAGS) -o requirements.lock requirements.txt
+	.cache/lock/bin/pip-compile $(LOCK_FLAGS) -c requirements.lock -o requirements-dev.lock \
+		requirements-dev.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
