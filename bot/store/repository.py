@@ -140,7 +140,8 @@ def _private_file(path: Path) -> None:
         folder.mkdir(parents=True, mode=0o700)
         folder.chmod(0o700)  # mkdir's mode is cut by the umask
     if not path.exists():
-        with contextlib.suppress(FileExistsError):
+        # A folder we may not write in: SQLite's own error says so (bot.store.problems).
+        with contextlib.suppress(OSError):
             path.touch(mode=0o600, exist_ok=False)
     with contextlib.suppress(OSError):  # not ours to change (another user's file): SQLite decides
         if path.stat().st_mode & 0o077:
