@@ -53,15 +53,19 @@ class App:
 def network_policy(
     settings: Settings, *, resolver: Resolver = system_resolver, also_trust: tuple[str, ...] = ()
 ) -> NetworkPolicy:
-    """The one policy of both HTTP clients: the configured feeds and API base URLs are trusted
-    (exact origins), everything else a feed names is checked. `also_trust`: URLs the user typed
-    on the command line (preview, post)."""
+    """The one policy of both HTTP clients: the configured feeds, API base URLs and image hosts
+    (PUBLIC_URL, S3) are trusted (exact origins), everything else a feed names is checked.
+    `also_trust`: URLs the user typed on the command line (preview, post)."""
     apis: list[str] = []
     if settings.twitter is not None:
         apis.append(settings.twitter.base_url)
     for group in (settings.facebook, settings.instagram):
         if group is not None:
             apis.append(group.graph_base_url)
+    images = settings.reach.images  # where the bot hosts fitted images: the user's own hosts
+    apis.extend(u for u in (images.public_url,) if u)
+    if images.s3 is not None:
+        apis.extend(u for u in (images.s3.endpoint_url, images.s3.public_url) if u)
     return NetworkPolicy.trusting(
         [*settings.feed_urls, *apis, *also_trust],
         allow_private=settings.allow_private_networks,
