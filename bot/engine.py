@@ -440,6 +440,7 @@ class Engine:
         batch = _PollBatch()
         feed_report = FeedReport(row.url, "ok")
         self._ingest(row, self.store.unseen(parsed.stories), now, feed_report, batch)
+        self._compose_share(batch)
         self.store.add_skipped(batch.skipped, now)
         self._queue(batch, report, now)
         return report.new_story_ids
