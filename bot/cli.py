@@ -315,6 +315,11 @@ def _per_platform_texts(command: Any) -> Any:
     metavar="NAME",
     help="Name this announcement (default: a hash of its texts, picture and platforms).",
 )
+@click.option(
+    "--allow-mentions",
+    is_flag=True,
+    help="Keep the text's @mentions, #tags and $CASHTAGS live (default: inert, as in feed text).",
+)
 @click.option("--dry-run", is_flag=True, help="Compose and show; send nothing, record nothing.")
 @click.option("--force", is_flag=True, help="Post again even where it was already published.")
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines on stdout, one per platform.")
@@ -326,6 +331,7 @@ def post(
     alt: str | None,
     at_text: str | None,
     post_id: str | None,
+    allow_mentions: bool,
     dry_run: bool,
     force: bool,
     as_json: bool,
@@ -359,6 +365,7 @@ def post(
                 post_id=post_id,
                 force=force,
                 dry_run=dry_run or ctx.settings.dry_run,
+                allow_mentions=allow_mentions,
             ),
         )
     finally:

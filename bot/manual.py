@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 
 from bot.app import App, make_http, network_policy
 from bot.compose import ALT_TEXT_MAX
-from bot.compose.text import clean, count_hashtags, count_mentions
+from bot.compose.text import clean, count_hashtags, count_mentions, neutralise
 from bot.delivery import DeliveryReport, report_for
 from bot.errors import ConfigError, FeedError
 from bot.feeds.article import fetch_article
@@ -73,6 +73,9 @@ class ManualRequest:
     post_id: str | None = None
     force: bool = False
     dry_run: bool = False
+    allow_mentions: bool = False
+    """Leave a person's @mentions, #tags and $CASHTAGS live (by default they are made inert as
+    feed text is, except the brand handle and the handles file's handles)."""
 
 
 @dataclass
@@ -176,6 +179,33 @@ def _checked_text(app: App, platform: str, text: str, option: str) -> str:
     return text
 
 
+def _inert(app: App, platform: str, text: str, allow: bool) -> str:
+    """A person's text with stray @mentions (and #tags, $CASHTAGS) made inert exactly as feed
+    text is (FEED_MENTIONS, FEED_HASHTAGS), the bot's own handles left live; `--allow-mentions`
+    keeps everything live. Said once on stderr when anything was changed, so nobody wonders."""
+    if allow:
+        return text
+    composer = app.composer
+    live = frozenset(
+        h.casefold()
+        for h in (
+            composer.brand_handles.get(platform, ""),
+            *composer.handles.platform_handles(platform).values(),
+        )
+        if h
+    )
+    inert = neutralise(
+        text, mentions=not composer.feed_mentions, hashtags=not composer.feed_hashtags, live=live
+    )
+    if inert != text:
+        log.warning(
+            f"{platform}: the @mentions, #tags or $CASHTAGS in the text are made inert (they read "
+            "the same but link nowhere, as in feed text); --allow-mentions keeps them live",
+            extra={"platform": platform},
+        )
+    return inert
+
+
 def _check_image(platform: str, limits: Limits, image: ManualImage | None) -> None:
     if image is None:
         if limits.requires_image:
@@ -207,6 +237,7 @@ def _announce(
             raise ConfigError(
                 f"no text for {name}: give --text TEXT (for every platform) or --text-{name} TEXT"
             )
+        text = _inert(app, name, text, request.allow_mentions)
         texts[name] = _checked_text(app, name, text, option)
     image = load_image(app.http, request.image) if request.image else None
     for name in names:
@@ -388,6 +419,7 @@ def _story_post(
         text = own if own is not None else request.text
         if text is not None:
             option = f"--text-{name}" if own is not None else "--text"
+            text = _inert(app, name, text, request.allow_mentions)
             posts[name] = _with_text(app, posts[name], text, option)
     image = load_image(app.http, request.image) if request.image else None
     if image is not None:

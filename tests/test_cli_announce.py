@@ -284,3 +284,34 @@ def test_a_local_file_reaches_instagram_through_the_image_host(
     [line] = json_lines(result.stdout)
     assert line["status"] == "published"
     assert made(server, words)["instagram"] == 1
+
+
+def test_stray_mentions_and_tags_are_made_inert_unless_allowed(
+    server: FakePlatformServer, tmp_path: Path
+) -> None:
+    from bot.compose.text import WORD_JOINER, count_hashtags, count_mentions
+
+    env = platform_env(server, tmp_path)
+    words = "Thanks @someone for #JCKShow and $SIG, from @jckmagazine"
+    result = run_main(
+        ["post", "--text", words, "--image", server.image_url(), "--json"], env, tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert "--allow-mentions" in result.stderr  # said, not silently changed
+    sent = {
+        "twitter": next(t["input_text"] for t in server.tweets if "Thanks @" in t["input_text"]),
+        "facebook": next(p["message"] for p in server.fb_posts if "Thanks @" in p["message"]),
+        "instagram": next(m["caption"] for m in server.ig_media if "Thanks @" in m["caption"]),
+    }
+    for platform, text in sent.items():
+        assert f"@{WORD_JOINER}someone" in text, platform
+        assert f"#{WORD_JOINER}JCKShow" in text and f"${WORD_JOINER}SIG" in text, platform
+        assert "@jckmagazine" in text  # the brand's own handle stays live
+        assert count_mentions(text) == 1 and count_hashtags(text) == 0, platform
+
+    allowed = "Welcome @newhire to #TeamJCK"
+    live = run_main(
+        ["post", "--text", allowed, "--platform", "twitter", "--allow-mentions"], env, tmp_path
+    )
+    assert live.returncode == 0, live.stderr
+    assert any(t["input_text"] == allowed for t in server.tweets)
