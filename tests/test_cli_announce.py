@@ -66,7 +66,7 @@ def test_an_announcement_goes_out_on_every_configured_platform(
 
 def test_each_platform_gets_its_own_text(server: FakePlatformServer, tmp_path: Path) -> None:
     env = platform_env(server, tmp_path)
-    x_text = "Stand 77 at #JCK2027, come by"
+    x_text = "Stand 77 at JCK 2027, come by"
     fb_text = "Our team is at JCK Las Vegas all week: stand 77, hall B. Come and say hello!"
     result = run_main(
         ["post", "--text-twitter", x_text, "--text-facebook", fb_text, "--json"], env, tmp_path
