@@ -22,7 +22,7 @@ from bot.feeds.parse_pool import ParsePool
 from bot.models import Platform
 from bot.net import PolicyTransport
 from bot.netpolicy import NetworkPolicy, Resolver, system_resolver
-from bot.platforms import build_publishers, limits_for
+from bot.platforms import build_publishers, limits_for, require_platforms
 from bot.settings import Settings
 from bot.status import poll_period
 from bot.store import Store
@@ -144,12 +144,15 @@ def build_app(
     dry_run: bool | None = None,
     clock: Callable[[], float] = time.time,
     policy: NetworkPolicy | None = None,
+    db_clock: Callable[[], float] | None = None,
 ) -> App:
     """Everything a command needs. Raises ConfigError (exit 2) for templates or handles.
-    `policy`: tests inject one with a fake resolver; the default is `network_policy`."""
-    composer = load_composer_for(settings)
+    `policy`: tests inject one with a fake resolver; the default is `network_policy`.
+    `db_clock` stands in for the database's clock (leases) in tests; None in production."""
     dry = settings.dry_run if dry_run is None else dry_run
-    store = Store.open(settings.database_url)
+    require_platforms(settings, dry_run=dry)  # before the store: nothing is recorded
+    composer = load_composer_for(settings)
+    store = Store.open(settings.database_url, db_clock=db_clock)
     policy = policy or network_policy(settings)
     http = make_http(settings, policy)
     fetcher = make_fetcher(settings, policy)

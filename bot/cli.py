@@ -438,6 +438,39 @@ def status(as_json: bool) -> int:
 
 
 @cli.command()
+@click.argument("delivery_id", type=int)
+@click.option(
+    "--published",
+    "published_url",
+    metavar="URL",
+    default=None,
+    help="It is on the account: record it as published at URL (nothing is sent).",
+)
+@click.option(
+    "--not-published",
+    "not_published",
+    is_flag=True,
+    help="It is not on the account: queue it again (the next cycle sends it).",
+)
+def resolve(delivery_id: int, published_url: str | None, not_published: bool) -> int:
+    """Settle a delivery the bot could not confirm (`status` lists them): after checking the
+    account by hand, say whether the post is there."""
+    if (published_url is None) == (not not_published):
+        raise click.UsageError("give exactly one of --published URL or --not-published")
+    from bot.resolve import resolve_delivery
+    from bot.store import Store
+
+    ctx = _start()
+    store = Store.open(ctx.settings.database_url)
+    try:
+        done = resolve_delivery(store, delivery_id, published_url=published_url)
+    finally:
+        store.close()
+    ctx.out(done.line())
+    return 0
+
+
+@cli.command()
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines on stdout, one per platform.")
 def check(as_json: bool) -> int:
     """Verify each configured platform's credentials with one cheap call."""

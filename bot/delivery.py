@@ -7,7 +7,11 @@ The order of operations is the guarantee:
    or failed in one commit;
 4. a delivery found in `sending` whose worker is gone, or one whose last attempt ended in an
    uncertain way (timeout, dropped connection), is first looked up on the platform (`find`)
-   and only sent again when the platform does not have it.
+   and only sent again when the platform does not have it;
+5. a look-up never decides by failing: any error from `find` leaves the delivery
+   `unconfirmed` (looked up again on the retry backoff), never failed, never pausing the
+   platform; after repeated failures over hours it is `needs_attention`, naming the account
+   to check by hand and the `resolve` command that settles it.
 """
 
 from __future__ import annotations
@@ -18,11 +22,13 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from bot.budget import Budget, month_of, next_month_start
 from bot.errors import (
     AlreadyPublished,
     AuthError,
+    LeaseLost,
     PublishError,
     RateLimited,
     Rejected,
@@ -31,7 +37,7 @@ from bot.errors import (
 )
 from bot.models import DeliveryStatus, Post, PublishResult
 from bot.pacing import Pacing, retry_delay
-from bot.platforms.base import Publisher
+from bot.platforms.base import Checkpoint, Publisher
 from bot.progress import Progress
 from bot.store import DeliveryRow, Store
 from bot.store.media import media_digest
@@ -40,8 +46,13 @@ from bot.store.platform_state import PAUSED_BY_HAND
 log = logging.getLogger("bot.delivery")
 S = DeliveryStatus
 LONG_PAUSE = 6 * 3600.0
-FIND_SLACK = 120.0
-DRY_BATCH = 100  # look a little before the attempt: platform clocks and ours differ
+FIND_SLACK = 120.0  # look a little before the attempt: platform clocks and ours differ
+DRY_BATCH = 100
+ATTENTION_LOOKUPS = 5
+ATTENTION_AFTER = 6 * 3600.0
+"""A delivery whose look-ups failed at least ATTENTION_LOOKUPS times over at least
+ATTENTION_AFTER seconds becomes `needs_attention`: a person is told where to check."""
+WAITING = (S.UNCONFIRMED, S.NEEDS_ATTENTION)
 
 
 @dataclass
@@ -94,8 +105,10 @@ def report_for(row: DeliveryRow, status: str | None = None, **changes: object) -
         remote_url=row.remote_url,
         # A row's reason and retry time describe its state before this attempt: carry them
         # only while the delivery is still unsent (a published report has no error).
-        error=row.reason if status in (S.FAILED, S.DEFERRED, S.SKIPPED, S.SENDING) else None,
-        next_attempt_at=row.next_attempt_at if status == S.DEFERRED else None,
+        error=row.reason
+        if status in (S.FAILED, S.DEFERRED, S.SKIPPED, S.SENDING, *WAITING)
+        else None,
+        next_attempt_at=row.next_attempt_at if status in (S.DEFERRED, *WAITING) else None,
         title=row.post.parts.get("title"),
     )
     for key, value in changes.items():
@@ -127,6 +140,7 @@ class Deliverer:
         credential_hint: Callable[[str], str],
         stop: threading.Event | None = None,
         budgets: Mapping[str, Budget] | None = None,
+        http_timeout: float = 20.0,
     ) -> None:
         self.store = store
         self.publishers = dict(publishers)
@@ -142,6 +156,9 @@ class Deliverer:
         self.progress = Progress()
         """Told of each delivery finished (`poll` on a terminal counts the posts sent)."""
         self.budgets = dict(budgets or {})
+        self.http_timeout = http_timeout
+        """A row left in `sending` is looked up only this long after its lease ran out: a call
+        its old owner started just before may still land until then."""
 
     # --- reconciliation ----------------------------------------------------------------------
 
@@ -149,40 +166,64 @@ class Deliverer:
         """Settle every delivery left in `sending` by a dead worker before anything is re-sent."""
         reports: list[DeliveryReport] = []
         tried: set[int] = set()  # one look per row and pass; an undecided row waits its turn
-        while not self.stop.is_set():
-            now = self.clock()
+        platforms = [name for name, p in self.publishers.items() if not _is_dry(p)]
+        while platforms and not self.stop.is_set():
             claimed = self.store.claim_stale_sending(
-                now, self.owner, self.lease, limit=1 + len(tried)
+                self.clock(),
+                self.owner,
+                self.lease,
+                grace=self.http_timeout,
+                platforms=platforms,
+                limit=1 + len(tried),
             )
             rows = [r for r in claimed if r.id not in tried]
-            self.store.release([r.id for r in claimed if r.id in tried], self.owner)
+            self.store.release([r for r in claimed if r.id in tried])
             if not rows:
                 break
             tried.update(r.id for r in rows)
             for row in rows:
-                publisher = self.publishers.get(row.platform)
-                if publisher is None:  # platform no longer configured: someone else's
-                    self.store.finish(row, S.QUEUED, now, reason="platform not configured")
-                    continue
-                reports.append(self._reconcile_one(publisher, row))
+                reports.append(
+                    self._fenced(row, self._reconcile_one, self.publishers[row.platform])
+                )
         return reports
 
+    def _fenced(
+        self,
+        row: DeliveryRow,
+        step: Callable[[Publisher, DeliveryRow], DeliveryReport],
+        publisher: Publisher,
+    ) -> DeliveryReport:
+        """Run one step on a claimed row; a lost lease ends it, logged, with nothing more sent."""
+        try:
+            return step(publisher, row)
+        except LeaseLost as exc:
+            return self._lease_lost(row, str(exc))
+
+    def _lease_lost(self, row: DeliveryRow, why: str) -> DeliveryReport:
+        log.warning(
+            "lease lost: another worker holds this delivery now; dropped here without sending",
+            extra={"platform": row.platform, "story": row.post.story_url, "why": why},
+        )
+        return report_for(self.store.delivery(row.id))
+
     def _reconcile_one(self, publisher: Publisher, row: DeliveryRow) -> DeliveryReport:
+        # Database times, never a worker's clock: the window covers the attempt however far
+        # the clock of the worker that made it was off.
         since = (row.sending_since or row.first_attempt_at or row.created_at) - FIND_SLACK
         try:
             with self._keep_lease(row):
                 found = publisher.find(row.post, _dt(since), row.recovery)
         except PublishError as exc:
-            # We cannot tell whether it went out: keep it in `sending`, never re-send blindly.
-            log.warning(
-                "could not reconcile an interrupted post; will try again",
-                extra={"platform": row.platform, "story": row.post.story_url, "error": exc.message},
+            # We cannot tell whether it went out: it waits, unconfirmed; never re-sent blindly.
+            return self._lookup_failed(publisher, row, exc)
+        except Exception as exc:  # an adapter bug in a look-up decides nothing either
+            log.exception(
+                "unexpected error while looking up a post", extra={"platform": row.platform}
             )
-            self.store.finish(row, S.SENDING, self.clock(), reason=exc.message)
-            return report_for(row, S.SENDING.value, error=exc.message)
+            return self._lookup_failed(publisher, row, Transient(row.platform, repr(exc)))
         now = self.clock()
         if found is not None:
-            self.store.finish(row, S.PUBLISHED, now, result=found, event_kind="reconciled")
+            self._commit(row, S.PUBLISHED, now, result=found, event_kind="reconciled")
             log.info(
                 "interrupted post was found on the platform: marked published",
                 extra={
@@ -194,7 +235,7 @@ class Deliverer:
             return report_for(
                 row, S.PUBLISHED.value, remote_id=found.remote_id, remote_url=found.remote_url
             )
-        self.store.finish(
+        self._commit(
             row,
             S.QUEUED,
             now,
@@ -275,7 +316,7 @@ class Deliverer:
                     self._charge(budget, row)
                 done = report.status in (S.PUBLISHED, S.DRY_RUN, S.SKIPPED, S.FAILED)
                 if self.stop.is_set() or (not done and self._held(platform)):
-                    self.store.release([r.id for r in rows[index + 1 :]], self.owner)
+                    self.store.release(rows[index + 1 :])
                     return reports
         return reports
 
@@ -291,11 +332,16 @@ class Deliverer:
             if not rows:
                 break
             done: list[tuple[DeliveryRow, PublishResult]] = []
-            for row in rows:
+            held = False
+            for index, row in enumerate(rows):
                 try:
                     done.append((row, publisher.publish(row.post)))
                 except PublishError as exc:
-                    reports.append(self._on_error(row, exc))
+                    reports.append(self._fenced(row, self._dry_refusal(exc), publisher))
+                    if isinstance(exc, RateLimited | AuthError):  # live would stop here too
+                        self.store.release(rows[index + 1 :])
+                        held = True
+                        break
             self.store.finish_dry_run(done, self.clock())
             for row, result in done:
                 log.info(
@@ -308,7 +354,33 @@ class Deliverer:
                 )
                 reports.append(report_for(row, S.DRY_RUN.value, remote_id=result.remote_id))
                 self.progress.sent(S.DRY_RUN.value)
+            if held:
+                break
         return reports
+
+    def _dry_refusal(self, exc: PublishError) -> Callable[[Publisher, DeliveryRow], DeliveryReport]:
+        """What a live run would record for a check that failed before sending; a dry run
+        never pauses nor holds the platform (the store may be shared with a live run)."""
+
+        def record(_publisher: Publisher, row: DeliveryRow) -> DeliveryReport:
+            now = self.clock()
+            status = verdict(exc)
+            if status == S.QUEUED:  # a refused token: a live run pauses, a dry run only says so
+                self.store.release([row])
+                return report_for(row, S.QUEUED.value, error=f"would pause: {exc.message}")
+            until = None
+            if isinstance(exc, RateLimited):
+                until = now + max(1.0, exc.retry_after or LONG_PAUSE)
+            elif status == S.DEFERRED:
+                until = now + retry_delay(row.failures + 1, self.retry_base, self.rng)
+            self._commit(row, status, now, reason=exc.message, next_attempt_at=until)
+            log.info(
+                f"dry run: a live run would record this as {status.value}",
+                extra={"platform": row.platform, "story": row.post.story_url, "why": exc.message},
+            )
+            return report_for(row, status.value, error=exc.message, next_attempt_at=until)
+
+        return record
 
     def platform_ready(self, platform: str, publisher: Publisher) -> bool:
         """False while the platform is paused (by hand, or for a bad token) or held (rate
@@ -410,6 +482,9 @@ class Deliverer:
 
     def process(self, publisher: Publisher, row: DeliveryRow) -> DeliveryReport:
         """One attempt at one claimed delivery, with its outcome committed before returning."""
+        return self._fenced(row, self._process, publisher)
+
+    def _process(self, publisher: Publisher, row: DeliveryRow) -> DeliveryReport:
         dry = _is_dry(publisher)
         if row.uncertain:
             settled = self._settle_uncertain(publisher, row)
@@ -419,17 +494,27 @@ class Deliverer:
             if dry:  # nothing leaves the machine: there is no attempt to make crash-safe
                 result = publisher.publish(row.post)
             else:
-                self.store.mark_sending(row.id, self.clock(), row.story_id)
-                with self._keep_lease(row):
+                if not self.store.mark_sending(row, self.lease):
+                    raise LeaseLost("the lease ran out before the attempt began")
+                with self._keep_lease(row) as keeper:
                     post = self._with_media(row)
-                    result = publisher.publish(post, self._checkpoint(row.id), row.recovery)
+                    result = publisher.publish(post, self._checkpoint(row, keeper), row.recovery)
         except PublishError as exc:
             return self._on_error(row, exc)
+        except LeaseLost:
+            raise
         except Exception as exc:  # a bug in an adapter must not kill the worker nor lose the post
             log.exception("unexpected error while publishing", extra={"platform": row.platform})
             return self._on_error(row, Transient(row.platform, f"{type(exc).__name__}: {exc}"))
         status = S.DRY_RUN if dry else S.PUBLISHED
-        self.store.finish(row, status, self.clock(), result=result)
+        if not self.store.finish(row, status, self.clock(), result=result):
+            # Made, but the row is someone else's now: its new owner looks it up and finds it.
+            log.error(
+                "posted, but the lease was lost before the result was recorded; the worker "
+                "holding the delivery now will find the post on the platform",
+                extra={"platform": row.platform, "remote_url": result.remote_url},
+            )
+            return report_for(self.store.delivery(row.id))
         log.info(
             "dry run: would post" if status == S.DRY_RUN else "published",
             extra={
@@ -454,13 +539,28 @@ class Deliverer:
             raise Rejected(row.platform, f"the picture {row.post.image_url} is not in the store")
         return replace(row.post, image_data=found[1])
 
+    def _commit(self, row: DeliveryRow, status: DeliveryStatus, now: float, **kw: Any) -> None:
+        """store.finish, fenced: a lost lease ends the step (LeaseLost) instead of writing."""
+        if not self.store.finish(row, status, now, **kw):
+            raise LeaseLost(f"the lease was lost before recording {status.value}")
+
     def _keep_lease(self, row: DeliveryRow) -> _LeaseKeeper:
         """Every platform call on a claimed row runs under a renewed lease, however slow."""
-        return _LeaseKeeper(self.store, row.id, self.owner, self.lease, self.clock)
+        return _LeaseKeeper(self.store, row, self.lease)
 
-    def _checkpoint(self, delivery_id: int) -> Callable[[Mapping[str, str]], None]:
-        """Persist the adapter's recovery handles before its one non-idempotent step."""
-        return lambda handles: self.store.save_recovery(delivery_id, handles, self.clock())
+    def _checkpoint(self, row: DeliveryRow, keeper: _LeaseKeeper) -> Checkpoint:
+        """Called by the adapter right before its one non-idempotent step: persist its ids of
+        the attempt (Instagram's container) and prove the lease is still ours. A renewal
+        that failed, or a lease taken over meanwhile (a pause, a stall), stops the attempt
+        here, before anything is sent."""
+
+        def checkpoint(handles: Mapping[str, str]) -> None:
+            keeper.check()
+            if not self.store.save_recovery(row, handles, self.clock(), self.lease):
+                keeper.lost.set()
+                raise LeaseLost("the lease was lost before the platform call")
+
+        return checkpoint
 
     def _settle_uncertain(self, publisher: Publisher, row: DeliveryRow) -> DeliveryReport | None:
         """After a timeout or dropped connection, the post may exist: look before re-sending."""
@@ -469,10 +569,15 @@ class Deliverer:
             with self._keep_lease(row):
                 found = publisher.find(row.post, _dt(since), row.recovery)
         except PublishError as exc:
-            return self._on_error(row, exc)
+            return self._lookup_failed(publisher, row, exc)
+        except Exception as exc:  # an adapter bug in a look-up decides nothing either
+            log.exception(
+                "unexpected error while looking up a post", extra={"platform": row.platform}
+            )
+            return self._lookup_failed(publisher, row, Transient(row.platform, repr(exc)))
         if found is None:
             return None
-        self.store.finish(row, S.PUBLISHED, self.clock(), result=found, event_kind="reconciled")
+        self._commit(row, S.PUBLISHED, self.clock(), result=found, event_kind="reconciled")
         log.info(
             "earlier attempt had gone through: marked published",
             extra={"platform": row.platform, "story": row.post.story_url},
@@ -481,6 +586,47 @@ class Deliverer:
             row, S.PUBLISHED.value, remote_id=found.remote_id, remote_url=found.remote_url
         )
 
+    def _lookup_failed(
+        self, publisher: Publisher, row: DeliveryRow, exc: PublishError
+    ) -> DeliveryReport:
+        """A look-up failed (refused, timed out, anything): we still do not know whether the
+        earlier attempt went out, so the delivery waits, `unconfirmed`, and is looked up again
+        on the retry backoff. It never fails, never pauses the platform (a 403 on a timeline
+        read says nothing about posting), and is never re-sent on a guess."""
+        now = self.clock()
+        count, first_at = self.store.lookup_failures(row)
+        count += 1
+        first_at = now if first_at is None else first_at
+        until = now + retry_delay(count, self.retry_base, self.rng)
+        context = {"platform": row.platform, "story": row.post.story_url, "error": exc.message}
+        if count >= ATTENTION_LOOKUPS and now - first_at >= ATTENTION_AFTER:
+            status = S.NEEDS_ATTENTION
+            where = publisher_account_url(publisher) or f"the {row.platform} account"
+            reason = (
+                f"could not confirm whether it was posted: {count} look-ups failed since "
+                f"{_iso(first_at)} (last: {exc.message}); check {where} by hand, then run "
+                f"`resolve {row.id} --published URL` or `resolve {row.id} --not-published`"
+            )
+            if row.status != S.NEEDS_ATTENTION:
+                log.error(f"NEEDS ATTENTION: delivery {row.id}: {reason}", extra=context)
+        else:
+            status = S.UNCONFIRMED
+            reason = f"not confirmed yet: the look-up failed: {exc.message}"
+            log.warning(
+                "could not tell whether an earlier attempt went out; will look again",
+                extra={**context, "until": _iso(until)},
+            )
+        self._commit(
+            row,
+            status,
+            now,
+            reason=reason,
+            next_attempt_at=until,
+            uncertain=True,
+            event_kind="lookup_failed",
+        )
+        return report_for(row, status.value, error=reason, next_attempt_at=until)
+
     def _on_error(self, row: DeliveryRow, exc: PublishError) -> DeliveryReport:
         """Decide what one failed attempt means. A refusal (auth, rate limit) proves this attempt
         made nothing, but not an earlier uncertain one: `uncertain` is left as it was."""
@@ -488,7 +634,7 @@ class Deliverer:
         context = {"platform": row.platform, "story": row.post.story_url, "error": exc.message}
         if isinstance(exc, AlreadyPublished):
             result = PublishResult(exc.remote_id or "", exc.remote_url)
-            self.store.finish(
+            self._commit(
                 row,
                 S.PUBLISHED,
                 now,
@@ -503,7 +649,7 @@ class Deliverer:
         if isinstance(exc, AuthError):
             hint = exc.variable or self.credential_hint(row.platform)
             reason = f"{exc.message} (fix {hint})"
-            self.store.finish(row, S.QUEUED, now, reason=reason, event_kind="auth_error")
+            self._commit(row, S.QUEUED, now, reason=reason, event_kind="auth_error")
             if self.store.pause_platform(row.platform, reason, now):
                 log.error(
                     f"{row.platform.upper()} PAUSED: the platform refused the credentials; "
@@ -517,7 +663,7 @@ class Deliverer:
             if delay is None:
                 delay = LONG_PAUSE if exc.long_pause else retry_delay(1, self.retry_base, self.rng)
             until = now + max(1.0, delay)
-            self.store.finish(
+            self._commit(
                 row,
                 S.DEFERRED,
                 now,
@@ -529,11 +675,11 @@ class Deliverer:
             log.warning("rate limited: deferred", extra={**context, "until": _iso(until)})
             return report_for(row, S.DEFERRED.value, error=exc.message, next_attempt_at=until)
         if isinstance(exc, Unsuitable):
-            self.store.finish(row, S.SKIPPED, now, reason=exc.message, uncertain=False)
+            self._commit(row, S.SKIPPED, now, reason=exc.message, uncertain=False)
             log.info("skipped: the platform cannot take this post", extra=context)
             return report_for(row, S.SKIPPED.value, error=exc.message)
         if isinstance(exc, Rejected):
-            self.store.finish(row, S.FAILED, now, reason=exc.message, uncertain=False)
+            self._commit(row, S.FAILED, now, reason=exc.message, uncertain=False)
             self.store.platform_error(row.platform, exc.message, now)
             log.error("the platform rejected the post", extra=context)
             return report_for(row, S.FAILED.value, error=exc.message)
@@ -541,13 +687,11 @@ class Deliverer:
         failures = row.failures + 1
         self.store.platform_error(row.platform, exc.message, now)
         if failures >= self.max_attempts:
-            self.store.finish(
-                row, S.FAILED, now, reason=exc.message, count_failure=True, uncertain=True
-            )
+            self._commit(row, S.FAILED, now, reason=exc.message, count_failure=True, uncertain=True)
             log.error(f"gave up after {failures} attempts", extra=context)
             return report_for(row, S.FAILED.value, error=exc.message)
         until = now + retry_delay(failures, self.retry_base, self.rng)
-        self.store.finish(
+        self._commit(
             row,
             S.DEFERRED,
             now,
@@ -560,6 +704,26 @@ class Deliverer:
         return report_for(row, S.DEFERRED.value, error=exc.message, next_attempt_at=until)
 
 
+def verdict(exc: PublishError) -> DeliveryStatus:
+    """What a live run records when a check before sending refuses (for dry runs, previews)."""
+    if isinstance(exc, Unsuitable):
+        return S.SKIPPED
+    if isinstance(exc, Rejected):
+        return S.FAILED
+    if isinstance(exc, AuthError):
+        return S.QUEUED
+    return S.DEFERRED
+
+
+def publisher_account_url(publisher: Publisher) -> str | None:
+    """Where a person sees the account's posts; None when even that cannot be learnt now."""
+    try:
+        return publisher.account_url()
+    except Exception:
+        log.debug("account URL unavailable", exc_info=True)
+        return None
+
+
 def _is_dry(publisher: Publisher) -> bool:
     return getattr(publisher, "is_dry_run", False) or publisher.name == "dryrun"
 
@@ -569,26 +733,40 @@ def _dt(epoch: float) -> datetime:
 
 
 class _LeaseKeeper:
-    """Renews a delivery's lease while a slow publish runs, so no other worker takes it over."""
+    """Renews a delivery's lease while a slow publish runs, so no other worker takes it over.
 
-    def __init__(
-        self, store: Store, delivery_id: int, owner: str, lease: float, clock: Callable[[], float]
-    ) -> None:
+    A renewal that fails (the lease was taken over, or ran out during a pause, or the database
+    could not be reached) sets `lost`, and the attempt's checkpoint stops before the platform
+    call: a worker that cannot prove it still holds the row never sends.
+    """
+
+    def __init__(self, store: Store, row: DeliveryRow, lease: float) -> None:
         self.store = store
-        self.delivery_id = delivery_id
-        self.owner = owner
+        self.row = row
         self.lease = lease
-        self.clock = clock
+        self.lost = threading.Event()
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
 
     def _run(self) -> None:
         while not self._done.wait(self.lease / 3):
             try:
-                self.store.renew_lease(self.delivery_id, self.owner, self.clock() + self.lease)
-            except Exception as exc:  # the store is down: the tick's own failure says so
+                renewed = self.store.renew_lease(self.row, self.lease)
+            except Exception as exc:  # the store is down: the attempt cannot prove its lease
                 log.warning(f"could not renew a delivery lease: {type(exc).__name__}")
                 log.debug("the lease renewal's failure in full", exc_info=exc)
+                renewed = False
+            if not renewed:
+                self.lost.set()
+                log.warning(
+                    "delivery lease lost: the attempt stops before its next platform call",
+                    extra={"platform": self.row.platform, "delivery": self.row.id},
+                )
+                return
+
+    def check(self) -> None:
+        if self.lost.is_set():
+            raise LeaseLost("the lease could not be renewed")
 
     def __enter__(self) -> _LeaseKeeper:
         self._thread.start()

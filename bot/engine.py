@@ -64,7 +64,7 @@ class CycleReport:
     @property
     def failed(self) -> bool:
         return any(f.status in ("error", "gone") for f in self.feeds) or any(
-            d.status == S.FAILED for d in self.deliveries
+            d.status in (S.FAILED, S.NEEDS_ATTENTION) for d in self.deliveries
         )
 
     def merge(self, reports: Sequence[DeliveryReport]) -> None:
@@ -141,6 +141,7 @@ class Engine:
             rng=rng,
             credential_hint=lambda p: " and ".join(credential_variables(p)) or p,
             stop=self.stop_event,
+            http_timeout=settings.http_timeout,
         )
 
     def stop(self) -> None:
@@ -152,6 +153,7 @@ class Engine:
     def tick(self, *, poll: bool = True, force: bool = False) -> CycleReport:
         """One cycle. `force` polls feeds even if another worker polled them this interval."""
         report = CycleReport()
+        self.admit_new_platforms()
         report.merge(self.deliverer.reconcile())
         self.settle_approvals()
         if poll and not self.stop_event.is_set():
@@ -165,6 +167,20 @@ class Engine:
                 report.deliveries.append(report_for(row))
         self.store.set_meta("last_tick_at", repr(self.clock()))
         return report
+
+    def admit_new_platforms(self) -> None:
+        """A platform configured for the first time on a store with stories gets its share of
+        them by NEW_PLATFORM_BACKLOG (see bot.platform_backlog), once."""
+        from bot.platform_backlog import admit_new_platforms
+
+        admit_new_platforms(
+            self.store,
+            self.publishers,
+            backlog=self.settings.new_platform_backlog,
+            max_age=self.settings.max_story_age,
+            now=self.clock(),
+            compose=self._compose_one,
+        )
 
     # --- polling -----------------------------------------------------------------------------
 
@@ -201,7 +217,12 @@ class Engine:
             # Stories first, validators last: a crash in between only re-fetches.
             self.store.add_skipped(batch.skipped, now)
             self._queue(batch, report, now)
-            self.store.feeds_polled(batch.updates, now)
+            written = self.store.feeds_polled(batch.updates, now)
+            if written < len(batch.updates):  # the stories are in; only validators are lost
+                log.warning(
+                    "feed lease lost during the poll: another worker polled some of these feeds",
+                    extra={"feeds": len(batch.updates) - written},
+                )
             if len(rows) < share:
                 break
         finished = self.clock()
@@ -226,6 +247,8 @@ class Engine:
             result.permanent_url,
             self._next_due(now),
             initialized=row.initialized,
+            lease_owner=row.lease_owner,
+            lease_token=row.lease_token,
         )
         body = result.body or b""
         digest = None if result.not_modified else content_digest(body)
@@ -286,7 +309,7 @@ class Engine:
         failures = row.failures + 1
         delay = feed_backoff(failures, retry_after=error.retry_after)
         self.store.feed_failed(
-            row.id, now, error.reason, next_poll_at=now + delay, disabled=error.gone
+            row, now, error.reason, next_poll_at=now + delay, disabled=error.gone
         )
         if error.gone:
             log.error(
@@ -490,20 +513,22 @@ class Engine:
         if fetch_page:
             story = self._with_image_if_needed(story)
         story = self._vetted_image(story)
-        day = datetime.fromtimestamp(self.clock(), self.settings.tz).date()  # UTM's {date}
-        out: list[NewDelivery] = []
-        for name, publisher in self.publishers.items():
-            try:
-                post = self.composer.compose(story, name, publisher.limits, day=day)
-            except Unsuitable as exc:  # no valid post can exist (e.g. a URL over the limit)
-                empty = Post(name, "", story_url=story.url, image_url=story.image_url)
-                out.append(NewDelivery(name, empty, S.SKIPPED.value, exc.message))
-                continue
-            if publisher.limits.requires_image and not post.image_url:
-                out.append(NewDelivery(name, post, S.SKIPPED.value, "no image"))
-            else:
-                out.append(NewDelivery(name, post))
-        return out
+        return [self._compose_for(story, name) for name in self.publishers]
+
+    def _compose_one(self, story: Story, name: str) -> NewDelivery:
+        return self._compose_for(self._vetted_image(self._with_image_if_needed(story)), name)
+
+    def _compose_for(self, story: Story, name: str) -> NewDelivery:
+        publisher = self.publishers[name]
+        try:
+            day = datetime.fromtimestamp(self.clock(), self.settings.tz).date()  # UTM's {date}
+            post = self.composer.compose(story, name, publisher.limits, day=day)
+        except Unsuitable as exc:  # no valid post can exist (e.g. a URL over the limit)
+            empty = Post(name, "", story_url=story.url, image_url=story.image_url)
+            return NewDelivery(name, empty, S.SKIPPED.value, exc.message)
+        if publisher.limits.requires_image and not post.image_url:
+            return NewDelivery(name, post, S.SKIPPED.value, "no image")
+        return NewDelivery(name, post)
 
     def _vetted_image(self, story: Story) -> Story:
         """A story whose image the policy refuses goes on without it: no platform is handed a

@@ -2,6 +2,7 @@
 
     BotError
     ├─ ConfigError           bad or missing setting: exit 2 at start, naming the variable
+    ├─ LeaseLost             the claimed row is someone else's now: dropped, nothing sent
     ├─ FeedError             this feed is skipped this tick, with backoff; others go on
     └─ PublishError(platform)
        ├─ AuthError          bad or expired token: the platform is paused and reported loudly
@@ -29,6 +30,11 @@ class ConfigError(BotError):
     def __init__(self, message: str, variable: str | None = None) -> None:
         super().__init__(message)
         self.variable = variable
+
+
+class LeaseLost(BotError):
+    """The row a worker was handling is no longer under the lease it claimed it with (another
+    worker took it over after a pause, or the renewal failed): stop before any further step."""
 
 
 class FeedError(BotError):

@@ -33,12 +33,13 @@ from datetime import UTC, datetime
 from bot.app import App, make_http, network_policy
 from bot.compose import ALT_TEXT_MAX
 from bot.compose.text import clean, count_hashtags, count_mentions, neutralise
-from bot.delivery import DeliveryReport, report_for
-from bot.errors import ConfigError, FeedError
+from bot.delivery import DeliveryReport, report_for, verdict
+from bot.errors import ConfigError, FeedError, PublishError
 from bot.feeds.article import fetch_article
 from bot.feeds.normalize import canonical_url
 from bot.manual_image import ManualImage, load_image
 from bot.models import DeliveryStatus, Limits, Post, Story
+from bot.platforms.base import Publisher
 from bot.post_time import describe
 from bot.store import DeliveryRow, NewDelivery
 
@@ -257,7 +258,8 @@ def _announce(
     }
     at = request.at
     if request.dry_run:
-        return ManualResult([_preview(d, at) for d in _new(posts, at)], 0)
+        publishers = app.engine.publishers
+        return ManualResult([_preview(publishers[d.platform], d, at) for d in _new(posts, at)], 0)
 
     now = clock()
     if image is not None:
@@ -430,7 +432,9 @@ def _story_post(
     if request.dry_run:
         return ManualResult(
             [
-                _preview(replace(d, next_attempt_at=at or 0.0), at)
+                _preview(
+                    app.engine.publishers[d.platform], replace(d, next_attempt_at=at or 0.0), at
+                )
                 if d.status != S.SKIPPED
                 else _report(None, d, S.SKIPPED)
                 for d in posts.values()
@@ -499,6 +503,15 @@ def _story_one(
             error="a post of this story is being sent right now; try again shortly",
         )
         return report, False
+    waiting = [d for d in existing if d.status in (S.UNCONFIRMED, S.NEEDS_ATTENTION)]
+    if waiting and not force:
+        row = waiting[0]
+        refusal = (
+            f"an earlier attempt on {platform} may have gone out and could not be confirmed yet; "
+            f"check the account, then run `resolve {row.id} --published URL` or "
+            f"`resolve {row.id} --not-published` (or use --force to post again)"
+        )
+        return report_for(row, row.status, error=refusal), False
     pending = [d for d in existing if d.status in (S.QUEUED, S.DEFERRED)]
     now = clock()
     due = at if at is not None else 0.0
@@ -619,7 +632,12 @@ def _settled(app: App, story_id: int, report: DeliveryReport) -> DeliveryReport:
     return report
 
 
-def _preview(d: NewDelivery, at: float | None) -> DeliveryReport:
+def _preview(publisher: Publisher, d: NewDelivery, at: float | None) -> DeliveryReport:
+    """A dry run runs the checks a live post makes before sending, and says what they decide."""
+    try:
+        publisher.preflight(d.post)
+    except PublishError as exc:
+        return replace(_report(None, d, verdict(exc)), error=exc.message)
     report = _report(None, d, S.DRY_RUN)
     report.next_attempt_at = at
     return report

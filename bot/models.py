@@ -78,7 +78,10 @@ class DeliveryStatus(StrEnum):
 
     queued -> sending -> published | deferred | skipped | failed; dry_run is the terminal state
     of a delivery that the dry-run publisher reported instead of sending; cancelled is a queued or
-    deferred delivery a person stopped (`cancel`) before any worker claimed it: never sent.
+    deferred delivery a person stopped (`cancel`) before any worker claimed it: never sent. An
+    attempt whose outcome is unknown (answer lost) and whose look-up failed is `unconfirmed`: it
+    waits and is looked up again, never re-sent blindly; after repeated failed look-ups over
+    hours it is `needs_attention` (still looked up, and a person may settle it with `resolve`).
     With APPROVAL, a new delivery starts as pending_approval and becomes queued (approved) or
     skipped (rejected).
     """
@@ -92,6 +95,8 @@ class DeliveryStatus(StrEnum):
     DRY_RUN = "dry_run"
     CANCELLED = "cancelled"
     PENDING_APPROVAL = "pending_approval"
+    UNCONFIRMED = "unconfirmed"
+    NEEDS_ATTENTION = "needs_attention"
 
 
 TERMINAL_STATUSES = frozenset(

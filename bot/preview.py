@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.app import make_fetcher, make_http, network_policy
 from bot.compose import Composer
-from bot.errors import ConfigError, FeedError
+from bot.delivery import verdict
+from bot.errors import ConfigError, FeedError, PublishError
 from bot.feeds.article import fetch_article, with_og_image
 from bot.feeds.fetch import FeedRequest
 from bot.feeds.filters import StoryFilter, age_reason
 from bot.feeds.normalize import canonical_url
 from bot.feeds.sandbox import parse_bounded
 from bot.models import Platform, Story
-from bot.platforms import limits_for
+from bot.platforms import Publisher, build_publishers, limits_for
 from bot.settings import Settings
 from bot.store import Store
 
@@ -118,28 +119,58 @@ def preview_posts(
     if any(limits_for(name).requires_image for name in names):
         stories = [_with_page_image(settings, story) for story in stories]
     rows: list[dict[str, Any]] = []
-    for story in stories:
-        skip = _skip_reason(settings, story, now)
-        for name in names:
-            limits = limits_for(name)
-            post = composer.compose(story, name, limits)
-            warnings = list(post.warnings)
-            if skip:
-                warnings.append(f"the worker would skip this story: {skip}")
-            if limits.requires_image and not post.image_url:
-                warnings.append(f"no image: {name} will skip this story")
-            rows.append(
-                {
-                    "platform": name,
-                    "title": story.title,
-                    "story_url": story.url,
-                    "text": post.text,
-                    "link": post.link,
-                    "image_url": post.image_url,
-                    "length": composer.measure(name, post.text, limits),
-                    "limit": limits.max_length,
-                    "weighted": limits.weighted,
-                    "warnings": warnings,
-                }
-            )
+    http = make_http(settings)
+    checkers = build_publishers(replace(settings, platforms=tuple(names)), dry_run=True, http=http)
+    try:
+        for story in stories:
+            rows += _rows_for(story, names, composer, checkers, _skip_reason(settings, story, now))
+    finally:
+        for checker in checkers.values():
+            checker.close()
+        http.close()
     return Preview(rows, feed_errors)
+
+
+def _rows_for(
+    story: Story,
+    names: Sequence[str],
+    composer: Composer,
+    checkers: Mapping[str, Publisher],
+    skip: str | None,
+) -> list[dict[str, Any]]:
+    """One row per platform: the post, and what a live run would do with it, from the same
+    checks it makes before sending (a `dry_run` status means it would be posted)."""
+    rows: list[dict[str, Any]] = []
+    for name in names:
+        limits = limits_for(name)
+        post = composer.compose(story, name, limits)
+        warnings = list(post.warnings)
+        status = "dry_run"
+        if skip:
+            warnings.append(f"the worker would skip this story: {skip}")
+            status = "skipped"
+        elif limits.requires_image and not post.image_url:
+            warnings.append(f"no image: {name} will skip this story")
+            status = "skipped"
+        else:
+            try:
+                checkers[name].preflight(post)
+            except PublishError as exc:
+                status = verdict(exc).value
+                warnings.append(f"a live run would record this as {status}: {exc.message}")
+        rows.append(
+            {
+                "platform": name,
+                "title": story.title,
+                "story_url": story.url,
+                "text": post.text,
+                "link": post.link,
+                "image_url": post.image_url,
+                "length": composer.measure(name, post.text, limits),
+                "limit": limits.max_length,
+                "weighted": limits.weighted,
+                "warnings": warnings,
+                "status": status,
+            }
+        )
+    return rows

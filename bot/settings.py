@@ -138,6 +138,8 @@ class Settings:
     dry_run: bool = False
     database_url: str = "sqlite:///data/bot.db"
     backlog: Backlog = field(default_factory=lambda: Backlog("skip"))
+    new_platform_backlog: Backlog = field(default_factory=lambda: Backlog("skip"))
+    """For a platform added to a store that already has stories: which of them it gets."""
     handles: Mapping[str, str] = field(default_factory=dict)
     log_level: str = "INFO"
     log_format: str = "text"
@@ -319,6 +321,8 @@ def load_settings(
     platforms = r.get("PLATFORMS", parse_platforms, ())
     if not platforms:
         platforms = tuple(name for name, group in configured.items() if group is not None)
+        if not platforms and is_dry:  # a dry run needs no credentials: show every platform
+            platforms = tuple(p.value for p in Platform)
     elif not is_dry:
         for name in platforms:
             if configured[name] is None:
@@ -357,6 +361,7 @@ def load_settings(
         dry_run=is_dry,
         database_url=resolve_sqlite_path(database_url, database_base),
         backlog=r.get("BACKLOG", parse_backlog, Backlog("skip")),
+        new_platform_backlog=r.get("NEW_PLATFORM_BACKLOG", parse_backlog, Backlog("skip")),
         handles=handles,
         log_level=r.get("LOG_LEVEL", parse_log_level, "INFO"),
         log_format=r.get("LOG_FORMAT", lambda n, v: parse_choice(n, v, ("text", "json")), "text"),

@@ -104,6 +104,7 @@ def gather_status(store: Store, settings: Settings, now: float) -> dict[str, Any
             "last_success_at": _iso(s.get("last_success_at")),
             "last_error": s.get("last_error"),
             "last_error_at": _iso(s.get("last_error_at")),
+            **_uncertain(store, name, c),
         }
     rows = {f.url: f for f in store.feed_rows()}
     feeds = []
@@ -149,6 +150,29 @@ def gather_status(store: Store, settings: Settings, now: float) -> dict[str, Any
         "platforms": platforms,
         "spend": spend_status(store, settings, now),
         "feeds": feeds,
+        "unconfirmed_deliveries": [
+            {
+                "delivery_id": row.id,
+                "platform": row.platform,
+                "status": row.status,
+                "story_url": row.post.story_url,
+                "reason": row.reason,
+                "next_lookup_at": _iso(row.next_attempt_at),
+            }
+            for row in store.deliveries_unconfirmed()
+        ],
+    }
+
+
+def _uncertain(store: Store, name: str, counts: dict[str, Any]) -> dict[str, Any]:
+    """Deliveries whose outcome is not known yet, and how a platform added later was started."""
+    added = store.platform_admission(name)
+    if added is not None:
+        added = {**added, "at": _iso(added.get("at"))}
+    return {
+        "unconfirmed": counts.get("unconfirmed", 0),
+        "needs_attention": counts.get("needs_attention", 0),
+        "added_to_store": added,
     }
 
 
@@ -266,6 +290,14 @@ def format_status(status: dict[str, Any]) -> str:
             lines.append(f"{'':<10}last error {when(p['last_error_at'])}: {p['last_error']}")
         if p["last_success_at"]:
             lines.append(f"{'':<10}last success: {when(p['last_success_at'])}")
+        lines += _uncertain_lines(p)
+    for item in status.get("unconfirmed_deliveries", []):
+        head = "NEEDS ATTENTION" if item["status"] == "needs_attention" else "unconfirmed"
+        lines.append(
+            f"{head}: delivery {item['delivery_id']} ({item['platform']}, {item['story_url']}): "
+            f"{item['reason']}; next look-up {item['next_lookup_at']}; settle it by hand with "
+            f"`resolve {item['delivery_id']} --published URL` or `--not-published`"
+        )
     spend = format_spend(status["spend"]) if status.get("spend") else []
     lines += ["", *spend] if spend else []
     lines += ["", "feeds:"]
@@ -282,3 +314,19 @@ def format_status(status: dict[str, Any]) -> str:
             )
     lines += ["", f"store: schema version {status['schema_version']}"]
     return "\n".join(lines)
+
+
+def _uncertain_lines(p: dict[str, Any]) -> list[str]:
+    lines = []
+    if p.get("unconfirmed") or p.get("needs_attention"):
+        lines.append(
+            f"{'':<10}unconfirmed: {p['unconfirmed']} (looked up again on the retry backoff), "
+            f"needs attention: {p['needs_attention']}"
+        )
+    added = p.get("added_to_store")
+    if added:
+        lines.append(
+            f"{'':<10}added to this store {added['at']}: NEW_PLATFORM_BACKLOG={added['backlog']} "
+            f"({added['queued']} earlier stories to post, {added['skipped']} skipped)"
+        )
+    return lines

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.botenv import bot_env, run_main, write_feed
-from tests.fakes.platform_server import FakePlatformServer, graph_error
+from tests.fakes.platform_server import FakePlatformServer, graph_error, x_problem
 from tests.test_cli_post import json_lines, platform_env
 
 
@@ -29,8 +29,10 @@ def test_good_credentials_print_each_account_with_one_call_each(
     assert f"facebook: ok, posting as {server.page_name}" in result.stdout
     assert f"instagram: ok, posting as @{server.ig_username}" in result.stdout
     calls = server.requests[before:]
-    # cheap: one look-up each, and for each Graph token what it is (debug_token); nothing posted
-    assert len(calls) == 5 and {r.method for r in calls} == {"GET"}
+    # cheap: one look-up each, for each Graph token what it is (debug_token), and one read of
+    # X's own timeline (confirming a post after a lost answer needs it); nothing posted
+    assert len(calls) == 6 and {r.method for r in calls} == {"GET"}
+    assert "  reads its own posts: yes" in result.stdout
     assert len([r for r in calls if r.path.endswith("/debug_token")]) == 2
     assert "  token type: PAGE" in result.stdout and "  expires: never" in result.stdout
     as_json = run_main(["check", "--json"], env, tmp_path)
@@ -148,3 +150,23 @@ def test_network_failures_are_told_apart_from_refused_credentials(
         r["platform"]: r for r in json_lines(run_main(["check", "--json"], env, tmp_path).stdout)
     }
     assert rows["facebook"]["problem"] == "credentials" and rows["facebook"]["host"] is None
+
+
+def test_check_says_when_x_cannot_read_its_own_posts(
+    server: FakePlatformServer, tmp_path: Path
+) -> None:
+    env = platform_env(server, tmp_path, PLATFORMS="twitter")
+    refusal = x_problem(
+        403,
+        "Client Forbidden",
+        "When authenticating requests to the Twitter API v2 endpoints, you must use keys and "
+        "tokens from a Twitter developer App that is attached to a Project.",
+        "https://api.twitter.com/2/problems/client-not-enrolled",
+    )
+    server.fail("GET", "/2/users/*/tweets", status=403, body=refusal, times=2)
+    result = run_main(["check"], env, tmp_path)
+    assert result.returncode == 0, result.stderr  # posting works; recovery is what is degraded
+    assert f"twitter: ok, posting as @{server.x_username}" in result.stdout
+    assert "CANNOT read its own posts" in result.stdout and "resolve" in result.stdout
+    [row] = json_lines(run_main(["check", "--json"], env, tmp_path).stdout)
+    assert any("CANNOT read its own posts" in line for line in row["access"])

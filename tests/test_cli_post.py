@@ -183,6 +183,7 @@ def test_force_on_x_with_the_same_text_says_nothing_new_was_posted(
 ) -> None:
     url, story = articles.page("x-duplicate", title="Signet sells its Zales outlets")
     env = platform_env(server, tmp_path, PLATFORMS="twitter")
+    server.x_refuse_duplicates = True  # X's own refusal, switched on for this test only
     assert run_main(["post", url], env, tmp_path).returncode == 0
     forced = run_main(["post", url, "--force", "--json"], env, tmp_path)
     [line] = json_lines(forced.stdout)
@@ -193,6 +194,7 @@ def test_force_on_x_with_the_same_text_says_nothing_new_was_posted(
     )
     assert other.returncode == 0, other.stderr
     assert posts_for(server, story)["twitter"] == 2
+    server.x_refuse_duplicates = False
 
 
 def test_text_too_long_for_x_is_a_usage_error_showing_the_weighted_length(

@@ -43,7 +43,13 @@ def test_preview_of_the_feed_publishes_nothing_and_a_later_poll_still_posts(
     result = run_main(["preview", "--json"], env, tmp_path)
     assert result.returncode == 0, result.stderr
     rows = json_lines(result.stdout)
-    assert len(server.requests) == before  # no request reached any platform
+    # Nothing was published: only the reads a live run makes before sending (image, quota).
+    reads = server.requests[before:]
+    assert {r.method for r in reads} <= {"GET", "HEAD"}
+    assert {r.path.rsplit("/", 1)[-1] for r in reads if r.method == "GET"} <= {
+        "content_publishing_limit"
+    }
+    assert {r["status"] for r in rows} == {"dry_run"}  # a live run posts every one
     assert {(r["platform"], r["story_url"]) for r in rows} == {
         (p, u) for p in PLATFORMS for u in ("https://news.example.com/story-811/", page_url)
     }

@@ -53,11 +53,13 @@ def env_for(server: FakePlatformServer, tmp: Path, feed: str, **extra: str) -> d
         FACEBOOK_PAGE_ACCESS_TOKEN=server.page_token,
         INSTAGRAM_USER_ID=server.ig_user_id,
         GRAPH_API_BASE_URL=server.base_url,
-        HTTP_TIMEOUT="10s",
-        # Crash tests push every story out at once: set explicitly, both caps lift the defaults
-        MAX_POSTS_PER_HOUR="10000",
-        MAX_NEW_PER_FEED="10000",
-        **extra,
+        **{
+            "HTTP_TIMEOUT": "10s",
+            # Crash tests push every story out at once: set explicitly, both caps lift the defaults
+            "MAX_POSTS_PER_HOUR": "10000",
+            "MAX_NEW_PER_FEED": "10000",
+            **extra,
+        },
     )
 
 

@@ -60,8 +60,8 @@ class ScriptedPublisher(Publisher):
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    s = Store.open(f"sqlite:///{tmp_path / 'bot.db'}")
+def store(tmp_path: Path, clock: FakeClock) -> Store:
+    s = Store.open(f"sqlite:///{tmp_path / 'bot.db'}", db_clock=clock)
     yield s
     s.close()
 
@@ -120,17 +120,19 @@ def test_stale_sending_is_reconciled_before_anything_is_sent(
 ) -> None:
     delivery_id = queue_one(store, clock)
     [row] = store.claim_due("twitter", clock(), "dead-worker", 60)
-    store.mark_sending(row.id, clock())  # ...and the worker died
+    store.mark_sending(row, 60)  # ...and the worker died
     pub = ScriptedPublisher([PublishResult("9")], find=[Transient("twitter", "503"), None])
     d = deliverer(store, pub, clock, owner="w2")
     clock.advance(61)
+    assert d.reconcile() == []  # the lease ran out, but a call may still land: wait
+    assert pub.calls == []
+    clock.advance(20)  # lease + HTTP_TIMEOUT
     [unsure] = d.reconcile()
-    assert unsure.status == "sending"  # could not tell: not re-sent
+    assert unsure.status == "unconfirmed"  # could not tell: not re-sent, waits for a look-up
+    assert d.drain() == []  # not due again before its backoff
     assert pub.calls == ["find"]
-    clock.advance(61)
-    [requeued] = d.reconcile()
-    assert requeued.status == "queued"
-    [sent] = d.drain()
+    clock.advance(3600)
+    [sent] = d.drain()  # looked up again: not there, so now it is sent
     assert sent.status == "published"
     assert pub.calls == ["find", "find", "publish"]
     assert store.delivery(delivery_id).status == "published"
@@ -145,3 +147,60 @@ def test_an_adapter_bug_is_a_transient_failure_not_a_crash(store: Store, clock: 
     queue_one(store, clock)
     [row] = deliverer(store, Broken([]), clock).drain()
     assert row.status == "deferred" and "KeyError" in (row.error or "")
+
+
+def test_a_refused_look_up_never_fails_nor_pauses_and_a_later_one_decides(
+    store: Store, clock: FakeClock
+) -> None:
+    """Answer lost, then X refuses timeline reads (403 client-not-enrolled) three times."""
+    refused = AuthError("twitter", "client-not-enrolled", code="403")
+    pub = ScriptedPublisher(
+        [Transient("twitter", "read timed out")],
+        find=[refused, refused, refused, PublishResult("42", "https://x.com/a/status/42")],
+    )
+    d = deliverer(store, pub, clock)
+    delivery_id = queue_one(store, clock)
+    [first] = d.drain()
+    assert first.status == "deferred"
+    seen = []
+    for _ in range(3):
+        clock.advance(3600)
+        [report] = d.drain()
+        seen.append(report.status)
+        assert "client-not-enrolled" in (report.error or "")
+        assert report.next_attempt_at is not None
+    assert seen == ["unconfirmed"] * 3
+    assert not store.platform_states().get("twitter", {}).get("paused")
+    clock.advance(3600)
+    [done] = d.drain()
+    assert (done.status, done.remote_id) == ("published", "42")
+    assert pub.calls == ["publish", "find", "find", "find", "find"]  # never sent twice
+    assert store.delivery(delivery_id).status == "published"
+
+
+def test_look_ups_failing_for_hours_ask_for_a_person_with_the_account_url(
+    store: Store, clock: FakeClock
+) -> None:
+    class WithAccount(ScriptedPublisher):
+        def account_url(self) -> str | None:
+            return "https://x.com/jcktest"
+
+    broken = Transient("twitter", "503 Service Unavailable")
+    pub = WithAccount([Transient("twitter", "dropped")], find=[broken] * 8 + [None])
+    pub.publish_script.append(PublishResult("77"))
+    d = deliverer(store, pub, clock)
+    delivery_id = queue_one(store, clock)
+    d.drain()
+    statuses = []
+    for _ in range(8):
+        clock.advance(3600)
+        statuses.append(d.drain()[0].status)
+    assert statuses[:6] == ["unconfirmed"] * 6  # many failures, but not yet over 6 hours
+    assert statuses[6:] == ["needs_attention"] * 2
+    row = store.delivery(delivery_id)
+    assert "https://x.com/jcktest" in (row.reason or "")
+    assert f"resolve {delivery_id} --published URL" in (row.reason or "")
+    assert "publish" not in pub.calls[1:]
+    clock.advance(3600)
+    [sent] = d.drain()  # still looked up; a look-up that works settles it
+    assert sent.status == "published" and sent.remote_id == "77"

@@ -28,7 +28,7 @@ def clock() -> FakeClock:
 def app_for(tmp: Path, clock: FakeClock, urls: list[str]) -> App:
     env = bot_env(tmp, FEED_URLS=" ".join(urls), DRY_RUN="true", PLATFORMS="twitter",
                   POLL_INTERVAL="10m")  # fmt: skip
-    return build_app(load_settings(env, tmp), clock=clock)
+    return build_app(load_settings(env, tmp), clock=clock, db_clock=clock)
 
 
 def feed_state(app: App, url: str) -> object:

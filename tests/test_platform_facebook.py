@@ -80,6 +80,7 @@ def test_photo_mode_without_an_image_falls_back_to_a_link_post(server: FakePlatf
 
 
 def test_duplicate_message_is_already_published(server: FakePlatformServer) -> None:
+    server.fb_refuse_duplicates = True  # (fake option) Graph's 506, where a Page answers it
     publisher = make(server)
     publisher.publish(Post("facebook", "Twice"))
     with pytest.raises(AlreadyPublished, match="Duplicate status message"):

@@ -75,12 +75,19 @@ def test_publish_waits_for_the_container_with_backoff(
     checkpoints: list[dict[str, str]] = []
 
     def checkpoint(handles: dict[str, str]) -> None:
-        assert server.ig_media == [], "the checkpoint must come before media_publish"
+        if "media_id" not in handles:
+            assert server.ig_media == [], "the container checkpoints come before media_publish"
         checkpoints.append(dict(handles))
 
     result = make(server, fake_time).publish(post(server, alt_text="gold ring"), checkpoint)
     (container_id,) = server.ig_containers
-    assert checkpoints == [{"container_id": container_id}]
+    (media,) = server.ig_media
+    # Kept at once, proven again right before publishing, then the media id once known.
+    assert checkpoints == [
+        {"container_id": container_id},
+        {"container_id": container_id},
+        {"container_id": container_id, "media_id": media["id"]},
+    ]
     assert fake_time.sleeps == [0.5, 1.0, 2.0]
     (media,) = server.ig_media
     assert (result.remote_id, result.container_id) == (media["id"], container_id)
@@ -201,9 +208,11 @@ def test_finished_container_is_not_found_and_is_reused(
     with pytest.raises(Transient):
         publisher.publish(the_post, lambda h: handles.append(dict(h)))
     assert publisher.find(the_post, since(), handles[0]) is None
+    assert len(handles) == 2  # kept after creation, checked again before media_publish
     result = publisher.publish(the_post, lambda h: handles.append(dict(h)), handles[0])
-    assert len(server.ig_containers) == 1 and len(handles) == 1
-    assert result.container_id == handles[0]["container_id"]
+    assert len(server.ig_containers) == 1
+    assert {h["container_id"] for h in handles} == {result.container_id}
+    assert handles[-1] == {"container_id": result.container_id, "media_id": result.remote_id}
     assert len(server.ig_media) == 1
 
 
@@ -217,7 +226,22 @@ def test_expired_container_in_recovery_gets_a_new_one(
         publisher.publish(post(server), lambda h: handles.append(dict(h)))
     server.ig_next_outcome = None
     result = publisher.publish(post(server), lambda h: handles.append(dict(h)), handles[0])
-    assert len(handles) == 2 and result.container_id == handles[1]["container_id"]
+    assert len(handles) == 4 and result.container_id == handles[1]["container_id"]
+    assert result.container_id != handles[0]["container_id"]
+
+
+def test_a_kept_media_id_settles_a_retry_without_a_second_post(
+    server: FakePlatformServer, fake_time: FakeTime
+) -> None:
+    """The answer to media_publish was read, then the worker died before recording it."""
+    publisher = make(server, fake_time)
+    handles: list[dict[str, str]] = []
+    made = publisher.publish(post(server), lambda h: handles.append(dict(h)))
+    kept = handles[-1]
+    assert kept["media_id"] == made.remote_id
+    assert publisher.find(post(server), since(), kept) == made
+    again = publisher.publish(post(server), lambda h: handles.append(dict(h)), kept)
+    assert again.remote_id == made.remote_id and len(server.ig_media) == 1
 
 
 def test_find_without_container_matches_the_caption(

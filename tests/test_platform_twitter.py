@@ -270,6 +270,7 @@ def test_error_rows(
 
 
 def test_duplicate_text_is_already_published(server: FakePlatformServer) -> None:
+    server.x_refuse_duplicates = True  # X's refusal, an option of the fake
     publisher = make(server)
     publisher.publish(Post("twitter", "Same words twice"))
     with pytest.raises(AlreadyPublished, match="duplicate content"):

@@ -14,7 +14,7 @@ from bot.delivery import Deliverer
 from bot.errors import AuthError, ConfigError
 from bot.models import DeliveryStatus, Post, PublishResult
 from bot.pacing import Pacing
-from bot.store import NewDelivery, Store
+from bot.store import NewDelivery, Store, worker_id
 from bot.store.schema import deliveries
 from tests.conftest import FakeClock
 from tests.test_deliverer import ScriptedPublisher
@@ -25,7 +25,7 @@ S = DeliveryStatus
 
 @pytest.fixture
 def store(database_url: str) -> Store:
-    s = Store.open(database_url)
+    s = Store.open(database_url, db_clock=FakeClock(NOW))  # leases: the database's clock
     yield s
     s.close()
 
@@ -80,7 +80,7 @@ def test_cancel_leaves_a_claimed_delivery_alone_and_says_so(store: Store) -> Non
     assert out.exit_code == 1 and out.lines[0].startswith("NOT cancelled")
     assert "being sent right now" in out.lines[0]
     assert store.delivery(did).status == "queued"  # the worker's claim stands
-    store.mark_sending(row.id, NOW + 1)
+    store.mark_sending(row, 60)
     out = qc.cancel(store, str(did), now=NOW + 2)
     assert out.exit_code == 1 and "being sent right now" in out.lines[0]
     assert store.delivery(did).status == "sending"
@@ -127,10 +127,9 @@ def test_cancel_of_a_deferred_retry_warns_when_an_attempt_may_have_gone_out(
 
 
 def test_cancel_frees_the_claim_of_a_worker_that_was_killed(store: Store) -> None:
-    import socket
-
     did = delivery_id(store, add(store, 1))
-    store.claim_due("twitter", NOW, f"{socket.gethostname()}:999999999:abc", 3600)
+    host, _, rand, space = worker_id().split(":")
+    store.claim_due("twitter", NOW, f"{host}:999999999:{rand}:{space}", 3600)  # pid gone
     assert qc.cancel(store, str(did), now=NOW + 1).exit_code == 0
     assert store.delivery(did).status == "cancelled"
 
@@ -188,7 +187,7 @@ def test_a_claim_and_a_cancel_racing_never_both_win(store: Store) -> None:
         assert claimed != cancelled
         assert store.delivery(did).status == ("queued" if claimed else "cancelled")
         if claimed:
-            store.release([did], "w1")
+            store.release([store.delivery(did)])
             set_status(store, did, "published")
 
 
@@ -274,8 +273,8 @@ def test_a_platform_paused_by_hand_has_nothing_claimed_until_resumed(store: Stor
 def test_pause_tells_of_a_post_being_sent_right_now(store: Store) -> None:
     did = delivery_id(store, add(store, 1))
     add(store, 2)
-    store.claim_due("twitter", NOW, "w1", 60)
-    store.mark_sending(did, NOW)
+    [row] = store.claim_due("twitter", NOW, "w1", 60)
+    store.mark_sending(row, 60)
     out = qc.pause(store, "twitter", now=NOW + 1)
     assert "1 delivery(ies) wait" in out.lines[0]
     assert f"a worker is sending 1 right now (delivery {did})" in out.lines[1]

@@ -31,8 +31,9 @@ from sqlalchemy.engine import Engine
 from bot.engine import FRESH_SHARE
 from bot.models import DeliveryStatus, Post, Story
 from bot.settings import PROJECT_ROOT
-from bot.store import NewDelivery, Store
+from bot.store import NewDelivery, Store, worker_id
 from tests.botenv import Item, bot_env, rss, run_main, write_feed
+from tests.conftest import FakeClock
 from tests.fakes.feed_server import FeedServer
 from tests.test_crash import SlowServer, counts, env_for
 
@@ -381,47 +382,53 @@ def test_concurrent_feed_claims_give_each_feed_to_one_worker(database_url: str) 
 
 def test_other_hosts_claims_are_taken_over_only_after_their_lease(database_url: str) -> None:
     """We cannot see whether a process on another machine is alive: only its lease tells."""
-    store = Store.open(database_url)
+    db_clock = FakeClock(NOW)
+    store = Store.open(database_url, db_clock=db_clock)
     try:
         [delivery_id] = _queue(store, 1)
-        owner = f"{OTHER_HOST}:{os.getpid()}:abc123"  # even a pid that is alive here
+        rand = worker_id().split(":")[2]
+        owner = f"{OTHER_HOST}:{os.getpid()}:{rand}:0123456789ab"  # even a pid alive here
         [row] = store.claim_due("twitter", NOW, owner, 60)
-        store.mark_sending(row.id, NOW)
+        store.mark_sending(row, 60)
         feed_url = "https://example.com/feed/"
         store.ensure_feeds([feed_url])
         [feed] = store.claim_feeds([feed_url], NOW, owner, 60)
 
-        assert store.expire_dead_leases(NOW + 1) == 0
-        assert store.claim_stale_sending(NOW + 59.9, "w2", 60) == []
-        assert store.claim_due("twitter", NOW + 59.9, "w2", 60) == []
-        assert store.claim_feeds([feed_url], NOW + 59.9, "w2", 60) == []
+        db_clock.advance(59.9)
+        assert store.expire_dead_leases() == 0
+        assert store.claim_stale_sending(NOW, "w2", 60) == []
+        assert store.claim_due("twitter", NOW, "w2", 60) == []
+        assert store.claim_feeds([feed_url], NOW, "w2", 60) == []
 
-        [stale] = store.claim_stale_sending(NOW + 60.1, "w2", 60)
+        db_clock.advance(0.2)
+        [stale] = store.claim_stale_sending(NOW, "w2", 60)
         assert (stale.id, stale.status, stale.attempts) == (delivery_id, "sending", 1)
-        [again] = store.claim_feeds([feed_url], NOW + 60.1, "w2", 60)
+        [again] = store.claim_feeds([feed_url], NOW, "w2", 60)
         assert again.id == feed.id
         # The new owner's lease now keeps the old one (and everyone else) out.
-        assert not store.renew_lease(delivery_id, owner, NOW + 500)
-        assert store.claim_stale_sending(NOW + 61, OTHER_HOST, 60) == []
+        assert not store.renew_lease(row, 500)
+        db_clock.advance(1)
+        assert store.claim_stale_sending(NOW, OTHER_HOST, 60) == []
     finally:
         store.close()
 
 
 def test_live_local_owner_keeps_its_claims_until_it_dies(database_url: str) -> None:
-    import socket
-
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    store = Store.open(database_url)
+    db_clock = FakeClock(NOW)
+    store = Store.open(database_url, db_clock=db_clock)
     try:
         _queue(store, 1)
-        owner = f"{socket.gethostname()}:{child.pid}:abc123"
+        host, _, rand, space = worker_id().split(":")
+        owner = f"{host}:{child.pid}:{rand}:{space}"
         [row] = store.claim_due("twitter", NOW, owner, 3600)
-        store.mark_sending(row.id, NOW)
-        assert store.expire_dead_leases(NOW + 1) == 0
-        assert store.claim_stale_sending(NOW + 1, "w2", 60) == []
+        store.mark_sending(row, 3600)
+        db_clock.advance(1)
+        assert store.expire_dead_leases() == 0
+        assert store.claim_stale_sending(NOW, "w2", 60) == []
         child.kill()
         child.wait(timeout=10)
-        [stale] = store.claim_stale_sending(NOW + 2, "w2", 60)  # no need to wait an hour
+        [stale] = store.claim_stale_sending(NOW, "w2", 60)  # no need to wait an hour
         assert stale.id == row.id
     finally:
         if child.poll() is None:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import time
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from bot.models import DeliveryStatus, Post, PublishResult, Story
-from bot.store import FeedUpdate, NewDelivery, Store
+from bot.store import FeedUpdate, NewDelivery, Store, worker_id
 from bot.store.migrations import LATEST
+from bot.store.rows import owner_is_dead
+from tests.conftest import FakeClock
 from tests.store_at import store_at
 
 S = DeliveryStatus
@@ -34,8 +39,14 @@ def post(platform: str = "twitter", n: int = 1) -> Post:
 
 
 @pytest.fixture
-def store(database_url: str) -> Store:
-    s = Store.open(database_url)
+def db_clock() -> FakeClock:
+    """The database's clock, injected: leases are timed by it, never by a worker's `now`."""
+    return FakeClock(NOW)
+
+
+@pytest.fixture
+def store(database_url: str, db_clock: FakeClock) -> Store:
+    s = Store.open(database_url, db_clock=db_clock)
     yield s
     s.close()
 
@@ -98,9 +109,11 @@ def test_delivery_lifecycle_and_audit_trail(store: Store) -> None:
     [row] = store.claim_due("twitter", NOW, "w1", 60)
     assert row.post == post()
     assert store.claim_due("twitter", NOW, "w2", 60) == []  # leased
-    store.mark_sending(row.id, NOW)
-    store.save_recovery(row.id, {"container_id": "c1"}, NOW)
-    store.finish(row, S.PUBLISHED, NOW + 1, result=PublishResult("123", "https://x.com/s/123"))
+    assert store.mark_sending(row, 60)
+    assert store.save_recovery(row, {"container_id": "c1"}, NOW, 60)
+    assert store.finish(
+        row, S.PUBLISHED, NOW + 1, result=PublishResult("123", "https://x.com/s/123")
+    )
     done = store.delivery(row.id)
     assert (done.status, done.remote_id, done.attempts) == ("published", "123", 1)
     assert done.recovery == {"container_id": "c1"}
@@ -135,33 +148,112 @@ def test_deliveries_of_many_stories_in_chunked_queries(
     assert store.deliveries_for_stories([]) == []
 
 
-def test_expired_lease_can_be_claimed_by_another_worker(store: Store) -> None:
+def test_expired_lease_can_be_claimed_by_another_worker(store: Store, db_clock: FakeClock) -> None:
     store.add_story(story(1), NOW, status="queued", new_deliveries=[NewDelivery("twitter", post())])
     [row] = store.claim_due("twitter", NOW, "w1", 60)
-    store.mark_sending(row.id, NOW)
+    store.mark_sending(row, 60)
+    db_clock.advance(30)
     assert store.claim_stale_sending(NOW + 30, "w2", 60) == []
+    db_clock.advance(31)
     [stale] = store.claim_stale_sending(NOW + 61, "w2", 60)
     assert stale.id == row.id and stale.status == "sending"
+    assert stale.lease_token == row.lease_token + 1
 
 
-def test_lease_renewal_keeps_others_out(store: Store) -> None:
+def test_lease_renewal_keeps_others_out(store: Store, db_clock: FakeClock) -> None:
     store.add_story(story(1), NOW, status="queued", new_deliveries=[NewDelivery("twitter", post())])
     [row] = store.claim_due("twitter", NOW, "w1", 60)
-    store.mark_sending(row.id, NOW)
-    assert store.renew_lease(row.id, "w1", NOW + 120)
-    assert not store.renew_lease(row.id, "w2", NOW + 500)
-    assert store.claim_stale_sending(NOW + 61, "w2", 60) == []
+    store.mark_sending(row, 60)
+    db_clock.advance(50)
+    assert store.renew_lease(row, 120)
+    assert not store.renew_lease(dataclasses.replace(row, lease_owner="w2"), 500)
+    db_clock.advance(61)
+    assert store.claim_stale_sending(NOW + 111, "w2", 60) == []
+
+
+def test_a_worker_clock_far_ahead_does_not_expire_anyone_s_lease(
+    store: Store, db_clock: FakeClock
+) -> None:
+    """Leases are timed by the database: `now` ten minutes ahead (a skewed worker) is ignored."""
+    store.add_story(story(1), NOW, status="queued", new_deliveries=[NewDelivery("twitter", post())])
+    [row] = store.claim_due("twitter", NOW, "w1", 60)
+    store.mark_sending(row, 60)
+    assert store.claim_stale_sending(NOW + 600, "skewed", 60) == []
+    assert store.claim_due("twitter", NOW + 600, "skewed", 60) == []
+
+
+def test_every_change_is_fenced_by_the_claim_it_was_made_under(
+    store: Store, db_clock: FakeClock
+) -> None:
+    """A paused worker comes back after its lease was taken over: none of its writes land."""
+    store.add_story(story(1), NOW, status="queued", new_deliveries=[NewDelivery("twitter", post())])
+    [old] = store.claim_due("twitter", NOW, "w1", 60)
+    assert store.mark_sending(old, 60)
+    db_clock.advance(61 + 20)  # lease and HTTP_TIMEOUT gone by
+    assert store.claim_stale_sending(NOW, "w2", 60, grace=30) == []  # not yet: 81 < 60 + 30
+    db_clock.advance(10)
+    [new] = store.claim_stale_sending(NOW, "w2", 60, grace=30)
+    assert not store.renew_lease(old, 60)
+    assert not store.mark_sending(old, 60)
+    assert not store.save_recovery(old, {"container_id": "c-old"}, NOW, 60)
+    assert not store.finish(old, S.PUBLISHED, NOW, result=PublishResult("1"))
+    assert store.delivery(old.id).status == "sending"  # untouched by the old owner
+    assert store.finish(new, S.QUEUED, NOW, reason="looked up: not there", uncertain=False)
+    # Even the same owner, claiming the row again, fences off its own earlier claim.
+    [again] = store.claim_due("twitter", NOW, "w2", 60)
+    assert not store.finish(new, S.FAILED, NOW)
+    assert store.finish(again, S.PUBLISHED, NOW, result=PublishResult("2"))
+    assert store.delivery(old.id).remote_id == "2"
+
+
+def test_an_expired_lease_cannot_be_renewed_nor_used_to_send(
+    store: Store, db_clock: FakeClock
+) -> None:
+    store.add_story(story(1), NOW, status="queued", new_deliveries=[NewDelivery("twitter", post())])
+    [row] = store.claim_due("twitter", NOW, "w1", 60)
+    db_clock.advance(61)  # paused past the lease: nobody took it yet, but it is gone
+    assert not store.mark_sending(row, 60)
+    assert not store.renew_lease(row, 60)
+
+
+def test_lease_times_come_from_the_database_clock(database_url: str) -> None:
+    real = Store.open(database_url)  # no injected clock: now() on PostgreSQL
+    try:
+        before = time.time()
+        assert abs(real.db_now() - before) < 5
+        real.add_story(story(1), NOW, status="queued",
+                       new_deliveries=[NewDelivery("twitter", post())])  # fmt: skip
+        [row] = real.claim_due("twitter", NOW + 10**6, "w1", 60)  # a worker clock way off
+        with real.engine.connect() as conn:
+            until = conn.execute(text("SELECT lease_until FROM deliveries")).scalar()
+        assert before + 55 < until < time.time() + 65
+        assert real.mark_sending(row, 60)
+        sent = real.delivery(row.id)
+        assert sent.sending_since is not None and abs(sent.sending_since - before) < 5
+    finally:
+        real.close()
 
 
 def test_dead_local_owner_frees_its_leases(store: Store) -> None:
-    import socket
-
     store.add_story(story(1), NOW, status="queued", new_deliveries=[NewDelivery("twitter", post())])
-    dead = f"{socket.gethostname()}:999999999:abc"
+    host, _, rand, space = worker_id().split(":")
+    dead = f"{host}:999999999:{rand}:{space}"
     [row] = store.claim_due("twitter", NOW, dead, 3600)
-    store.mark_sending(row.id, NOW)
+    store.mark_sending(row, 3600)
     [stale] = store.claim_stale_sending(NOW + 1, "w2", 60)
     assert stale.id == row.id
+
+
+def test_owner_is_dead_never_guesses_across_pid_spaces() -> None:
+    me = worker_id()
+    host, pid, rand, space = me.split(":")
+    assert int(pid) == os.getpid() and len(rand) == 16
+    assert worker_id() != me  # a new identity at every start, even in the same process
+    assert owner_is_dead(f"{host}:999999999:{rand}:{space}")
+    # Another container with the same host name: its pid means nothing here.
+    assert not owner_is_dead(f"{host}:999999999:{rand}:0123456789ab")
+    assert not owner_is_dead(f"{host}:999999999:abc")  # an older version's id: wait the lease
+    assert not owner_is_dead(me)
 
 
 def test_deferred_is_due_only_at_its_time(store: Store) -> None:
@@ -178,10 +270,10 @@ def test_feed_claims_and_failures(store: Store) -> None:
     [feed] = store.claim_feeds([url], NOW, "w1", 60)
     assert not feed.initialized
     assert store.claim_feeds([url], NOW, "w2", 60) == []
-    assert store.feed_failed(feed.id, NOW, "HTTP 500", next_poll_at=NOW + 60) == 1
+    assert store.feed_failed(feed, NOW, "HTTP 500", next_poll_at=NOW + 60) == 1
     assert store.claim_feeds([url], NOW + 59, "w1", 60) == []
     [feed] = store.claim_feeds([url], NOW + 60, "w1", 60)
-    store.feed_polled(feed.id, NOW + 60, etag='"v1"', last_modified=None, current_url="https://n/")
+    store.feed_polled(feed, NOW + 60, etag='"v1"', last_modified=None, current_url="https://n/")
     [feed] = store.claim_feeds([url], NOW + 61, "w1", 60)
     assert (feed.initialized, feed.etag, feed.current_url, feed.failures) == (
         True, '"v1"', "https://n/", 0,
@@ -210,8 +302,72 @@ def test_recently_polled_feed_is_not_due_but_a_forced_poll_takes_it(store: Store
     ok, bad = "https://example.com/ok/", "https://example.com/bad/"
     store.ensure_feeds([ok, bad])
     feeds = {f.url: f for f in store.claim_feeds([ok, bad], NOW, "w1", 60)}
-    store.feed_polled(feeds[ok].id, NOW, etag=None, last_modified=None, next_poll_at=NOW + 480)
-    store.feed_failed(feeds[bad].id, NOW, "HTTP 500", next_poll_at=NOW + 60)
+    store.feed_polled(feeds[ok], NOW, etag=None, last_modified=None, next_poll_at=NOW + 480)
+    store.feed_failed(feeds[bad], NOW, "HTTP 500", next_poll_at=NOW + 60)
     assert store.claim_feeds([ok, bad], NOW + 10, "w2", 60) == []  # another worker: nothing due
     forced = store.claim_feeds([ok, bad], NOW + 10, "w2", 60, force=True)
     assert [f.url for f in forced] == [ok]  # a person's poll, but backoff is still honoured
+
+
+def test_a_feed_write_back_is_fenced_by_its_claim(store: Store, db_clock: FakeClock) -> None:
+    url = "https://example.com/feed/"
+    store.ensure_feeds([url])
+    [old] = store.claim_feeds([url], NOW, "w1", 60)
+    db_clock.advance(61)
+    [new] = store.claim_feeds([url], NOW + 61, "w2", 60)
+    stale = FeedUpdate(old.id, '"old"', None, None, NOW + 600,
+                       lease_owner=old.lease_owner, lease_token=old.lease_token)  # fmt: skip
+    assert store.feeds_polled([stale], NOW + 62) == 0
+    store.feed_failed(old, NOW + 62, "late failure", next_poll_at=NOW + 9999)
+    [feed] = store.feed_rows()
+    assert (feed.etag, feed.last_error, feed.failures) == (None, None, 0)
+    fresh = FeedUpdate(new.id, '"new"', None, None, NOW + 600,
+                       lease_owner=new.lease_owner, lease_token=new.lease_token)  # fmt: skip
+    assert store.feeds_polled([fresh], NOW + 62) == 1
+    assert store.feed_rows()[0].etag == '"new"'
+
+
+def test_migration_8_gives_rows_left_in_sending_a_lease_token(database_url: str) -> None:
+    """A store from before fenced leases (version 7), with a delivery an older worker left in
+    `sending` and one queued, is upgraded in place."""
+    store_at(database_url, 7)
+    engine = create_engine(database_url)
+    with engine.begin() as conn:  # what an older release left behind
+        for n, status, owner in ((1, "sending", "old-host:1:abc"), (2, "queued", None)):
+            story_id = conn.execute(
+                text(
+                    "INSERT INTO stories (identity, url, feed_url, title, published_at, "
+                    "first_seen_at, status, data) VALUES (:i, :u, 'f', 't', 0, 0, 'queued', "
+                    ":d) RETURNING id"
+                ),
+                {"i": f"guid:{n}", "u": f"https://example.com/story-{n}/", "d": "{}"},
+            ).scalar_one()
+            conn.execute(
+                text(
+                    "INSERT INTO deliveries (story_id, platform, status, post, lease_owner, "
+                    "lease_until, created_at, updated_at) VALUES (:s, 'twitter', :st, :p, :o, "
+                    ":lu, 0, 0)"
+                ),
+                {
+                    "s": story_id,
+                    "st": status,
+                    "p": '{"platform": "twitter", "text": "t"}',
+                    "o": owner,
+                    "lu": 1.0 if owner else None,
+                },
+            )
+    engine.dispose()
+    upgraded = Store.open(database_url, db_clock=FakeClock(NOW))
+    try:
+        rows = sorted((r.story_id, r.status, r.lease_token) for r in _all(upgraded))
+        assert [(status, token) for _, status, token in rows] == [("sending", 1), ("queued", 0)]
+        [stale] = upgraded.claim_stale_sending(NOW, "w2", 60)
+        assert stale.lease_token == 2  # the takeover fences off the old release's worker
+    finally:
+        upgraded.close()
+
+
+def _all(store: Store) -> list:
+    with store.engine.connect() as conn:
+        ids = conn.execute(text("SELECT story_id FROM deliveries")).scalars().all()
+    return store.deliveries_for_stories(list(ids))

@@ -22,7 +22,14 @@ REGISTRY: dict[str, type[TwitterPublisher | FacebookPublisher | InstagramPublish
     "instagram": InstagramPublisher,
 }
 
-__all__ = ["REGISTRY", "DryRunPublisher", "Publisher", "build_publishers", "limits_for"]
+__all__ = [
+    "REGISTRY",
+    "DryRunPublisher",
+    "Publisher",
+    "build_publishers",
+    "limits_for",
+    "require_platforms",
+]
 
 
 def _publisher_class(
@@ -42,6 +49,26 @@ def limits_for(platform: str) -> Limits:
     return _publisher_class(platform).limits
 
 
+def require_platforms(settings: Settings, *, dry_run: bool) -> None:
+    """No platform, no poll: with nothing to post to, a cycle would record every story as
+    handled and none would ever go out once a platform is set up. Stop before anything is
+    recorded, naming what to set (exit 2)."""
+    if settings.platforms:
+        return
+    if dry_run:
+        raise ConfigError(
+            "no platform is configured: a dry run needs PLATFORMS, "
+            "e.g. PLATFORMS=twitter,facebook,instagram (no credentials needed)",
+            "PLATFORMS",
+        )
+    raise ConfigError(
+        "no platform is configured, so nothing would be posted: set the credentials of at least "
+        "one platform (see .env.example), or try it without posting with DRY_RUN=true "
+        "PLATFORMS=twitter",
+        "PLATFORMS",
+    )
+
+
 def build_publishers(
     settings: Settings, *, dry_run: bool, http: httpx.Client | None = None
 ) -> dict[str, Publisher]:
@@ -50,7 +77,26 @@ def build_publishers(
     for platform in settings.platforms:
         cls = _publisher_class(platform)
         if dry_run:
-            publishers[platform] = DryRunPublisher(platform, cls.limits_for(settings))
+            publishers[platform] = _dry_run(cls, settings, http)
         else:
             publishers[platform] = cls.from_settings(settings, http)
     return publishers
+
+
+def _dry_run(
+    cls: type[TwitterPublisher | FacebookPublisher | InstagramPublisher],
+    settings: Settings,
+    http: httpx.Client | None,
+) -> DryRunPublisher:
+    """A stand-in that runs the live run's checks before "posting": all of them (quota
+    included) with the platform's credentials, those that need none without."""
+    limits = cls.limits_for(settings)
+    if http is None:
+        return DryRunPublisher(cls.name, limits)
+    try:
+        real = cls.from_settings(settings, http)
+    except ConfigError:  # no credentials: the checks that need none
+        return DryRunPublisher(
+            cls.name, limits, lambda post, pending: cls.offline_checks(post, http, settings)
+        )
+    return DryRunPublisher(cls.name, limits, real.preflight, real.close)

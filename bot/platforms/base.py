@@ -52,6 +52,12 @@ class Publisher(ABC):
         container id), so the adapter can finish that attempt instead of starting a second one.
         """
 
+    def preflight(self, post: Post, pending: int = 0) -> None:  # noqa: B027 - optional
+        """The checks `publish` makes before it sends anything, with reads only: raise exactly
+        what `publish` would raise for them (Unsuitable image, Rejected text, RateLimited
+        quota). A dry run calls it, so a `dry_run` line means a live run would post it.
+        `pending` counts posts the dry run reported but the platform never saw (quotas)."""
+
     @abstractmethod
     def find(
         self, post: Post, since: datetime, recovery: Mapping[str, str] | None = None
@@ -71,6 +77,10 @@ class Publisher(ABC):
         read the account's own posts, which finding a post after a crash needs). One cheap call
         at most; the default has nothing to add."""
         return []
+
+    def account_url(self) -> str | None:
+        """The public page of the account posted to, for a person asked to check by hand."""
+        return None
 
     def close(self) -> None:  # noqa: B027 - optional hook, most adapters hold nothing to close
         """Release connections; the default has nothing to release."""

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from bot.errors import ConfigError, Transient, Unsuitable
+from bot.errors import ConfigError, Rejected, Transient, Unsuitable
 from bot.imaging.fit import FACEBOOK_SPEC, FittedImage
 from bot.models import Account, Limits, Post, PublishResult, TokenInfo
 from bot.platforms.base import Checkpoint, Publisher
@@ -90,6 +90,9 @@ class FacebookPublisher(Publisher):
         me = self.graph.get("me", {"fields": "id,name"})
         return Account(PLATFORM, self.graph.field(me, "id"), self.graph.field(me, "name"))
 
+    def account_url(self) -> str | None:
+        return f"https://www.facebook.com/{self.page_id}"
+
     def _as_photo(self, post: Post) -> bool:
         """Photo mode needs an image; a story without one still goes out as a link post. A
         post with a picture and no link (a person's announcement) is always a photo post."""
@@ -102,13 +105,30 @@ class FacebookPublisher(Publisher):
             return f"{post.text}\n\n{post.link}"
         return post.text
 
+    def preflight(self, post: Post, pending: int = 0) -> None:
+        self.offline_checks(post, self.http)
+        if self._as_photo(post):  # reads the photo as publish would (a link post if unusable)
+            self._photo(post)
+
+    @classmethod
+    def offline_checks(cls, post: Post, http: httpx.Client, settings: object = None) -> None:
+        if len(post.text) > cls.limits.max_length:
+            raise Rejected(
+                PLATFORM,
+                f"text too long: {len(post.text)} characters, over Facebook's "
+                f"{cls.limits.max_length}",
+            )
+
     def publish(
         self,
         post: Post,
         checkpoint: Checkpoint | None = None,
         recovery: Mapping[str, str] | None = None,
     ) -> PublishResult:
+        self.offline_checks(post, self.http)
         image = self._photo(post) if self._as_photo(post) else None
+        if checkpoint is not None:  # the engine proves its lease right before the one write
+            checkpoint({})
         if image is not None:
             file = (image.filename, image.body, image.content_type)
             form = {"caption": self._message(post)}

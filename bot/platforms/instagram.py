@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import ClassVar
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -33,6 +34,7 @@ from bot.platforms.images import (
     fit_bytes,
     fitted,
 )
+from bot.platforms.media import ImageProblem, probe_image
 from bot.settings import InstagramSettings, Settings
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,7 @@ it; checking again in an hour costs one cheap read and never waits a whole day n
 MAX_WAIT = 60.0
 FIRST_DELAY = 0.5
 MAX_DELAY = 8.0
+_NOT_JPEG = {"png", "gif", "webp", "bmp", "tif", "tiff", "svg", "avif", "heic"}
 _SUBCODE = re.compile(r"\b(2207\d{3})\b")
 HOSTED = "hosted_image"
 """Recovery handle: the hosted copy of the image, removed once the post is out."""
@@ -162,6 +165,9 @@ class InstagramPublisher(Publisher):
             PLATFORM, str(me.get("id") or self.user_id), "@" + self.graph.field(me, "username")
         )
 
+    def account_url(self) -> str | None:
+        return "https://www.instagram.com/" + self.verify().name.lstrip("@")
+
     # -- publishing -------------------------------------------------------------------------
 
     def publish(
@@ -170,8 +176,12 @@ class InstagramPublisher(Publisher):
         checkpoint: Checkpoint | None = None,
         recovery: Mapping[str, str] | None = None,
     ) -> PublishResult:
-        container_id = (recovery or {}).get("container_id")
-        hosted = (recovery or {}).get(HOSTED)
+        handles = recovery or {}
+        container_id = handles.get("container_id")
+        hosted = handles.get(HOSTED)
+        if handles.get("media_id"):  # an earlier attempt published and we kept its media id
+            self._discard(hosted)
+            return self._known_media(handles["media_id"], container_id)
         if container_id:
             code, _ = self._status(container_id)
             if code == "PUBLISHED":
@@ -182,6 +192,7 @@ class InstagramPublisher(Publisher):
                 self._discard(hosted)
                 hosted = None
         if not container_id:
+            self._check_text(post)
             image_url, hosted = self._image_url(post)
             try:
                 self._check_quota()
@@ -205,8 +216,15 @@ class InstagramPublisher(Publisher):
         except PublishError:
             self._discard(hosted)  # the container failed for good; a new one gets a new copy
             raise
+        if checkpoint is not None:  # the engine proves its lease right before the one publish
+            checkpoint({"container_id": container_id, **({HOSTED: hosted} if hosted else {})})
         answer = self.graph.post(f"{self.user_id}/media_publish", {"creation_id": container_id})
         media_id = self.graph.field(answer, "id")
+        if checkpoint is not None:
+            try:  # then the media id: a later look-up reads it instead of searching captions
+                checkpoint({"container_id": container_id, "media_id": media_id})
+            except Exception as exc:  # it is out: the result is returned whatever happens
+                log.warning("instagram: published %s; could not keep its id: %s", media_id, exc)
         self._discard(hosted)
         return PublishResult(media_id, self._permalink(media_id), container_id)
 
@@ -214,7 +232,7 @@ class InstagramPublisher(Publisher):
         if self.host is not None:
             self.host.discard(hosted)
 
-    def _image_url(self, post: Post) -> tuple[str, str | None]:
+    def _image_url(self, post: Post, *, dry: bool = False) -> tuple[str, str | None]:
         """The public URL Instagram will fetch, and the hosted copy's handle if one was made.
 
         Without IMAGE_HOST the story's own image is used when it already holds Instagram's
@@ -250,20 +268,66 @@ class InstagramPublisher(Publisher):
             image = self.title_cards(post.parts.get("title") or post.alt_text or post.text)
         if image is None or self.host is None:
             raise Unsuitable(PLATFORM, f"image unusable for Instagram: {reason}")
+        if dry:  # a dry run's check: the copy would be hosted, nothing is uploaded
+            return "", None
         copy = self.host.put(image)
         return copy.url, copy.handle
 
-    def _check_quota(self) -> None:
+    def _known_media(self, media_id: str, container_id: str | None) -> PublishResult:
+        return PublishResult(media_id, self._permalink(media_id), container_id)
+
+    def preflight(self, post: Post, pending: int = 0) -> None:
+        self._check_text(post)
+        self._image_url(post, dry=True)  # the live run's image checks, nothing hosted
+        self._check_quota(pending)
+
+    @classmethod
+    def offline_checks(cls, post: Post, http: httpx.Client, settings: object = None) -> None:
+        """What needs no credentials: the caption's length and the image (type, size).
+
+        Used by a dry run without credentials (the demo, a first try): when the image host
+        cannot be reached now, a live run would try again later, so the verdict falls back on
+        what the URL itself says (a .png, .gif or .webp is not a JPEG) instead of "deferred".
+        """
+        cls._check_text(post)
+        try:
+            probe_image(
+                http,
+                post.image_url,
+                max_bytes=cls.limits.max_image_bytes,
+                types=cls.limits.image_types,
+            )
+        except ImageProblem as exc:
+            unreachable = exc.transient or exc.reason.startswith("refused: ")  # DNS, network
+            if not unreachable:
+                raise Unsuitable(PLATFORM, f"image unusable for Instagram: {exc.reason}") from None
+            suffix = urlsplit(post.image_url or "").path.lower().rsplit(".", 1)[-1]
+            if suffix in _NOT_JPEG:
+                raise Unsuitable(
+                    PLATFORM, f"image unusable for Instagram: a .{suffix} image is not a JPEG"
+                ) from None
+            log.info("instagram: the image could not be checked now: %s", post.image_url)
+
+    @classmethod
+    def _check_text(cls, post: Post) -> None:
+        if len(post.text) > cls.limits.max_length:
+            raise Rejected(
+                PLATFORM,
+                f"caption too long: {len(post.text)} characters, over Instagram's "
+                f"{cls.limits.max_length}",
+            )
+
+    def _check_quota(self, pending: int = 0) -> None:
         answer = self.graph.get(
             f"{self.user_id}/content_publishing_limit", {"fields": "quota_usage,config"}
         )
         entries = self.graph.items(answer) or [{}]
         usage = entries[0].get("quota_usage")
         total = (entries[0].get("config") or {}).get("quota_total")
-        if isinstance(usage, int) and isinstance(total, int) and usage >= total:
+        if isinstance(usage, int) and isinstance(total, int) and usage + pending >= total:
             raise RateLimited(
                 PLATFORM,
-                f"publishing quota spent: {usage} of {total} posts in the last 24 hours",
+                f"publishing quota spent: {usage + pending} of {total} posts in the last 24 hours",
                 retry_after=QUOTA_RETRY_AFTER,
                 code="quota",
             )
@@ -326,6 +390,8 @@ class InstagramPublisher(Publisher):
         self, post: Post, since: datetime, recovery: Mapping[str, str] | None = None
     ) -> PublishResult | None:
         container_id = (recovery or {}).get("container_id")
+        if (recovery or {}).get("media_id"):
+            return self._known_media((recovery or {})["media_id"], container_id)
         if container_id:
             code, _ = self._status(container_id)
             if code != "PUBLISHED":

@@ -281,14 +281,38 @@ class TwitterPublisher(Publisher):
         user_id, username = self._account()
         return Account(PLATFORM, user_id, f"@{username}")
 
+    def access_lines(self) -> list[str]:
+        """One timeline read, as `find` makes it: X answers 403 (client-not-enrolled) to plans
+        that cannot read their own posts, and then a post whose answer was lost cannot be
+        confirmed: it waits as unconfirmed until a look-up works or a person runs `resolve`."""
+        user_id, _ = self._account()
+        try:
+            self._call(
+                lambda: self.client.get_users_tweets(
+                    user_id, max_results=5, exclude=["retweets"], user_auth=True
+                )
+            )
+        except PublishError as exc:
+            return [
+                f"CANNOT read its own posts ({exc.message}): a post whose answer is lost cannot "
+                "be confirmed and waits for `resolve`; a plan with read access fixes it"
+            ]
+        return ["reads its own posts: yes (a post whose answer is lost can be confirmed)"]
+
+    def account_url(self) -> str | None:
+        return f"https://x.com/{self._account()[1]}"
+
     def publish(
         self,
         post: Post,
         checkpoint: Checkpoint | None = None,
         recovery: Mapping[str, str] | None = None,
     ) -> PublishResult:
+        self._check_text(post)
         _, username = self._account()  # before posting: the URL needs it, and it is cached
         media_ids = self._upload_image(post)
+        if checkpoint is not None:  # the engine proves its lease right before the one post
+            checkpoint({})
         tweet_id = self._call(
             lambda: str(
                 self.client.create_tweet(

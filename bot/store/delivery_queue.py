@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -31,8 +31,10 @@ from bot.store.rows import (
     owner_is_dead,
     record_event,
 )
-from bot.store.schema import deliveries, feeds, platform_state, stories
+from bot.store.schema import deliveries, events, feeds, platform_state, stories
 
+DUE_STATUSES = [S.QUEUED.value, S.DEFERRED.value, S.UNCONFIRMED.value, S.NEEDS_ATTENTION.value]
+"""Claimed when their time comes; the waiting ones are looked up before anything is sent."""
 IN_CHUNK = 500
 """Ids per IN (...) list: well under SQLite's and PostgreSQL's bound-parameter limits."""
 
@@ -115,6 +117,16 @@ class DeliveryStore(StoreBase):
             row = conn.execute(select(deliveries).where(deliveries.c.id == delivery_id)).one()
         return delivery_row(row)
 
+    def deliveries_unconfirmed(self) -> list[DeliveryRow]:
+        """Deliveries whose outcome is not known because look-ups failed (`unconfirmed`, and
+        `needs_attention` once they kept failing for hours): what `resolve` settles."""
+        waiting = [S.UNCONFIRMED.value, S.NEEDS_ATTENTION.value]
+        with self._read() as conn:
+            rows = conn.execute(
+                select(deliveries).where(deliveries.c.status.in_(waiting)).order_by(deliveries.c.id)
+            ).all()
+        return [delivery_row(r) for r in rows]
+
     def claim_due(
         self,
         platform: str,
@@ -125,17 +137,22 @@ class DeliveryStore(StoreBase):
         limit: int = 1,
         only_ids: Sequence[int] | None = None,
     ) -> list[DeliveryRow]:
-        """Claim up to `limit` due deliveries of one platform, oldest first."""
-        conditions = [
-            deliveries.c.platform == platform,
-            deliveries.c.status.in_([S.QUEUED.value, S.DEFERRED.value]),
-            deliveries.c.next_attempt_at <= now,
-            self._lease_free(deliveries, now),
-            ~_PAUSED,  # checked in the claim itself: once `pause` commits, nothing more is taken
-        ]
-        if only_ids is not None:
-            conditions.append(deliveries.c.id.in_(list(only_ids)))
-        return self._claim(conditions, now, owner, lease, limit)
+        """Claim up to `limit` due deliveries of one platform, oldest first. `now` (the
+        worker's clock) says what is due; the lease itself is timed by the database's clock."""
+
+        def conditions(db_now: float) -> list[Any]:
+            found = [
+                deliveries.c.platform == platform,
+                deliveries.c.status.in_(DUE_STATUSES),
+                deliveries.c.next_attempt_at <= now,
+                self._lease_free(deliveries, db_now),
+                ~_PAUSED,  # in the claim itself: once `pause` commits, nothing more is taken
+            ]
+            if only_ids is not None:
+                found.append(deliveries.c.id.in_(list(only_ids)))
+            return found
+
+        return self._claim(conditions, owner, lease, limit)
 
     def claim_stale_sending(
         self,
@@ -143,53 +160,106 @@ class DeliveryStore(StoreBase):
         owner: str,
         lease: float,
         *,
-        platform: str | None = None,
+        grace: float = 0.0,
+        platforms: Sequence[str] | None = None,
         limit: int = 1000,
     ) -> list[DeliveryRow]:
-        """Claim deliveries left in `sending` by a worker whose lease ran out (or that died)."""
-        self.expire_dead_leases(now)
-        conditions = [deliveries.c.status == S.SENDING.value, self._lease_free(deliveries, now)]
-        if platform:
-            conditions.append(deliveries.c.platform == platform)
-        return self._claim(conditions, now, owner, lease, limit)
+        """Claim deliveries left in `sending` by a worker whose lease ran out at least `grace`
+        seconds ago (or that died). `grace` is HTTP_TIMEOUT: a call the old owner started just
+        before its lease ran out may still land that long after, and the look-up that follows
+        this claim must see it."""
+        self.expire_dead_leases()
+
+        def conditions(db_now: float) -> list[Any]:
+            found = [
+                deliveries.c.status == S.SENDING.value,
+                self._lease_free(deliveries, db_now, grace),
+            ]
+            if platforms is not None:  # only those this worker can look up
+                found.append(deliveries.c.platform.in_(list(platforms)))
+            return found
+
+        return self._claim(conditions, owner, lease, limit)
+
+    def claim_delivery(
+        self, delivery_id: int, owner: str, lease: float, statuses: Sequence[str]
+    ) -> DeliveryRow | None:
+        """Claim one delivery by id when it is in one of `statuses` and nobody holds it."""
+
+        def conditions(db_now: float) -> list[Any]:
+            return [
+                deliveries.c.id == delivery_id,
+                deliveries.c.status.in_(list(statuses)),
+                self._lease_free(deliveries, db_now),
+            ]
+
+        rows = self._claim(conditions, owner, lease, 1)
+        return rows[0] if rows else None
 
     def _claim(
-        self, conditions: list[Any], now: float, owner: str, lease: float, limit: int
+        self, conditions: Callable[[float], list[Any]], owner: str, lease: float, limit: int
     ) -> list[DeliveryRow]:
         order = (deliveries.c.next_attempt_at, deliveries.c.id)
-        rows = self._claim_rows(deliveries, conditions, order, now, owner, lease, limit)
+        rows = self._claim_rows(deliveries, conditions, order, owner, lease, limit)
         return [delivery_row(r) for r in rows]
 
-    def renew_lease(self, delivery_id: int, owner: str, until: float) -> bool:
+    def lookup_failures(self, row: DeliveryRow) -> tuple[int, float | None]:
+        """Failed look-ups of this delivery since its last attempt: how many, and the first's
+        time (read from the audit trail, so every failure is also on record)."""
+        with self._read() as conn:
+            trail = conn.execute(
+                select(events.c.kind, events.c.at)
+                .where(and_(events.c.story_id == row.story_id, events.c.delivery_id == row.id))
+                .order_by(events.c.id)
+            ).all()
+        count, first = 0, None
+        for kind, at in trail:
+            if kind == "attempt":
+                count, first = 0, None
+            elif kind == "lookup_failed":
+                count += 1
+                first = at if first is None else first
+        return count, first
+
+    def renew_lease(self, row: DeliveryRow, lease: float) -> bool:
+        """Extend a live lease by `lease` seconds of database time. False when the lease is
+        lost (another claim took the row) or already ran out: the attempt must stop."""
         with self._tx() as conn:
+            db_now = self.db_now(conn)
             result = conn.execute(
                 update(deliveries)
-                .where(and_(deliveries.c.id == delivery_id, deliveries.c.lease_owner == owner))
-                .values(lease_until=until)
+                .where(
+                    and_(
+                        self._held_by(deliveries, row.id, row.lease_owner, row.lease_token),
+                        deliveries.c.lease_until >= db_now,
+                    )
+                )
+                .values(lease_until=db_now + lease)
             )
             return result.rowcount == 1
 
-    def release(self, delivery_ids: Sequence[int], owner: str) -> None:
+    def release(self, rows: Sequence[DeliveryRow]) -> None:
         """Give back claimed deliveries this worker will not process now (pacing, stopping)."""
-        if not delivery_ids:
+        if not rows:
             return
         with self._tx() as conn:
-            conn.execute(
-                update(deliveries)
-                .where(
-                    and_(deliveries.c.id.in_(list(delivery_ids)), deliveries.c.lease_owner == owner)
+            for row in rows:
+                conn.execute(
+                    update(deliveries)
+                    .where(self._held_by(deliveries, row.id, row.lease_owner, row.lease_token))
+                    .values(lease_owner=None, lease_until=None)
                 )
-                .values(lease_owner=None, lease_until=None)
-            )
 
-    def expire_dead_leases(self, now: float) -> int:
-        """Free leases whose owner ran on this host and is gone: a restart need not wait."""
+    def expire_dead_leases(self) -> int:
+        """Free leases whose owner ran in this boot and PID namespace and is gone: a restart
+        need not wait for them (see `owner_is_dead`)."""
         expired = 0
         with self._tx() as conn:
+            db_now = self.db_now(conn)
             for table in (deliveries, feeds):
                 owners = conn.execute(
                     select(table.c.lease_owner)
-                    .where(and_(table.c.lease_owner.is_not(None), table.c.lease_until >= now))
+                    .where(and_(table.c.lease_owner.is_not(None), table.c.lease_until >= db_now))
                     .distinct()
                 ).scalars()
                 for owner in [o for o in owners if owner_is_dead(o)]:
@@ -199,37 +269,58 @@ class DeliveryStore(StoreBase):
                     expired += result.rowcount
         return expired
 
-    def mark_sending(self, delivery_id: int, now: float, story_id: int | None = None) -> None:
-        """Committed before the API call, so a crash during it is always reconciled."""
+    def mark_sending(self, row: DeliveryRow, lease: float) -> bool:
+        """Committed before the API call, so a crash during it is always reconciled.
+
+        Fenced and lease-renewing: False when the lease is lost, and then nothing may be sent.
+        `sending_since` and `first_attempt_at` are database times, so the look-up after a crash
+        covers the attempt whatever the clock of the worker that made it said.
+        """
         with self._tx() as conn:
-            conn.execute(
+            db_now = self.db_now(conn)
+            result = conn.execute(
                 update(deliveries)
-                .where(deliveries.c.id == delivery_id)
+                .where(
+                    and_(
+                        self._held_by(deliveries, row.id, row.lease_owner, row.lease_token),
+                        deliveries.c.lease_until >= db_now,
+                    )
+                )
                 .values(
                     status=S.SENDING.value,
                     attempts=deliveries.c.attempts + 1,
-                    sending_since=now,
-                    first_attempt_at=func.coalesce(deliveries.c.first_attempt_at, now),
-                    updated_at=now,
+                    sending_since=db_now,
+                    first_attempt_at=func.coalesce(deliveries.c.first_attempt_at, db_now),
+                    lease_until=db_now + lease,
+                    updated_at=db_now,
                 )
             )
-            if story_id is None:
-                story_id = conn.execute(
-                    select(deliveries.c.story_id).where(deliveries.c.id == delivery_id)
-                ).scalar()
-            record_event(conn, now, "attempt", story_id=story_id, delivery_id=delivery_id)
+            if result.rowcount != 1:
+                return False
+            record_event(conn, db_now, "attempt", story_id=row.story_id, delivery_id=row.id)
+            return True
 
-    def save_recovery(self, delivery_id: int, handles: Mapping[str, str], now: float) -> None:
+    def save_recovery(
+        self, row: DeliveryRow, handles: Mapping[str, str], now: float, lease: float
+    ) -> bool:
+        """Keep the platform's ids of an attempt (fenced, and renewing the lease); False when
+        the lease is lost: the adapter must not take its next step."""
         with self._tx() as conn:
-            current = conn.execute(
-                select(deliveries.c.recovery).where(deliveries.c.id == delivery_id)
-            ).scalar()
-            merged = {**(json.loads(current) if current else {}), **dict(handles)}
+            db_now = self.db_now(conn)
+            held = and_(
+                self._held_by(deliveries, row.id, row.lease_owner, row.lease_token),
+                deliveries.c.lease_until >= db_now,
+            )
+            current = conn.execute(select(deliveries.c.recovery).where(held)).first()
+            if current is None:
+                return False
+            merged = {**(json.loads(current[0]) if current[0] else {}), **dict(handles)}
             conn.execute(
                 update(deliveries)
-                .where(deliveries.c.id == delivery_id)
-                .values(recovery=json.dumps(merged), updated_at=now)
+                .where(held)
+                .values(recovery=json.dumps(merged), updated_at=now, lease_until=db_now + lease)
             )
+            return True
 
     def finish(
         self,
@@ -243,8 +334,9 @@ class DeliveryStore(StoreBase):
         count_failure: bool = False,
         uncertain: bool | None = None,
         event_kind: str | None = None,
-    ) -> None:
-        """Move a claimed delivery to its next state and release the lease, in one commit."""
+    ) -> bool:
+        """Move a claimed delivery to its next state and release the lease, in one commit.
+        Fenced: False (nothing written) when the row is no longer under this row's lease."""
         values: dict[str, Any] = {
             "status": status.value,
             "reason": reason,
@@ -266,7 +358,9 @@ class DeliveryStore(StoreBase):
         if uncertain is not None:
             values["uncertain"] = uncertain
         with self._tx() as conn:
-            conn.execute(update(deliveries).where(deliveries.c.id == row.id).values(**values))
+            held = self._held_by(deliveries, row.id, row.lease_owner, row.lease_token)
+            if conn.execute(update(deliveries).where(held).values(**values)).rowcount != 1:
+                return False
             detail = reason or (result.remote_url or result.remote_id if result else None)
             record_event(
                 conn,
@@ -279,6 +373,7 @@ class DeliveryStore(StoreBase):
             )
             if status == S.PUBLISHED:
                 self._platform_update(conn, row.platform, last_success_at=now, last_post_at=now)
+        return True
 
     def finish_dry_run(self, done: Sequence[tuple[DeliveryRow, PublishResult]], now: float) -> None:
         """Record a batch of dry-run "posts" in one transaction: nothing left the machine, so
@@ -287,7 +382,13 @@ class DeliveryStore(StoreBase):
             return
         statement = (
             update(deliveries)
-            .where(deliveries.c.id == bindparam("b_id"))
+            .where(
+                and_(
+                    deliveries.c.id == bindparam("b_id"),
+                    deliveries.c.lease_owner == bindparam("b_owner"),
+                    deliveries.c.lease_token == bindparam("b_token"),
+                )
+            )
             .values(
                 status=S.DRY_RUN.value,
                 reason=None,
@@ -301,7 +402,18 @@ class DeliveryStore(StoreBase):
             )
         )
         with self._tx() as conn:
-            conn.execute(statement, [{"b_id": row.id, "b_remote": r.remote_id} for row, r in done])
+            conn.execute(
+                statement,
+                [
+                    {
+                        "b_id": row.id,
+                        "b_owner": row.lease_owner,
+                        "b_token": row.lease_token,
+                        "b_remote": r.remote_id,
+                    }
+                    for row, r in done
+                ],
+            )
             conn.execute(
                 INSERT_EVENT,
                 [
@@ -333,6 +445,7 @@ class DeliveryStore(StoreBase):
         )
         with self._read() as conn:
             rows = conn.execute(query).all()
+            db_now = self.db_now(conn)  # leases are database times
         return [
             QueueEntry(
                 id=r.id,
@@ -345,7 +458,7 @@ class DeliveryStore(StoreBase):
                 attempts=r.attempts,
                 reason=r.reason,
                 uncertain=bool(r.uncertain),
-                claimed=r.lease_until is not None and r.lease_until >= now,
+                claimed=r.lease_until is not None and r.lease_until >= db_now,
             )
             for r in rows
         ]
@@ -385,7 +498,7 @@ class DeliveryStore(StoreBase):
         to get past (SQLite's write lock, PostgreSQL's row lock), so a delivery is either claimed
         by a worker or cancelled, never both.
         """
-        self.expire_dead_leases(now)  # a killed worker's claim need not block a cancel
+        self.expire_dead_leases()  # a killed worker's claim need not block a cancel
         return self._hand_change(
             delivery_id,
             now,
@@ -400,7 +513,7 @@ class DeliveryStore(StoreBase):
         `uncertain` is kept: when an earlier attempt may have gone out, the worker looks for the
         post before sending it again.
         """
-        self.expire_dead_leases(now)
+        self.expire_dead_leases()
         return self._hand_change(
             delivery_id,
             now,
@@ -428,7 +541,8 @@ class DeliveryStore(StoreBase):
             if found is None:
                 return None
             before = delivery_row(found)
-            claimed = found.lease_until is not None and found.lease_until >= now
+            db_now = self.db_now(conn)  # leases are database times
+            claimed = found.lease_until is not None and found.lease_until >= db_now
             if before.status not in from_statuses or claimed:
                 return HandChange(before, done=False, claimed=claimed)
             changed = conn.execute(
@@ -437,7 +551,7 @@ class DeliveryStore(StoreBase):
                     and_(
                         deliveries.c.id == delivery_id,
                         deliveries.c.status.in_(list(from_statuses)),
-                        self._lease_free(deliveries, now),
+                        self._lease_free(deliveries, db_now),
                     )
                 )
                 .values(**values, updated_at=now, lease_owner=None, lease_until=None)

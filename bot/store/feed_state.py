@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import (
     Float,
+    Integer,
     Text,
+    and_,
     bindparam,
     func,
     or_,
@@ -55,26 +58,33 @@ class FeedStore(StoreBase):
         `limit` takes only a share, so several workers split hundreds of feeds between them;
         `not_polled_since` leaves out feeds already polled in this cycle.
         """
-        conditions = [
-            feeds.c.url.in_(list(urls)),
-            feeds.c.disabled.is_(False),
-            self._lease_free(feeds, now),
-        ]
-        if not_polled_since is not None:
-            conditions.append(
-                or_(feeds.c.last_polled_at.is_(None), feeds.c.last_polled_at < not_polled_since)
-            )
-        if force:
-            conditions.append(or_(feeds.c.failures == 0, feeds.c.next_poll_at <= now))
-        else:
-            conditions.append(feeds.c.next_poll_at <= now)
+
+        def conditions(db_now: float) -> list[Any]:
+            found = [
+                feeds.c.url.in_(list(urls)),
+                feeds.c.disabled.is_(False),
+                self._lease_free(feeds, db_now),
+            ]
+            if not_polled_since is not None:
+                found.append(
+                    or_(
+                        feeds.c.last_polled_at.is_(None),
+                        feeds.c.last_polled_at < not_polled_since,
+                    )
+                )
+            if force:
+                found.append(or_(feeds.c.failures == 0, feeds.c.next_poll_at <= now))
+            else:
+                found.append(feeds.c.next_poll_at <= now)
+            return found
+
         order = (feeds.c.next_poll_at, feeds.c.id)
-        rows = self._claim_rows(feeds, conditions, order, now, owner, lease, limit)
+        rows = self._claim_rows(feeds, conditions, order, owner, lease, limit)
         return [feed_row(r) for r in rows]
 
     def feed_polled(
         self,
-        feed_id: int,
+        feed: FeedRow,
         now: float,
         *,
         etag: str | None,
@@ -84,18 +94,37 @@ class FeedStore(StoreBase):
         next_poll_at: float = 0.0,
     ) -> None:
         """Record one successful poll (see `feeds_polled`)."""
-        update_ = FeedUpdate(feed_id, etag, last_modified, current_url, next_poll_at, initialized)
+        update_ = FeedUpdate(
+            feed.id,
+            etag,
+            last_modified,
+            current_url,
+            next_poll_at,
+            initialized,
+            lease_owner=feed.lease_owner,
+            lease_token=feed.lease_token,
+        )
         self.feeds_polled([update_], now)
 
-    def feeds_polled(self, updates: Sequence[FeedUpdate], now: float) -> None:
+    def feeds_polled(self, updates: Sequence[FeedUpdate], now: float) -> int:
         """Record a cycle's successful polls in one transaction: new validators, the new address
         after a permanent redirect, the digest of a body processed in full, and `next_poll_at`,
-        which keeps other workers from polling the feed again within the same interval."""
+        which keeps other workers from polling the feed again within the same interval.
+
+        Each write is fenced by the claim it was polled under; returns how many were written
+        (a feed whose lease was lost keeps what its new owner writes).
+        """
         if not updates:
-            return
+            return 0
         statement = (
             update(feeds)
-            .where(feeds.c.id == bindparam("b_id"))
+            .where(
+                and_(
+                    feeds.c.id == bindparam("b_id"),
+                    feeds.c.lease_owner.is_not_distinct_from(bindparam("b_owner", type_=Text)),
+                    feeds.c.lease_token == bindparam("b_token", type_=Integer),
+                )
+            )
             .values(
                 etag=bindparam("b_etag"),
                 last_modified=bindparam("b_lm"),
@@ -124,20 +153,23 @@ class FeedStore(StoreBase):
                 "b_init": now if u.initialized else None,
                 "b_now": now,
                 "b_next": u.next_poll_at,
+                "b_owner": u.lease_owner,
+                "b_token": u.lease_token,
             }
             for u in updates
         ]
         with self._tx() as conn:
-            conn.execute(statement, params)
+            return int(conn.execute(statement, params).rowcount)
 
     def feed_failed(
-        self, feed_id: int, now: float, error: str, *, next_poll_at: float, disabled: bool = False
+        self, feed: FeedRow, now: float, error: str, *, next_poll_at: float, disabled: bool = False
     ) -> int:
-        """Record a failure; returns the new consecutive-failure count."""
+        """Record a failure (fenced by the feed's claim); returns the consecutive-failure count."""
+        feed_id = feed.id
         with self._tx() as conn:
             conn.execute(
                 update(feeds)
-                .where(feeds.c.id == feed_id)
+                .where(self._held_by(feeds, feed.id, feed.lease_owner, feed.lease_token))
                 .values(
                     last_polled_at=now,
                     last_error=error,

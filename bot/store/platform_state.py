@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import (
@@ -180,6 +181,27 @@ class PlatformStore(StoreBase):
             ):
                 out.setdefault(platform, {})["next_deferred_at"] = at
         return out
+
+    def known_platforms(self) -> set[str] | None:
+        """The platforms this store has been used with (None: not recorded yet)."""
+        raw = self.get_meta("platforms_known")
+        return set(json.loads(raw)) if raw else None
+
+    def set_known_platforms(self, names: set[str]) -> None:
+        self.set_meta("platforms_known", json.dumps(sorted(names)))
+
+    def platform_admission(self, platform: str) -> dict[str, Any] | None:
+        """What a platform added to an existing store was given (see bot.platform_backlog)."""
+        raw = self.get_meta(f"platform_added:{platform}")
+        return json.loads(raw) if raw else None
+
+    def record_platform_admission(self, platform: str, info: dict[str, Any]) -> None:
+        self.set_meta(f"platform_added:{platform}", json.dumps(info))
+
+    def delivery_platforms(self) -> set[str]:
+        """Every platform the store has a delivery for."""
+        with self._read() as conn:
+            return set(conn.execute(select(deliveries.c.platform).distinct()).scalars())
 
     def add_event(self, kind: str, now: float, **fields: Any) -> None:
         with self._tx() as conn:

@@ -10,6 +10,7 @@ handles each row, and a dead worker's claims expire.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,18 +60,19 @@ class Store(
     """
 
     @classmethod
-    def open(cls, url: str) -> Store:
+    def open(cls, url: str, *, db_clock: Callable[[], float] | None = None) -> Store:
         """Connect (creating the SQLite folder on first use) and migrate to the latest schema.
 
         Raises StoreUnavailable (exit 2) with one line naming DATABASE_URL or the folder, and
-        the fix, when the database cannot be reached, created or written.
+        the fix, when the database cannot be reached, created or written. `db_clock` stands in
+        for the database's clock in tests.
         """
         engine: Engine | None = None
         if url.startswith("sqlite") and (problem := sqlite_preflight(url)) is not None:
             raise problem
         try:
             engine = _sqlite_engine(url) if url.startswith("sqlite") else _postgres_engine(url)
-            store = cls(engine)
+            store = cls(engine, db_clock)
             store.migrate()
         except (OSError, SQLAlchemyError) as exc:
             if engine is not None:

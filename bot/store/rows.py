@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert
@@ -36,6 +38,9 @@ class FeedRow:
     """`content_digest` of the last body processed in full (see FeedUpdate)."""
     failing_since: float | None = None
     """When the current run of failures began (None while the feed works)."""
+    lease_owner: str | None = None
+    lease_token: int = 0
+    """The lease this row was claimed under: every write-back is conditional on it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +62,9 @@ class DeliveryRow:
     remote_url: str | None
     recovery: dict[str, str]
     created_at: float
+    lease_owner: str | None = None
+    lease_token: int = 0
+    """The lease this row was claimed under (the fence): every change is conditional on it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +122,9 @@ class FeedUpdate:
     initialized: bool = True
     body_digest: str | None = None
     """The digest of the body just processed in full; None (a 304) keeps the stored one."""
+    lease_owner: str | None = None
+    lease_token: int = 0
+    """The claim the poll was made under: the write-back is conditional on it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,19 +137,42 @@ class NewDelivery:
 
 
 def worker_id() -> str:
-    """host:pid:random: unique per process, and tells a same-host restart that we are dead."""
-    return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
+    """`host:pid:random:space`, new at every process start.
+
+    The random part is the identity: two containers sharing a host name, each with its worker
+    as pid 1, still get different ids. Host and pid are for people reading `lease_owner`.
+    `space` names the boot and PID namespace the pid is valid in, so a restart can tell that
+    a same-space owner is dead (see `owner_is_dead`); it is "-" where it cannot be known.
+    """
+    return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(8).hex()}:{_pid_space()}"
+
+
+def _pid_space() -> str:
+    """Boot id and PID namespace of this process, hashed; "-" when the system hides them."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return "-"
+    return hashlib.sha256(f"{boot} {namespace}".encode()).hexdigest()[:12]
 
 
 def owner_is_dead(owner: str | None) -> bool:
-    """True when `owner` ran on this host and its process is gone (a crash we can see)."""
+    """True only when `owner` ran in this very boot and PID namespace and its pid is gone.
+
+    A pid says nothing across containers (or machines) that share a host name, so an owner from
+    another PID space, or from an older version (no space recorded), is never declared dead:
+    its lease must run out instead. A reused pid only makes us wait for the lease (safe).
+    """
     if not owner:
         return False
-    host, _, rest = owner.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
+    parts = owner.split(":")
+    if len(parts) != 4 or not parts[1].isdigit():
         return False
-    pid = int(pid_text)
+    space = _pid_space()
+    if space == "-" or parts[3] != space:
+        return False
+    pid = int(parts[1])
     if pid == os.getpid():
         return False
     try:
@@ -211,6 +245,8 @@ def feed_row(r: Any) -> FeedRow:
         disabled=bool(r.disabled),
         body_digest=r.body_digest,
         failing_since=r.failing_since,
+        lease_owner=r.lease_owner,
+        lease_token=r.lease_token or 0,
     )
 
 
@@ -233,4 +269,6 @@ def delivery_row(r: Any) -> DeliveryRow:
         remote_url=r.remote_url,
         recovery=json.loads(r.recovery) if r.recovery else {},
         created_at=r.created_at,
+        lease_owner=r.lease_owner,
+        lease_token=r.lease_token or 0,
     )

@@ -53,6 +53,7 @@ feeds = Table(
     Column("failing_since", Float),  # the first failure of the current run of failures
     Column("lease_owner", String(200)),
     Column("lease_until", Float),
+    Column("lease_token", Integer, nullable=False, server_default="0"),  # bumped by each claim
 )
 
 stories = Table(
@@ -91,6 +92,7 @@ deliveries = Table(
     Column("recovery", Text),  # JSON handles from the adapter (Instagram container id)
     Column("lease_owner", String(200)),
     Column("lease_until", Float),
+    Column("lease_token", Integer, nullable=False, server_default="0"),  # bumped by each claim
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Column("published_at", Float),

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
+    and_,
     func,
     or_,
     select,
@@ -20,7 +21,7 @@ from bot.store.rows import (
     NewDelivery,
     insert_delivery,
 )
-from bot.store.schema import events, stories
+from bot.store.schema import deliveries, events, stories
 
 
 class StoryStore(StoreBase):
@@ -139,6 +140,34 @@ class StoryStore(StoreBase):
         )
         with self._tx() as conn:  # the driver's executemany: first polls write thousands
             conn.exec_driver_sql(sql, rows)
+
+    def stories_without(self, platform: str) -> list[tuple[int, Story]]:
+        """Stories queued for posting (not skipped) that have no delivery on `platform`,
+        newest first: what a platform added to an existing store could still be given."""
+        has = select(deliveries.c.id).where(
+            and_(deliveries.c.story_id == stories.c.id, deliveries.c.platform == platform)
+        )
+        with self._read() as conn:
+            rows = conn.execute(
+                select(stories.c.id, stories.c.data)
+                .where(and_(stories.c.status == "queued", ~has.exists()))
+                .order_by(stories.c.published_at.desc(), stories.c.id.desc())
+            ).all()
+        return [(int(r.id), story_from_json(r.data)) for r in rows]
+
+    def add_backlog_deliveries(self, items: Sequence[tuple[int, NewDelivery]], now: float) -> int:
+        """Deliveries for stories seen before their platform was added, in one transaction.
+        A delivery another worker added meanwhile is left as it is; returns how many were new."""
+        added = 0
+        with self._tx() as conn:
+            for story_id, d in items:
+                try:
+                    with conn.begin_nested():
+                        insert_delivery(conn, story_id, d, now)
+                    added += 1
+                except IntegrityError:
+                    continue
+        return added
 
     def story_by_url(self, url: str) -> tuple[int, Story] | None:
         with self._read() as conn:

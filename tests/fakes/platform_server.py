@@ -5,7 +5,9 @@ through their real stacks (tweepy + requests + requests_oauthlib, httpx) instead
 
 * X API v2: OAuth 1.0a HMAC-SHA1 signatures are verified for real against the URL as received,
   links are rewritten to t.co with `entities.urls`, texts come back HTML-escaped as X does,
-  duplicate text is refused with 403, every answer carries x-rate-limit-* headers.
+  every answer carries x-rate-limit-* headers. Duplicate text is ACCEPTED by default, as
+  Facebook and Instagram accept it: a fake that refuses duplicates hides them, so tests count
+  what arrived. `x_refuse_duplicates=True` turns on X's 403 "duplicate content" refusal.
 * Graph API (Facebook Page, Instagram with Facebook Login): error JSON with code/subcode,
   tokens from the form body, the Authorization header (or, recorded as a leak, the query),
   Instagram containers going IN_PROGRESS -> FINISHED -> PUBLISHED, a publishing quota.
@@ -200,6 +202,8 @@ class FakePlatformServer:
         ig_token: str | None = None,
         ig_in_progress_reads: int = 1,
         ig_quota_total: int = 50,
+        x_refuse_duplicates: bool = False,
+        fb_refuse_duplicates: bool = False,
     ) -> None:
         self.clock = clock
         self.x_credentials = x_credentials or XCredentials()
@@ -208,6 +212,10 @@ class FakePlatformServer:
         self.ig_user_id, self.ig_username = ig_user_id, ig_username
         self.ig_token = ig_token
         self.ig_in_progress_reads = ig_in_progress_reads
+        self.x_refuse_duplicates = x_refuse_duplicates
+        """X answers 403 "duplicate content" to a text it already has (off: count, not refuse)."""
+        self.fb_refuse_duplicates = fb_refuse_duplicates
+        """Graph 506 for a Page post repeating the previous message (off by default)."""
         """Status reads a new container answers IN_PROGRESS before it turns FINISHED."""
         self.ig_next_outcome: tuple[str, str] | None = None
         """(status_code, status) new containers end in instead of FINISHED, e.g. ("ERROR", ...)."""
@@ -578,7 +586,7 @@ class FakePlatformServer:
         with self._lock:
             if any(mid not in self.media for mid in media_ids) or len(media_ids) > 4:
                 return Reply(400, _invalid_request("Your media IDs are invalid."))
-            if any(t["input_text"] == text for t in self.tweets):
+            if self.x_refuse_duplicates and any(t["input_text"] == text for t in self.tweets):
                 detail = "You are not allowed to create a Tweet with duplicate content."
                 return Reply(403, x_problem(403, "Forbidden", detail))
             tweet_id = str(1900000000000000000 + self.next_id())
@@ -751,7 +759,8 @@ class FakePlatformServer:
         message, link = form.get("message", ""), form.get("link")
         if not message and not link:
             return _gerr(100, "(#100) Missing message or attachment")
-        if self.fb_posts and self.fb_posts[-1]["message"] == message and message:
+        last = self.fb_posts[-1]["message"] if self.fb_posts else None
+        if self.fb_refuse_duplicates and message and last == message:
             return _gerr(506, "(#506) Duplicate status message")
         post = self._fb_add(message, link)
         return Reply(200, {"id": post["id"]})

@@ -32,6 +32,7 @@ from bot.store.migrations import (
     m0005_health_and_notifications,
     m0006_spend,
     m0007_websub_subscriptions,
+    m0008_lease_token,
 )
 
 Migration = Callable[[Connection], None]
@@ -44,6 +45,7 @@ STEPS: tuple[ModuleType, ...] = (
     m0005_health_and_notifications,
     m0006_spend,
     m0007_websub_subscriptions,
+    m0008_lease_token,
 )
 """Append-only. Step N (1-based) brings the schema from version N-1 to N."""
 
