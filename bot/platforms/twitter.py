@@ -20,6 +20,7 @@ import httpx
 import requests
 import tweepy
 from requests_oauthlib import OAuth1
+from twitter_text import parse_tweet
 from twitter_text.extract_urls import extract_urls_with_indices
 
 from bot.errors import (
@@ -280,6 +281,24 @@ class TwitterPublisher(Publisher):
         self._me = None
         user_id, username = self._account()
         return Account(PLATFORM, user_id, f"@{username}")
+
+    def preflight(self, post: Post, pending: int = 0) -> None:
+        self.offline_checks(post, self.http)
+
+    @classmethod
+    def offline_checks(cls, post: Post, http: httpx.Client) -> None:
+        """X takes a post whose image cannot be used (it goes without it): only the text can
+        stop it."""
+        cls._check_text(post)
+
+    @classmethod
+    def _check_text(cls, post: Post) -> None:
+        length = parse_tweet(post.text).weightedLength
+        if length > cls.limits.max_length:
+            raise Rejected(
+                PLATFORM,
+                f"text too long: weighted length {length}, over X's {cls.limits.max_length}",
+            )
 
     def access_lines(self) -> list[str]:
         """One timeline read, as `find` makes it: X answers 403 (client-not-enrolled) to plans
