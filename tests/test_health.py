@@ -132,17 +132,17 @@ def test_a_disabled_feed_and_a_feed_failing_for_more_than_three_intervals(store:
     healthy_store(store)
     [row] = store.feed_rows()
     store.feeds_polled([FeedUpdate(row.id, None, None, None, NOW - 800)], NOW - 1200)
-    store.feed_failed(row.id, NOW - 1000, "HTTP 404", next_poll_at=NOW + 60)
+    store.feed_failed(row, NOW - 1000, "HTTP 404", next_poll_at=NOW + 60)
     info = gather_status(store, settings(), NOW)
     assert info["healthy"] is True  # failing, but not for long yet: it backs off and retries
     assert info["feeds"][0]["backoff_until"] and info["feeds"][0]["failures"] == 1
-    store.feed_failed(row.id, NOW + 900, "HTTP 404", next_poll_at=NOW + 2000)
+    store.feed_failed(row, NOW + 900, "HTTP 404", next_poll_at=NOW + 2000)
     store.set_meta("last_poll_at", repr(NOW + 1700))
     info = gather_status(store, settings(), NOW + 1801)
     [reason] = info["reasons"]
     assert reason["kind"] == "feed_failing" and reason["feed"] == FEED
     assert "failing for 46 min (2 tries): HTTP 404" in reason["message"]
-    store.feed_failed(row.id, NOW, "HTTP 410 Gone", next_poll_at=NOW, disabled=True)
+    store.feed_failed(row, NOW, "HTTP 410 Gone", next_poll_at=NOW, disabled=True)
     info = gather_status(store, settings(), NOW)
     assert kinds(info) == ["feed_disabled"] and "HTTP 410 Gone" in info["reasons"][0]["message"]
     assert "[DISABLED]" in format_status(info)

@@ -65,7 +65,7 @@ def test_each_event_is_sent_once_through_apprise_json(
     delivery = failed_delivery(store, clock)
     attention = failed_delivery(store, clock, 2, status="needs_attention")
     [feed] = store.feed_rows()
-    store.feed_failed(feed.id, clock.now, "HTTP 410 Gone", next_poll_at=clock.now, disabled=True)
+    store.feed_failed(feed, clock.now, "HTTP 410 Gone", next_poll_at=clock.now, disabled=True)
     monkeypatch.setattr(health, "EXTRA_CHECKS", [
         lambda *_: [Reason("budget", "twitter: X_MONTHLY_BUDGET of $5 reached", platform="twitter")]
     ])  # fmt: skip
@@ -102,13 +102,13 @@ def test_each_event_is_sent_once_through_apprise_json(
 def test_a_feed_failing_for_hours(store: Store, hook: Webhook, clock: FakeClock) -> None:
     n = notifier(store, hook, clock)
     [feed] = store.feed_rows()
-    store.feed_failed(feed.id, clock.now, "HTTP 503", next_poll_at=clock.now)
+    store.feed_failed(feed, clock.now, "HTTP 503", next_poll_at=clock.now)
     clock.advance(2 * 3600)
-    store.feed_failed(feed.id, clock.now, "HTTP 503", next_poll_at=clock.now)
+    store.feed_failed(feed, clock.now, "HTTP 503", next_poll_at=clock.now)
     n.cycle(SETTINGS)
     assert hook.received == []  # two hours: not yet
     clock.advance(3600)
-    store.feed_failed(feed.id, clock.now, "HTTP 503", next_poll_at=clock.now)
+    store.feed_failed(feed, clock.now, "HTTP 503", next_poll_at=clock.now)
     n.cycle(SETTINGS)
     n.cycle(SETTINGS)
     [message] = hook.received
@@ -222,7 +222,7 @@ def test_notify_urls_are_checked_and_never_shown(hook: Webhook) -> None:
 def test_find_events_ignores_feeds_no_longer_configured(store: Store, clock: FakeClock) -> None:
     store.ensure_feeds(["https://old.example/feed"])
     for row in store.feed_rows():
-        store.feed_failed(row.id, clock.now, "gone", next_poll_at=clock.now, disabled=True)
+        store.feed_failed(row, clock.now, "gone", next_poll_at=clock.now, disabled=True)
     events = find_events(store, SETTINGS, clock.now)
     assert [e.key.split(":")[0] for e in events] == ["feed_disabled"]
     assert FEED in events[0].message
