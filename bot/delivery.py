@@ -302,7 +302,7 @@ class Deliverer:
             slot = self.pacing.slot_bounds(platform, now)
             if slot is not None and rows[0].created_at > slot[0]:
                 # It arrived after this slot opened: it waits for the next slot.
-                self.store.release([r.id for r in rows], self.owner)
+                self.store.release(rows)
                 break
             for index, row in enumerate(rows):
                 budget = self.budgets.get(platform)

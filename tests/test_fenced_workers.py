@@ -128,8 +128,8 @@ def server() -> Iterator[SlowServer]:
 
 
 # The first request each platform's publish makes after `sending` is committed, before its one
-# effectful call: X downloads the story image, Instagram checks it.
-BEFORE_THE_CALL = {"twitter": ("GET", "/images/*"), "instagram": ("HEAD", "/images/*")}
+# effectful call: each downloads the story image (X to upload it, Instagram to check it).
+BEFORE_THE_CALL = {"twitter": ("GET", "/images/*"), "instagram": ("GET", "/images/*")}
 
 
 @pytest.mark.parametrize("platform", list(BEFORE_THE_CALL))

@@ -286,7 +286,7 @@ class TwitterPublisher(Publisher):
         self.offline_checks(post, self.http)
 
     @classmethod
-    def offline_checks(cls, post: Post, http: httpx.Client) -> None:
+    def offline_checks(cls, post: Post, http: httpx.Client, settings: object = None) -> None:
         """X takes a post whose image cannot be used (it goes without it): only the text can
         stop it."""
         cls._check_text(post)
