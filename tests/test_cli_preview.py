@@ -47,7 +47,8 @@ def test_preview_of_the_feed_publishes_nothing_and_a_later_poll_still_posts(
     reads = server.requests[before:]
     assert {r.method for r in reads} <= {"GET", "HEAD"}
     assert {r.path.rsplit("/", 1)[-1] for r in reads if r.method == "GET"} <= {
-        "content_publishing_limit"
+        "content_publishing_limit",  # Instagram's quota
+        "photo.jpg",  # the image, read as the live run reads it before posting
     }
     assert {r["status"] for r in rows} == {"dry_run"}  # a live run posts every one
     assert {(r["platform"], r["story_url"]) for r in rows} == {
