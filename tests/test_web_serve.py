@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from pathlib import Path
 
 import httpx
@@ -27,7 +28,17 @@ def test_web_alone_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
             proc.lines
         )
         base = f"http://127.0.0.1:{port}"
-        assert httpx.get(f"{base}/login").status_code == 200
+        # The line is logged just before uvicorn binds: wait (bounded) for the socket itself.
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                first = httpx.get(f"{base}/login")
+                break
+            except httpx.ConnectError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        assert first.status_code == 200
         assert httpx.get(f"{base}/queue").status_code == 303  # login first
         health = httpx.get(f"{base}/healthz")
         assert health.status_code == 503  # no worker has polled
