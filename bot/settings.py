@@ -29,6 +29,7 @@ from bot.settings_values import (
     NOTIFY_LEVELS,
     Backlog,
     QuietHours,
+    Secret,
     notify_url_secrets,
     parse_backlog,
     parse_bool,
@@ -71,33 +72,6 @@ CONFIG_DIR = PROJECT_ROOT / "config"
 DEMO_ENV = CONFIG_DIR / "demo.env"
 
 T = TypeVar("T")
-
-
-class Secret:
-    """A credential that never shows itself in a repr, a log line or an f-string by accident."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        """The real value, for the one place that must send it to the platform."""
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
 
 
 @dataclass(frozen=True)

@@ -14,30 +14,17 @@ from urllib.parse import urlsplit
 
 from bot.errors import ConfigError
 from bot.models import Platform
-from bot.settings_values import parse_choice, parse_duration, parse_int, parse_platforms, parse_url
+from bot.settings_values import (
+    Secret,
+    parse_choice,
+    parse_duration,
+    parse_int,
+    parse_platforms,
+    parse_url,
+)
 
 T = TypeVar("T")
 DEFAULT_HOST = "127.0.0.1"
-
-
-class WebSecret:
-    """A password or token that never shows itself in a repr, a log line or a page."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "WebSecret('***')"
-
-    __str__ = __repr__
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
 
 
 @dataclass(frozen=True)
@@ -47,11 +34,11 @@ class WebSettings:
     port: int | None = None
     """WEB_PORT, else Heroku's PORT; None: `run` serves nothing."""
     host: str = DEFAULT_HOST
-    password: WebSecret | None = None
+    password: Secret | None = None
     public_url: str | None = None
     """Where the world reaches the web face (https://bot.example.com): WebSub callbacks and
     the Secure flag of the session cookie come from it."""
-    metrics_token: WebSecret | None = None
+    metrics_token: Secret | None = None
     approval: tuple[str, ...] = ()
     """Platforms whose new deliveries wait as pending_approval."""
     approval_timeout: float | None = None
@@ -133,9 +120,9 @@ def parse_web(get: Callable[[str], str | None]) -> WebSettings:
     web = WebSettings(
         port=port,
         host=host,
-        password=WebSecret(password) if password else None,
+        password=Secret(password) if password else None,
         public_url=read("PUBLIC_URL", _public_url, None),
-        metrics_token=WebSecret(token.strip()) if token else None,
+        metrics_token=Secret(token.strip()) if token else None,
         approval=read("APPROVAL", _approval, ()),
         approval_timeout=timeout,
         approval_default=default,
