@@ -437,12 +437,7 @@ class DeliveryStore(StoreBase):
         conditions = [deliveries.c.status.in_(PENDING_STATUSES)]
         if platform:
             conditions.append(deliveries.c.platform == platform)
-        query = (
-            select(deliveries, stories.c.title, stories.c.url.label("story_url"))
-            .join(stories, stories.c.id == deliveries.c.story_id)
-            .where(and_(*conditions))
-            .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
-        )
+        query = _with_story(conditions).order_by(deliveries.c.next_attempt_at, deliveries.c.id)
         with self._read() as conn:
             rows = conn.execute(query).all()
             db_now = self.db_now(conn)  # leases are database times
@@ -469,9 +464,7 @@ class DeliveryStore(StoreBase):
         if platform:
             conditions.append(deliveries.c.platform == platform)
         query = (
-            select(deliveries, stories.c.title, stories.c.url.label("story_url"))
-            .join(stories, stories.c.id == deliveries.c.story_id)
-            .where(and_(*conditions))
+            _with_story(conditions)
             .order_by(deliveries.c.published_at.desc(), deliveries.c.id.desc())
             .limit(limit)
         )
@@ -568,3 +561,12 @@ class DeliveryStore(StoreBase):
                 detail=f"by hand (was {before.status})",
             )
             return HandChange(before, done=True, claimed=False)
+
+
+def _with_story(conditions: list[Any]) -> Any:
+    """Deliveries matching `conditions`, each with its story's title and URL (queue, history)."""
+    return (
+        select(deliveries, stories.c.title, stories.c.url.label("story_url"))
+        .join(stories, stories.c.id == deliveries.c.story_id)
+        .where(and_(*conditions))
+    )
