@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.farm import Farm
+from benchmarks.measure import TARGETS, Table, verdict
 
 ROOT = Path(__file__).resolve().parent.parent
 MAIN = ROOT / "main.py"
@@ -112,9 +113,33 @@ def command_line(
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    from benchmarks.run import command_line_table
+def command_line_table(c: dict[str, Any]) -> Table:
+    """6. Each command a whole process, as a user starts it."""
+    t6 = Table(
+        f"6. The command line, whole processes (best of {c['runs']}; warm poll: {c['feeds']} "
+        "feeds, dry run, 3 platforms)",
+        ["process", "best s", "median s", "target"],
+    )
+    bare = c["bare_python"]["best_s"]
+    t6.add("python -c pass", bare, c["bare_python"]["median_s"], "")
+    for key, label in (("help", "main.py --help"), ("status", "main.py status")):
+        best = c[key]["best_s"]
+        limit = TARGETS[f"{key}_s"]
+        goal = f"< {limit:g} s: {verdict(best < limit)} ({best / bare:.0f}x bare python)"
+        t6.add(label, best, c[key]["median_s"], goal)
+    http = " ".join(f"{k}:{v}" for k, v in sorted(c["warm_poll"]["http"].items()) if v)
+    t6.add(f"main.py poll, warm ({http})", c["warm_poll"]["best_s"], c["warm_poll"]["median_s"], "")
+    goal = TARGETS["poll_process_vs_naive"]
+    t6.add(
+        "naive loop process (requests + feedparser)",
+        c["naive"]["best_s"],
+        c["naive"]["median_s"],
+        f"poll >= {goal:g}x faster: {c['ratio']:.1f}x {verdict(c['ratio'] >= goal)}",
+    )
+    return t6
 
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.cli", description=__doc__)
     parser.add_argument("--feeds", type=int, default=300)
     parser.add_argument("--runs", type=int, default=7)

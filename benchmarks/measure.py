@@ -116,3 +116,17 @@ def _cell(value: Any) -> str:
 
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
+
+
+# The floors and goals every table judges against.
+TARGETS = {
+    "warm_wall_s": 2.0,
+    "warm_vs_naive": 30.0,
+    "cold_vs_naive": 10.0,
+    "parse_ratio": 20.0,
+    "peak_rss_mb": 200.0,
+    "seen_slowdown": 1.20,
+    "help_s": 0.3,
+    "status_s": 0.3,
+    "poll_process_vs_naive": 10.0,
+}

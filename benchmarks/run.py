@@ -14,21 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import cli, ingest, micro
-from benchmarks.measure import Table, in_child, verdict
+from benchmarks.measure import TARGETS, Table, in_child, verdict
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-TARGETS = {
-    "warm_wall_s": 2.0,
-    "warm_vs_naive": 30.0,
-    "cold_vs_naive": 10.0,
-    "parse_ratio": 20.0,
-    "peak_rss_mb": 200.0,
-    "seen_slowdown": 1.20,
-    "help_s": 0.3,
-    "status_s": 0.3,
-    "poll_process_vs_naive": 10.0,
-}
 
 
 def machine() -> dict[str, Any]:
@@ -79,7 +67,7 @@ def run(
     )
     results["total_s"] = time.perf_counter() - started
     tables = _tables(results, bot, naive, parse, seen, compose)
-    tables.append(command_line_table(results["command_line"]))
+    tables.append(cli.command_line_table(results["command_line"]))
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     for name in (f"bench-{stamp}.json", "latest.json"):
@@ -179,32 +167,6 @@ def _tables(
     for name in ("twitter", "facebook", "instagram"):
         t5.add(name, compose[name]["posts_per_s"])
     return [t1, tb, t2, t3, t4, t5]
-
-
-def command_line_table(c: dict[str, Any]) -> Table:
-    """6. Each command a whole process, as a user starts it."""
-    t6 = Table(
-        f"6. The command line, whole processes (best of {c['runs']}; warm poll: {c['feeds']} "
-        "feeds, dry run, 3 platforms)",
-        ["process", "best s", "median s", "target"],
-    )
-    bare = c["bare_python"]["best_s"]
-    t6.add("python -c pass", bare, c["bare_python"]["median_s"], "")
-    for key, label in (("help", "main.py --help"), ("status", "main.py status")):
-        best = c[key]["best_s"]
-        limit = TARGETS[f"{key}_s"]
-        goal = f"< {limit:g} s: {verdict(best < limit)} ({best / bare:.0f}x bare python)"
-        t6.add(label, best, c[key]["median_s"], goal)
-    http = " ".join(f"{k}:{v}" for k, v in sorted(c["warm_poll"]["http"].items()) if v)
-    t6.add(f"main.py poll, warm ({http})", c["warm_poll"]["best_s"], c["warm_poll"]["median_s"], "")
-    goal = TARGETS["poll_process_vs_naive"]
-    t6.add(
-        "naive loop process (requests + feedparser)",
-        c["naive"]["best_s"],
-        c["naive"]["median_s"],
-        f"poll >= {goal:g}x faster: {c['ratio']:.1f}x {verdict(c['ratio'] >= goal)}",
-    )
-    return t6
 
 
 def main(argv: list[str] | None = None) -> int:
