@@ -299,6 +299,11 @@ class GraphApi:
         headers = {"Authorization": f"Bearer {self._token.reveal()}"}
         return self._send("DELETE", path, headers=headers)
 
+    def error_for(self, status: int, payload: Any, headers: Mapping[str, str]) -> PublishError:
+        """The error tree's reading of one failed answer; a Graph-based API with codes of its
+        own (Threads) puts its rules before the shared table here."""
+        return map_graph_error(self.platform, status, payload, headers, self.variable)
+
     def _send(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         url = f"{self.root}/{path.lstrip('/')}"
         try:
@@ -318,9 +323,7 @@ class GraphApi:
         except ValueError:
             payload = None
         if response.status_code >= 400 or (isinstance(payload, dict) and "error" in payload):
-            raise map_graph_error(
-                self.platform, response.status_code, payload, response.headers, self.variable
-            )
+            raise self.error_for(response.status_code, payload, response.headers)
         if not isinstance(payload, dict):
             raise Transient(
                 self.platform, f"{method} /{path} answered HTTP {response.status_code} without JSON"

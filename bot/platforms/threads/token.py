@@ -1,0 +1,74 @@
+"""The Threads token's life: a long-lived token lasts 60 days and is given 60 more by a
+refresh (only once it is a day old). The refreshed token is kept in the platform's state, tied
+to the configured one: when a person puts a new THREADS_ACCESS_TOKEN in the settings, that one
+wins again, since the kept one came from the old.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Protocol
+
+from bot.settings_values import Secret
+
+KEY = "threads:token"
+
+
+class KeyValue(Protocol):
+    """Where a platform keeps small facts between runs (the store's meta table)."""
+
+    def get_meta(self, key: str) -> str | None: ...
+
+    def set_meta(self, key: str, value: str) -> None: ...
+
+
+class _Memory:
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+
+    def get_meta(self, key: str) -> str | None:
+        return self.values.get(key)
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.values[key] = value
+
+
+def fingerprint(token: str) -> str:
+    """Names a configured token without keeping it."""
+    return hashlib.sha256(token.encode()).hexdigest()[:16]
+
+
+class TokenKeeper:
+    """The token to send: the configured one, or the refresh that came from it."""
+
+    def __init__(self, configured: Secret, state: KeyValue | None = None) -> None:
+        self.configured = configured
+        self.state: KeyValue = state if state is not None else _Memory()
+
+    def _kept(self) -> dict[str, object] | None:
+        raw = self.state.get_meta(KEY)
+        try:
+            kept = json.loads(raw) if raw else None
+        except ValueError:
+            return None
+        if not isinstance(kept, dict):
+            return None
+        if kept.get("from") != fingerprint(self.configured.reveal()):
+            return None  # the settings name another token now: it wins
+        return kept
+
+    def current(self) -> Secret:
+        kept = self._kept()
+        token = kept.get("token") if kept else None
+        return Secret(token) if isinstance(token, str) and token else self.configured
+
+    def expires_at(self) -> float | None:
+        kept = self._kept()
+        value = kept.get("expires_at") if kept else None
+        return float(value) if isinstance(value, int | float) else None
+
+    def keep(self, token: str, expires_at: float) -> None:
+        record = {"from": fingerprint(self.configured.reveal()), "token": token,
+                  "expires_at": expires_at}  # fmt: skip
+        self.state.set_meta(KEY, json.dumps(record))
