@@ -14,9 +14,10 @@ from bot.errors import AuthError, NetworkError, RateLimited, Rejected, Transient
 from bot.models import Post
 from bot.net import PolicyTransport
 from bot.netpolicy import NetworkPolicy
+from bot.platforms.state import Memory
 from bot.platforms.threads.adapter import ThreadsPublisher
 from bot.platforms.threads.text import threads_length, unique_links
-from bot.platforms.threads.token import TokenKeeper, _Memory
+from bot.platforms.threads.token import TokenKeeper
 from bot.settings_values import Secret
 from tests.fakes.platform_server import graph_error
 from tests.fakes.threads_server import FakeThreadsServer
@@ -235,7 +236,7 @@ def test_the_shared_client_stack_carries_it(server: FakeThreadsServer) -> None:
 
 
 def test_the_token_is_refreshed_kept_and_used(server: FakeThreadsServer) -> None:
-    state = _Memory()
+    state = Memory()
     adapter = publisher(server, state=state, wall=lambda: 1_000_000.0)
     info = adapter.token_info()
     assert info.expires_at == 1_000_000.0 + 5183944 and server.refreshes == 1
@@ -251,7 +252,7 @@ def test_the_token_is_refreshed_kept_and_used(server: FakeThreadsServer) -> None
 
 
 def test_a_failed_refresh_still_warns_with_the_known_expiry(server: FakeThreadsServer) -> None:
-    state = _Memory()
+    state = Memory()
     publisher(server, state=state, wall=lambda: 1_000_000.0).token_info()
     server.fail("GET", "/refresh_access_token", status=500, body=graph_error(2, "down"))
     info = publisher(server, state=state).token_info()

@@ -27,10 +27,11 @@ from bot.models import Account, Limits, Post, PublishResult, TokenInfo
 from bot.platforms.base import Checkpoint, Publisher
 from bot.platforms.hosting import ImageHost, build_image_host
 from bot.platforms.images import SOURCE_TYPES, ImageUnavailable, download_source, fit_bytes, fitted
+from bot.platforms.state import KeyValue
 from bot.platforms.threads.api import PLATFORM, ThreadsApi
 from bot.platforms.threads.settings import API_VERSION, BASE_URL, TOKEN, ThreadsSettings
 from bot.platforms.threads.text import MAX_LENGTH, MAX_LINKS, threads_length, unique_links
-from bot.platforms.threads.token import KeyValue, TokenKeeper
+from bot.platforms.threads.token import TokenKeeper
 
 log = logging.getLogger(__name__)
 

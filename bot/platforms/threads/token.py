@@ -8,30 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Protocol
 
+from bot.platforms.state import KeyValue, Memory
 from bot.settings_values import Secret
 
 KEY = "threads:token"
-
-
-class KeyValue(Protocol):
-    """Where a platform keeps small facts between runs (the store's meta table)."""
-
-    def get_meta(self, key: str) -> str | None: ...
-
-    def set_meta(self, key: str, value: str) -> None: ...
-
-
-class _Memory:
-    def __init__(self) -> None:
-        self.values: dict[str, str] = {}
-
-    def get_meta(self, key: str) -> str | None:
-        return self.values.get(key)
-
-    def set_meta(self, key: str, value: str) -> None:
-        self.values[key] = value
 
 
 def fingerprint(token: str) -> str:
@@ -44,7 +25,7 @@ class TokenKeeper:
 
     def __init__(self, configured: Secret, state: KeyValue | None = None) -> None:
         self.configured = configured
-        self.state: KeyValue = state if state is not None else _Memory()
+        self.state: KeyValue = state if state is not None else Memory()
 
     def _kept(self) -> dict[str, object] | None:
         raw = self.state.get_meta(KEY)
