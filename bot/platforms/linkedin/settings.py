@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from bot.errors import ConfigError
 from bot.settings_values import Secret, parse_url
+
+
+class Env(Protocol):
+    """How a section reads variables (the settings' reader): None for an unset one."""
+
+    def raw(self, name: str) -> str | None: ...
+
 
 ORGANIZATION_ID = "LINKEDIN_ORGANIZATION_ID"
 TOKEN = "LINKEDIN_ACCESS_TOKEN"
@@ -32,10 +39,10 @@ class LinkedInSettings:
         return f"urn:li:organization:{self.organization_id}"
 
 
-def read_section(raw: Callable[[str], str | None]) -> LinkedInSettings | None:
-    """The section from the variables (`raw` gives None for an unset one); None when neither
+def read(env: Env) -> LinkedInSettings | None:
+    """The section from the variables; None when neither
     credential is set, a ConfigError naming the culprit otherwise."""
-    org, token = raw(ORGANIZATION_ID), raw(TOKEN)
+    org, token = env.raw(ORGANIZATION_ID), env.raw(TOKEN)
     if org is None and token is None:
         return None
     if org is None or token is None:
@@ -45,15 +52,16 @@ def read_section(raw: Callable[[str], str | None]) -> LinkedInSettings | None:
             f"(the Page's number, e.g. 2414183) and {TOKEN}",
             variable=name,
         )
+    given = org
     org = org.strip().removeprefix("urn:li:organization:")
     if not re.fullmatch(r"\d+", org):
         raise ConfigError(
-            f"{ORGANIZATION_ID}={raw(ORGANIZATION_ID)!r} is not a LinkedIn organization id; use "
+            f"{ORGANIZATION_ID}={given!r} is not a LinkedIn organization id; use "
             "the number in the Page admin URL, e.g. 2414183",
             variable=ORGANIZATION_ID,
         )
-    base = raw(BASE_URL)
-    version = (raw(API_VERSION) or DEFAULT_VERSION).strip()
+    base = env.raw(BASE_URL)
+    version = (env.raw(API_VERSION) or DEFAULT_VERSION).strip()
     if not re.fullmatch(r"20\d\d(0[1-9]|1[0-2])(\.\d\d)?", version):
         raise ConfigError(
             f"{API_VERSION}={version!r} is not a LinkedIn API version; use a month as YYYYMM, "

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from bot.errors import ConfigError
 from bot.settings_values import Secret, parse_url
+
+
+class Env(Protocol):
+    """How a section reads variables (the settings' reader): None for an unset one."""
+
+    def raw(self, name: str) -> str | None: ...
+
 
 USER_ID = "THREADS_USER_ID"
 TOKEN = "THREADS_ACCESS_TOKEN"
@@ -25,10 +32,10 @@ class ThreadsSettings:
     base_url: str = DEFAULT_BASE_URL
 
 
-def read_section(raw: Callable[[str], str | None]) -> ThreadsSettings | None:
-    """The section from the variables (`raw` gives None for an unset one); None when neither
+def read(env: Env) -> ThreadsSettings | None:
+    """The section from the variables; None when neither
     credential is set, a ConfigError naming the culprit when only one is or the id is no id."""
-    user_id, token = raw(USER_ID), raw(TOKEN)
+    user_id, token = env.raw(USER_ID), env.raw(TOKEN)
     if user_id is None and token is None:
         return None
     if user_id is None or token is None:
@@ -45,6 +52,6 @@ def read_section(raw: Callable[[str], str | None]) -> ThreadsSettings | None:
             "26012345678901234 (or me)",
             variable=USER_ID,
         )
-    base = raw(BASE_URL)
+    base = env.raw(BASE_URL)
     base_url = parse_url(BASE_URL, base) if base is not None else DEFAULT_BASE_URL
     return ThreadsSettings(user_id, Secret(token.strip()), base_url)
