@@ -152,8 +152,12 @@ def test_check_lines_say_whether_posts_can_be_read(server: FakeLinkedInServer) -
     adapter = publisher(server)
     assert adapter.verify().name == server.organization_name
     assert "can read" in adapter.access_lines()[0]
+    server.can_read_organization = False  # a token with the posting scopes only
+    assert adapter.verify().name == server.author
     server.can_read_posts = False
     assert "r_organization_social" in adapter.access_lines()[0]
+    with pytest.raises(AuthError):
+        adapter.verify()
 
 
 def test_token_expiry_is_counted_from_first_use(server: FakeLinkedInServer) -> None:

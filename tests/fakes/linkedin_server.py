@@ -88,6 +88,8 @@ class FakeLinkedInServer(FakePlatformServer):
         self.linkedin_token = linkedin_token
         self.refuse_duplicates = refuse_duplicates
         self.can_read_posts = True
+        self.can_read_organization = True
+        """False: the token lacks rw_organization_admin (it may still post and list posts)."""
         self.li_posts: list[dict[str, Any]] = []
         self.li_images: dict[str, dict[str, Any]] = {}
 
@@ -164,6 +166,9 @@ class FakeLinkedInServer(FakePlatformServer):
                     return linkedin_error(404, "NOT_FOUND", "Not Found")
                 return Reply(200, {"id": image["urn"], "status": image["status"]})
             if method == "GET" and rest == f"organizations/{self.organization_id}":
+                if not self.can_read_organization:
+                    return linkedin_error(403, "ACCESS_DENIED", "Not enough permissions to "
+                                          "access: organizations.GET", 100)  # fmt: skip
                 return Reply(200, {"id": int(self.organization_id),
                                    "localizedName": self.organization_name,
                                    "vanityName": "jck-test"})  # fmt: skip

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from bot.errors import ConfigError, PublishError, Rejected, Transient
+from bot.errors import AuthError, ConfigError, PublishError, Rejected, Transient
 from bot.imaging.fit import FittedImage, ImageSpec
 from bot.models import Account, Limits, Post, PublishResult, TokenInfo
 from bot.platforms.base import Checkpoint, Publisher
@@ -118,7 +118,16 @@ class LinkedInPublisher(Publisher):
             self.http.close()
 
     def verify(self) -> Account:
-        org = self.api.get(f"organizations/{self.settings.organization_id}")
+        """The Page's name when the token may read it (a Page admin's usually may); a token
+        with only the posting scopes proves itself by listing the Page's posts instead, so a
+        paused LinkedIn resumes as soon as its token works, whatever else it may read."""
+        try:
+            org = self.api.get(f"organizations/{self.settings.organization_id}")
+        except AuthError as exc:
+            if exc.variable != TOKEN or exc.code not in {"100", "403"}:
+                raise
+            self._list(0, 1)
+            return Account(PLATFORM, self.author, self.author)
         name = org.get("localizedName") or org.get("vanityName")
         if not name:
             raise Transient(PLATFORM, "the organization was read without a name")
