@@ -1,4 +1,5 @@
-"""One contract, every adapter: the same behaviour from X, Facebook, Instagram and the dry run.
+"""One contract, every adapter: the same behaviour from X, Facebook, Instagram, Threads, LinkedIn
+and the dry run.
 
 Each case builds an adapter against a fresh fake server and a post it can accept; the tests
 below know nothing platform-specific.
@@ -18,8 +19,12 @@ from bot.platforms import DryRunPublisher, limits_for
 from bot.platforms.base import Publisher
 from bot.platforms.facebook import FacebookPublisher
 from bot.platforms.instagram import InstagramPublisher
+from bot.platforms.linkedin.adapter import LinkedInPublisher
+from bot.platforms.threads.adapter import ThreadsPublisher
 from bot.platforms.twitter import TwitterPublisher
+from tests.fakes.linkedin_server import FakeLinkedInServer
 from tests.fakes.platform_server import FakePlatformServer
+from tests.fakes.threads_server import FakeThreadsServer
 
 
 @dataclass
@@ -27,6 +32,10 @@ class Case:
     publisher: Publisher
     post: Post
     real: bool
+    own_server: FakePlatformServer | None = None
+    """A network with a fake of its own (Threads, LinkedIn), started for this case."""
+    made: Callable[[], int] | None = None
+    """How many posts its fake has (default: the shared fake's tweets, Page posts and media)."""
 
 
 def _twitter(s: FakePlatformServer) -> Case:
@@ -49,6 +58,22 @@ def _instagram(s: FakePlatformServer) -> Case:
     return Case(publisher, Post("instagram", "Contract", image_url=s.image_url()), True)
 
 
+def _threads(s: FakePlatformServer) -> Case:
+    fake = FakeThreadsServer(in_progress_reads=0).start()
+    publisher = ThreadsPublisher(fake.threads_settings(), timeout=1.0)
+    post = Post(
+        "threads", "Contract https://www.jckonline.com/c", story_url="https://www.jckonline.com/c"
+    )
+    return Case(publisher, post, True, fake, lambda: len(fake.posts))
+
+
+def _linkedin(s: FakePlatformServer) -> Case:
+    fake = FakeLinkedInServer(refuse_duplicates=False).start()
+    publisher = LinkedInPublisher(fake.linkedin_settings(), timeout=1.0)
+    post = Post("linkedin", "Contract (test)", link="https://www.jckonline.com/c")
+    return Case(publisher, post, True, fake, lambda: len(fake.li_posts))
+
+
 def _dryrun(s: FakePlatformServer) -> Case:
     return Case(DryRunPublisher("twitter", limits_for("twitter")), Post("twitter", "Dry"), False)
 
@@ -57,8 +82,11 @@ BUILDERS: dict[str, Callable[[FakePlatformServer], Case]] = {
     "twitter": _twitter,
     "facebook": _facebook,
     "instagram": _instagram,
+    "threads": _threads,
+    "linkedin": _linkedin,
     "dryrun": _dryrun,
 }
+REAL = ["twitter", "facebook", "instagram", "threads", "linkedin"]
 
 
 @pytest.fixture
@@ -72,14 +100,18 @@ def case(request: pytest.FixtureRequest, server: FakePlatformServer) -> Iterator
     built = BUILDERS[request.param](server)
     yield built
     built.publisher.close()
+    if built.own_server is not None:
+        built.own_server.stop()
 
 
-@pytest.fixture(params=["twitter", "facebook", "instagram"])
+@pytest.fixture(params=REAL)
 def real_case(request: pytest.FixtureRequest, server: FakePlatformServer) -> Iterator[Case]:
     """The adapters that talk to a platform (the dry run makes no request that could fail)."""
     built = BUILDERS[request.param](server)
     yield built
     built.publisher.close()
+    if built.own_server is not None:
+        built.own_server.stop()
 
 
 def since() -> datetime:
@@ -104,7 +136,11 @@ def test_publish_then_find_agree(case: Case, server: FakePlatformServer) -> None
     assert isinstance(result, PublishResult) and result.remote_id
     found = case.publisher.find(case.post, since(), handles[0] if handles else None)
     assert found is not None and found.remote_id == result.remote_id
-    made = len(server.tweets) + len(server.fb_posts) + len(server.ig_media)
+    made = (
+        case.made()
+        if case.made
+        else len(server.tweets) + len(server.fb_posts) + len(server.ig_media)
+    )
     assert made == (1 if case.real else 0)
 
 
@@ -117,12 +153,13 @@ def test_dry_run_result_is_marked_and_stable(server: FakePlatformServer) -> None
     assert server.requests == []
 
 
+API = "/[2vr]*"  # X's /2/, Graph's and Threads' /vN.N/, LinkedIn's /rest/: not the test images
 FAULTS: list[Callable[[FakePlatformServer], object]] = [
-    lambda s: s.fail("*", "/[2v]*", status=500, body=b"<html>oops</html>", times=99),
-    lambda s: s.fail("*", "/[2v]*", status=401, body={"error": "?"}, times=99),
-    lambda s: s.fail("*", "/[2v]*", status=200, body=b"not json", times=99),
-    lambda s: s.fail("*", "/[2v]*", status=200, body={"unexpected": True}, times=99),
-    lambda s: s.drop("*", "/[2v]*", times=99),
+    lambda s: s.fail("*", API, status=500, body=b"<html>oops</html>", times=99),
+    lambda s: s.fail("*", API, status=401, body={"error": "?"}, times=99),
+    lambda s: s.fail("*", API, status=200, body=b"not json", times=99),
+    lambda s: s.fail("*", API, status=200, body={"unexpected": True}, times=99),
+    lambda s: s.drop("*", API, times=99),
 ]
 
 
@@ -132,7 +169,7 @@ def test_only_bot_errors_escape(
     real_case: Case, server: FakePlatformServer, fault: int, operation: str
 ) -> None:
     case = real_case
-    FAULTS[fault](server)
+    FAULTS[fault](case.own_server or server)
     calls = {
         "verify": case.publisher.verify,
         "publish": lambda: case.publisher.publish(case.post),
