@@ -77,12 +77,15 @@ def _instrument(app: Any, clock: _Clock) -> None:
     engine.parser.submit = clock.wrap("parse", engine.parser.submit)
     engine._collect = clock.wrap("parse", engine._collect)
     engine.composer.compose = clock.wrap("compose", engine.composer.compose)
-    store = engine.store
-    for name in dir(type(store)):
-        attr = getattr(store, name)
-        if not name.startswith("_") and callable(attr) and name not in ("open", "close"):
-            category = "store: unseen" if name == "unseen" else "store: other"
-            setattr(store, name, clock.wrap(category, attr))
+    owner = app.store
+    pieces = [owner.feeds, owner.stories, owner.deliveries, owner.platforms, owner.media]
+    pieces += [owner.health, owner.notices, owner.spend, owner.review, owner.websub]
+    for piece in pieces:
+        for name in dir(type(piece)):
+            attr = getattr(piece, name)
+            if not name.startswith("_") and callable(attr):
+                category = "store: unseen" if name == "unseen" else "store: other"
+                setattr(piece, name, clock.wrap(category, attr))
     for publisher in engine.publishers.values():
         publisher.publish = clock.wrap("publish", publisher.publish)
 
@@ -146,7 +149,7 @@ def bot_cycles(
                     "calls": dict(clock.calls),
                     "peak_rss_mb": peak_rss_mb(),
                 }
-            out["stories_stored"] = app.store.story_count()
+            out["stories_stored"] = app.store.stories.story_count()
         finally:
             app.close()
     return out

@@ -153,15 +153,19 @@ def seen_lookup(
             fill_s = time.perf_counter() - started
             for batch in candidates[::2]:  # every other feed's stories are already known
                 for story in batch:
-                    store.add_story(story, time.time(), status="skipped", reason="bench")
+                    store.stories.add_story(story, time.time(), status="skipped", reason="bench")
 
             def cycle(store: Any = store) -> None:
                 for batch in candidates:
-                    store.unseen(batch)
+                    store.stories.unseen(batch)
 
             cycle()
             cycles[label] = cycle
-            out[label] = {"fill_s": fill_s, "cycle_s": float("inf"), "rows": store.story_count()}
+            out[label] = {
+                "fill_s": fill_s,
+                "cycle_s": float("inf"),
+                "rows": store.stories.story_count(),
+            }
         for _ in range(runs):
             for label, cycle in cycles.items():
                 out[label]["cycle_s"] = min(out[label]["cycle_s"], best_of(1, cycle))

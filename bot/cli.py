@@ -189,14 +189,14 @@ def _review(delivery_id: int, approve: bool) -> int:
     store = Store.open(ctx.settings.database_url)
     try:
         now = time.time()
-        found = store.find_listed(delivery_id)
+        found = store.review.find_listed(delivery_id)
         if found is None:
             ctx.err(f"no delivery {delivery_id}; see the ids in the web face's queue or `status`")
             return 1
         done = (
-            store.approve_delivery(delivery_id, now, by="command line")
+            store.review.approve_delivery(delivery_id, now, by="command line")
             if approve
-            else store.reject_delivery(delivery_id, now, by="command line")
+            else store.review.reject_delivery(delivery_id, now, by="command line")
         )
     finally:
         store.close()
@@ -463,7 +463,7 @@ def resolve(delivery_id: int, published_url: str | None, not_published: bool) ->
     ctx = _start()
     store = Store.open(ctx.settings.database_url)
     try:
-        done = resolve_delivery(store, delivery_id, published_url=published_url)
+        done = resolve_delivery(store.deliveries, delivery_id, published_url=published_url)
     finally:
         store.close()
     ctx.out(done.line())

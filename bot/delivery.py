@@ -168,7 +168,7 @@ class Deliverer:
         tried: set[int] = set()  # one look per row and pass; an undecided row waits its turn
         platforms = [name for name, p in self.publishers.items() if not _is_dry(p)]
         while platforms and not self.stop.is_set():
-            claimed = self.store.claim_stale_sending(
+            claimed = self.store.deliveries.claim_stale_sending(
                 self.clock(),
                 self.owner,
                 self.lease,
@@ -177,7 +177,7 @@ class Deliverer:
                 limit=1 + len(tried),
             )
             rows = [r for r in claimed if r.id not in tried]
-            self.store.release([r for r in claimed if r.id in tried])
+            self.store.deliveries.release([r for r in claimed if r.id in tried])
             if not rows:
                 break
             tried.update(r.id for r in rows)
@@ -204,7 +204,7 @@ class Deliverer:
             "lease lost: another worker holds this delivery now; dropped here without sending",
             extra={"platform": row.platform, "story": row.post.story_url, "why": why},
         )
-        return report_for(self.store.delivery(row.id))
+        return report_for(self.store.deliveries.delivery(row.id))
 
     def _reconcile_one(self, publisher: Publisher, row: DeliveryRow) -> DeliveryReport:
         # Database times, never a worker's clock: the window covers the attempt however far
@@ -283,10 +283,10 @@ class Deliverer:
             if self.pacing.limits_posts:
                 wait = self.pacing.wait_until(
                     now,
-                    self.store.last_post_at(platform),
-                    self.store.published_since(platform, now - 3600),
+                    self.store.platforms.last_post_at(platform),
+                    self.store.platforms.published_since(platform, now - 3600),
                     platform=platform,
-                    posted_since=lambda t: len(self.store.published_since(platform, t)),
+                    posted_since=lambda t: len(self.store.platforms.published_since(platform, t)),
                 )
                 if wait is not None:
                     log.debug(
@@ -294,7 +294,7 @@ class Deliverer:
                         extra={"platform": platform, "until": _iso(wait[0]), "why": wait[1]},
                     )
                     break
-            rows = self.store.claim_due(
+            rows = self.store.deliveries.claim_due(
                 platform, now, self.owner, self.lease, limit=batch, only_ids=only_ids
             )
             if not rows:
@@ -302,7 +302,7 @@ class Deliverer:
             slot = self.pacing.slot_bounds(platform, now)
             if slot is not None and rows[0].created_at > slot[0]:
                 # It arrived after this slot opened: it waits for the next slot.
-                self.store.release(rows)
+                self.store.deliveries.release(rows)
                 break
             for index, row in enumerate(rows):
                 budget = self.budgets.get(platform)
@@ -316,7 +316,7 @@ class Deliverer:
                     self._charge(budget, row)
                 done = report.status in (S.PUBLISHED, S.DRY_RUN, S.SKIPPED, S.FAILED)
                 if self.stop.is_set() or (not done and self._held(platform)):
-                    self.store.release(rows[index + 1 :])
+                    self.store.deliveries.release(rows[index + 1 :])
                     return reports
         return reports
 
@@ -326,7 +326,7 @@ class Deliverer:
         """Dry run: report every due delivery, recorded in batches (no pacing, no sending)."""
         reports: list[DeliveryReport] = []
         while not self.stop.is_set():
-            rows = self.store.claim_due(
+            rows = self.store.deliveries.claim_due(
                 platform, self.clock(), self.owner, self.lease, limit=DRY_BATCH, only_ids=only_ids
             )
             if not rows:
@@ -339,10 +339,10 @@ class Deliverer:
                 except PublishError as exc:
                     reports.append(self._fenced(row, self._dry_refusal(exc), publisher))
                     if isinstance(exc, RateLimited | AuthError):  # live would stop here too
-                        self.store.release(rows[index + 1 :])
+                        self.store.deliveries.release(rows[index + 1 :])
                         held = True
                         break
-            self.store.finish_dry_run(done, self.clock())
+            self.store.deliveries.finish_dry_run(done, self.clock())
             for row, result in done:
                 log.info(
                     "dry run: would post",
@@ -366,7 +366,7 @@ class Deliverer:
             now = self.clock()
             status = verdict(exc)
             if status == S.QUEUED:  # a refused token: a live run pauses, a dry run only says so
-                self.store.release([row])
+                self.store.deliveries.release([row])
                 return report_for(row, S.QUEUED.value, error=f"would pause: {exc.message}")
             until = None
             if isinstance(exc, RateLimited):
@@ -385,7 +385,7 @@ class Deliverer:
     def platform_ready(self, platform: str, publisher: Publisher) -> bool:
         """False while the platform is paused (by hand, or for a bad token) or held (rate
         limit) — nothing lost. A credentials pause is lifted here once the token works again."""
-        state = self.store.platform_states().get(platform, {})
+        state = self.store.platforms.platform_states().get(platform, {})
         now = self.clock()
         if state.get("hold_until") and state["hold_until"] > now:
             return False
@@ -403,7 +403,7 @@ class Deliverer:
                 extra={"platform": platform, "error": exc.message},
             )
             return False
-        self.store.resume_platform(platform, now)
+        self.store.platforms.resume_platform(platform, now)
         log.warning(
             "platform resumed: the token is accepted again",
             extra={"platform": platform, "account": account.name},
@@ -411,7 +411,7 @@ class Deliverer:
         return True
 
     def _held(self, platform: str) -> bool:
-        state = self.store.platform_states().get(platform, {})
+        state = self.store.platforms.platform_states().get(platform, {})
         return bool(state.get("paused")) or bool(
             state.get("hold_until") and state["hold_until"] > self.clock()
         )
@@ -422,7 +422,7 @@ class Deliverer:
         """Defer a post that would take this month over the budget to the 1st of next month."""
         now = self.clock()
         month = month_of(now)
-        spent = self.store.spent_in_month(row.platform, month)
+        spent = self.store.spend.spent_in_month(row.platform, month)
         price = budget.price(row.post)
         if budget.allows(spent, price):
             return None
@@ -431,7 +431,7 @@ class Deliverer:
             f"{budget.variable} of ${budget.monthly:.2f} reached: ${spent:.2f} spent in {month}, "
             f"this post costs ${price:.2f}; it waits for {_iso(until)}"
         )
-        self.store.finish(
+        self.store.deliveries.finish(
             row, S.DEFERRED, now, reason=reason, next_attempt_at=until, event_kind="over_budget"
         )
         log.warning("budget: deferred to next month", extra={"platform": row.platform})
@@ -442,9 +442,9 @@ class Deliverer:
         """Posts deferred by the budget wait for next month only while the budget in force
         still holds them: raised or lifted, they are due again now."""
         now = self.clock()
-        spent = self.store.spent_in_month(platform, month_of(now))
+        spent = self.store.spend.spent_in_month(platform, month_of(now))
         if budget.allows(spent, max(budget.price_post, budget.price_post_url)):
-            released = self.store.release_over_budget(platform, now)
+            released = self.store.spend.release_over_budget(platform, now)
             if released:
                 log.info(
                     "budget: posts deferred to next month are due again",
@@ -455,9 +455,9 @@ class Deliverer:
         """Record what the post cost (once per delivery) and notify at 80% and 100%."""
         now = self.clock()
         month = month_of(now)
-        before = self.store.spent_in_month(row.platform, month)
+        before = self.store.spend.spent_in_month(row.platform, month)
         price = budget.price(row.post)
-        if not self.store.record_spend(row.platform, row.id or 0, price, month, now):
+        if not self.store.spend.record_spend(row.platform, row.id or 0, price, month, now):
             return
         for threshold in budget.crossed(before, before + price):
             self._budget_notice(budget, row.platform, month, threshold, before + price)
@@ -468,9 +468,9 @@ class Deliverer:
         """One log line per threshold and month, whichever worker crosses it (notifications
         come from `bot.notify`, which reads the same spend from the store)."""
         key = f"budget_notice:{platform}:{month}:{threshold}"
-        if self.store.get_meta(key):
+        if self.store.platforms.get_meta(key):
             return
-        self.store.set_meta(key, repr(self.clock()))
+        self.store.platforms.set_meta(key, repr(self.clock()))
         message = (
             f"{platform}: ${spent:.2f} of the ${budget.monthly:.2f} {budget.variable} spent in "
             f"{month} ({threshold}%)"
@@ -494,7 +494,7 @@ class Deliverer:
             if dry:  # nothing leaves the machine: there is no attempt to make crash-safe
                 result = publisher.publish(row.post)
             else:
-                if not self.store.mark_sending(row, self.lease):
+                if not self.store.deliveries.mark_sending(row, self.lease):
                     raise LeaseLost("the lease ran out before the attempt began")
                 with self._keep_lease(row) as keeper:
                     post = self._with_media(row)
@@ -507,14 +507,14 @@ class Deliverer:
             log.exception("unexpected error while publishing", extra={"platform": row.platform})
             return self._on_error(row, Transient(row.platform, f"{type(exc).__name__}: {exc}"))
         status = S.DRY_RUN if dry else S.PUBLISHED
-        if not self.store.finish(row, status, self.clock(), result=result):
+        if not self.store.deliveries.finish(row, status, self.clock(), result=result):
             # Made, but the row is someone else's now: its new owner looks it up and finds it.
             log.error(
                 "posted, but the lease was lost before the result was recorded; the worker "
                 "holding the delivery now will find the post on the platform",
                 extra={"platform": row.platform, "remote_url": result.remote_url},
             )
-            return report_for(self.store.delivery(row.id))
+            return report_for(self.store.deliveries.delivery(row.id))
         log.info(
             "dry run: would post" if status == S.DRY_RUN else "published",
             extra={
@@ -534,14 +534,14 @@ class Deliverer:
         digest = media_digest(row.post.image_url)
         if digest is None:
             return row.post
-        found = self.store.media(digest)
+        found = self.store.media.media(digest)
         if found is None:
             raise Rejected(row.platform, f"the picture {row.post.image_url} is not in the store")
         return replace(row.post, image_data=found[1])
 
     def _commit(self, row: DeliveryRow, status: DeliveryStatus, now: float, **kw: Any) -> None:
         """store.finish, fenced: a lost lease ends the step (LeaseLost) instead of writing."""
-        if not self.store.finish(row, status, now, **kw):
+        if not self.store.deliveries.finish(row, status, now, **kw):
             raise LeaseLost(f"the lease was lost before recording {status.value}")
 
     def _keep_lease(self, row: DeliveryRow) -> _LeaseKeeper:
@@ -556,7 +556,7 @@ class Deliverer:
 
         def checkpoint(handles: Mapping[str, str]) -> None:
             keeper.check()
-            if not self.store.save_recovery(row, handles, self.clock(), self.lease):
+            if not self.store.deliveries.save_recovery(row, handles, self.clock(), self.lease):
                 keeper.lost.set()
                 raise LeaseLost("the lease was lost before the platform call")
 
@@ -594,7 +594,7 @@ class Deliverer:
         on the retry backoff. It never fails, never pauses the platform (a 403 on a timeline
         read says nothing about posting), and is never re-sent on a guess."""
         now = self.clock()
-        count, first_at = self.store.lookup_failures(row)
+        count, first_at = self.store.deliveries.lookup_failures(row)
         count += 1
         first_at = now if first_at is None else first_at
         until = now + retry_delay(count, self.retry_base, self.rng)
@@ -650,7 +650,7 @@ class Deliverer:
             hint = exc.variable or self.credential_hint(row.platform)
             reason = f"{exc.message} (fix {hint})"
             self._commit(row, S.QUEUED, now, reason=reason, event_kind="auth_error")
-            if self.store.pause_platform(row.platform, reason, now):
+            if self.store.platforms.pause_platform(row.platform, reason, now):
                 log.error(
                     f"{row.platform.upper()} PAUSED: the platform refused the credentials; "
                     f"fix {hint} and the bot resumes by itself. Nothing is lost: "
@@ -671,7 +671,7 @@ class Deliverer:
                 next_attempt_at=until,
                 event_kind="rate_limited",
             )
-            self.store.hold_platform(row.platform, until, exc.message, now)
+            self.store.platforms.hold_platform(row.platform, until, exc.message, now)
             log.warning("rate limited: deferred", extra={**context, "until": _iso(until)})
             return report_for(row, S.DEFERRED.value, error=exc.message, next_attempt_at=until)
         if isinstance(exc, Unsuitable):
@@ -680,12 +680,12 @@ class Deliverer:
             return report_for(row, S.SKIPPED.value, error=exc.message)
         if isinstance(exc, Rejected):
             self._commit(row, S.FAILED, now, reason=exc.message, uncertain=False)
-            self.store.platform_error(row.platform, exc.message, now)
+            self.store.platforms.platform_error(row.platform, exc.message, now)
             log.error("the platform rejected the post", extra=context)
             return report_for(row, S.FAILED.value, error=exc.message)
         # Transient (and anything unknown): the post may or may not exist; retry with care.
         failures = row.failures + 1
-        self.store.platform_error(row.platform, exc.message, now)
+        self.store.platforms.platform_error(row.platform, exc.message, now)
         if failures >= self.max_attempts:
             self._commit(row, S.FAILED, now, reason=exc.message, count_failure=True, uncertain=True)
             log.error(f"gave up after {failures} attempts", extra=context)
@@ -751,7 +751,7 @@ class _LeaseKeeper:
     def _run(self) -> None:
         while not self._done.wait(self.lease / 3):
             try:
-                renewed = self.store.renew_lease(self.row, self.lease)
+                renewed = self.store.deliveries.renew_lease(self.row, self.lease)
             except Exception as exc:  # the store is down: the attempt cannot prove its lease
                 log.warning(f"could not renew a delivery lease: {type(exc).__name__}")
                 log.debug("the lease renewal's failure in full", exc_info=exc)

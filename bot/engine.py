@@ -162,10 +162,10 @@ class Engine:
             report.merge(self.deliverer.drain())
         # Every delivery queued in this cycle is reported, including those still waiting.
         reported = {d.delivery_id for d in report.deliveries}
-        for row in self.store.deliveries_for_stories(report.new_story_ids):
+        for row in self.store.deliveries.deliveries_for_stories(report.new_story_ids):
             if row.id not in reported:
                 report.deliveries.append(report_for(row))
-        self.store.set_meta("last_tick_at", repr(self.clock()))
+        self.store.platforms.set_meta("last_tick_at", repr(self.clock()))
         return report
 
     def admit_new_platforms(self) -> None:
@@ -174,7 +174,8 @@ class Engine:
         from bot.platform_backlog import admit_new_platforms
 
         admit_new_platforms(
-            self.store,
+            self.store.platforms,
+            self.store.stories,
             self.publishers,
             backlog=self.settings.new_platform_backlog,
             max_age=self.settings.max_story_age,
@@ -188,13 +189,13 @@ class Engine:
         """Poll the due feeds, a share at a time: each share is claimed, fetched concurrently,
         and written back in bulk, so several workers split a large feed list and a worker that
         dies holds only one share's claims."""
-        self.store.ensure_feeds(self.settings.feed_urls)
+        self.store.feeds.ensure_feeds(self.settings.feed_urls)
         self.progress.start(len(self.settings.feed_urls))
         share = max(64, self.settings.feed_concurrency * 16)
         started = self.clock()
         while not self.stop_event.is_set():
             now = self.clock()
-            rows = self.store.claim_feeds(
+            rows = self.store.feeds.claim_feeds(
                 self.settings.feed_urls,
                 now,
                 self.owner,
@@ -215,9 +216,9 @@ class Engine:
             self._sort_share(batch, now)
             self._compose_share(batch)
             # Stories first, validators last: a crash in between only re-fetches.
-            self.store.add_skipped(batch.skipped, now)
+            self.store.stories.add_skipped(batch.skipped, now)
             self._queue(batch, report, now)
-            written = self.store.feeds_polled(batch.updates, now)
+            written = self.store.feeds.feeds_polled(batch.updates, now)
             if written < len(batch.updates):  # the stories are in; only validators are lost
                 log.warning(
                     "feed lease lost during the poll: another worker polled some of these feeds",
@@ -226,8 +227,8 @@ class Engine:
             if len(rows) < share:
                 break
         finished = self.clock()
-        self.store.set_meta("last_poll_at", repr(finished))
-        self.store.set_meta("last_poll_seconds", repr(max(0.0, finished - started)))
+        self.store.platforms.set_meta("last_poll_at", repr(finished))
+        self.store.platforms.set_meta("last_poll_seconds", repr(max(0.0, finished - started)))
 
     def _handle_fetch(
         self, row: FeedRow, result: FetchResult, report: CycleReport, batch: _PollBatch
@@ -297,7 +298,7 @@ class Engine:
         each feed's unseen stories are queued or skipped. A story in two feeds of the share is
         kept once, for the first feed."""
         candidates = [story for _, stories, _ in batch.parsed for story in stories]
-        fresh = {id(story) for story in self.store.unseen(candidates)}
+        fresh = {id(story) for story in self.store.stories.unseen(candidates)}
         for row, stories, feed_report in batch.parsed:
             unseen = [story for story in stories if id(story) in fresh]
             self._ingest(row, unseen, now, feed_report, batch)
@@ -308,7 +309,7 @@ class Engine:
     def _feed_failed(self, row: FeedRow, error: FeedError, now: float) -> FeedReport:
         failures = row.failures + 1
         delay = feed_backoff(failures, retry_after=error.retry_after)
-        self.store.feed_failed(
+        self.store.feeds.feed_failed(
             row, now, error.reason, next_poll_at=now + delay, disabled=error.gone
         )
         if error.gone:
@@ -378,7 +379,7 @@ class Engine:
     def _queue(self, batch: _PollBatch, report: CycleReport, now: float) -> None:
         """Write the share's new stories and their deliveries in one transaction."""
         items = [(story, deliveries) for story, deliveries, _ in batch.queued]
-        ids = self.store.add_stories(items, now)
+        ids = self.store.stories.add_stories(items, now)
         waiting = 0
         for (story, deliveries, feed_report), story_id in zip(batch.queued, ids, strict=True):
             if story_id is None:
@@ -423,7 +424,7 @@ class Engine:
             return []
         now = self.clock()
         post = web.approval_default == "post"
-        settled = self.store.settle_approvals(now - web.approval_timeout, post, now)
+        settled = self.store.review.settle_approvals(now - web.approval_timeout, post, now)
         if settled:
             log.info(
                 "approval timed out: "
@@ -440,7 +441,7 @@ class Engine:
         filters, compose, one transaction), so a story pushed and polled is stored once: the
         store refuses a second row with the same identity or URL. Returns the new story ids;
         the caller drains. The feed's validators and schedule are left alone: polling goes on."""
-        row = next((r for r in self.store.feed_rows() if r.url == feed_url), None)
+        row = next((r for r in self.store.feeds.feed_rows() if r.url == feed_url), None)
         if row is None or row.disabled:
             return []
         now = self.clock()
@@ -462,9 +463,9 @@ class Engine:
         report = CycleReport()
         batch = _PollBatch()
         feed_report = FeedReport(row.url, "ok")
-        self._ingest(row, self.store.unseen(parsed.stories), now, feed_report, batch)
+        self._ingest(row, self.store.stories.unseen(parsed.stories), now, feed_report, batch)
         self._compose_share(batch)
-        self.store.add_skipped(batch.skipped, now)
+        self.store.stories.add_skipped(batch.skipped, now)
         self._queue(batch, report, now)
         return report.new_story_ids
 

@@ -88,7 +88,7 @@ class ManualResult:
 def resolve_story(app: App, url: str, now: float) -> tuple[int | None, Story]:
     """The story for `url`: from the store when known, else from the article page's metadata."""
     canonical = canonical_url(url, url) or url
-    known = app.store.story_by_url(canonical) or app.store.story_by_url(url)
+    known = app.store.stories.story_by_url(canonical) or app.store.stories.story_by_url(url)
     if known:
         return known
     # The user typed this URL: its origin is trusted as a configured feed's would be.
@@ -263,7 +263,7 @@ def _announce(
 
     now = clock()
     if image is not None:
-        image.save(app.store, now)
+        image.save(app.store.media, now)
     story = Story(
         identity=identity,
         url=None,
@@ -273,18 +273,20 @@ def _announce(
         feed_url=MANUAL_FEED,
         image_url=image_ref,
     )
-    story_id = app.store.add_story(story, now, status=MANUAL_STATUS, new_deliveries=_new(posts, at))
+    story_id = app.store.stories.add_story(
+        story, now, status=MANUAL_STATUS, new_deliveries=_new(posts, at)
+    )
     if story_id is not None:
-        rows = _latest(app.store.deliveries_for_story(story_id), names)
+        rows = _latest(app.store.deliveries.deliveries_for_story(story_id), names)
         log.info("manual post recorded", extra={"post": identity, "platforms": ",".join(names)})
         return _go(app, story_id, rows, at, clock, sleep)
-    known = app.store.story_by_identity(identity)
+    known = app.store.stories.story_by_identity(identity)
     assert known is not None  # the identity is unique and rows are never deleted
     story_id = known[0]
-    existing = app.store.deliveries_for_story(story_id)
+    existing = app.store.deliveries.deliveries_for_story(story_id)
     if request.force:
         ids = _add_again(app, story_id, existing, posts, at, clock())
-        rows = [app.store.delivery(i) for i in ids]
+        rows = [app.store.deliveries.delivery(i) for i in ids]
         return _go(app, story_id, rows, at, clock, sleep)
     return _repeat(app, story_id, existing, posts, names, at, identity, clock, sleep)
 
@@ -341,7 +343,7 @@ def _add_again(
     for name, post in posts.items():
         seq = max((d.seq for d in existing if d.platform == name), default=-1) + 1
         new = NewDelivery(name, post, next_attempt_at=at or 0.0)
-        ids.append(app.store.add_delivery(story_id, new, now, seq=seq))
+        ids.append(app.store.deliveries.add_delivery(story_id, new, now, seq=seq))
     return ids
 
 
@@ -361,7 +363,7 @@ def _repeat(
     earlier = {row.platform: row for row in _latest(existing, names)}
     again = {n: p for n, p in posts.items() if n not in earlier or earlier[n].status == S.FAILED}
     retried = _add_again(app, story_id, existing, again, at, clock()) if again else []
-    rows = [app.store.delivery(i) for i in retried]
+    rows = [app.store.deliveries.delivery(i) for i in retried]
     if at is None:  # waiting and due (an interrupted attempt that never went out): send it now
         now = clock()
         rows += [
@@ -442,11 +444,11 @@ def _story_post(
             0,
         )
     if image is not None:
-        image.save(app.store, now)
+        image.save(app.store.media, now)
     if story_id is None:
-        story_id = app.store.add_story(story, now, status="queued")
+        story_id = app.store.stories.add_story(story, now, status="queued")
         if story_id is None:  # recorded meanwhile by the worker
-            known = app.store.story_by_url(story.url or request.url)
+            known = app.store.stories.story_by_url(story.url or request.url)
             assert known is not None
             story_id = known[0]
     reports: list[DeliveryReport] = []
@@ -489,7 +491,9 @@ def _story_one(
     platform = delivery.platform
     if delivery.status == S.SKIPPED:
         return _report(None, delivery, S.SKIPPED), False
-    existing = [d for d in store.deliveries_for_story(story_id) if d.platform == platform]
+    existing = [
+        d for d in store.deliveries.deliveries_for_story(story_id) if d.platform == platform
+    ]
     published = [d for d in existing if d.status == S.PUBLISHED]
     if published and not force:
         where = published[-1].remote_url or published[-1].remote_id
@@ -518,16 +522,16 @@ def _story_one(
     if pending:
         delivery_id = pending[0].id
         if delivery.post.parts.get("text") == "manual" or "image" in delivery.post.parts:
-            store.replace_post(delivery_id, delivery.post, now)
+            store.deliveries.replace_post(delivery_id, delivery.post, now)
         if at is not None:
-            store.reschedule(delivery_id, at, now)
+            store.deliveries.reschedule(delivery_id, at, now)
     else:
         seq = max((d.seq for d in existing), default=-1) + 1
-        delivery_id = store.add_delivery(
+        delivery_id = store.deliveries.add_delivery(
             story_id, replace(delivery, next_attempt_at=due), now, seq=seq
         )
     if at is not None:
-        return _scheduled(app, store.delivery(delivery_id)), True
+        return _scheduled(app, store.deliveries.delivery(delivery_id)), True
     report = _send_now(app, story_id, delivery_id, clock, sleep)
     return report, report.status in (S.PUBLISHED, S.DRY_RUN)
 
@@ -570,32 +574,32 @@ def _send_now(
 ) -> DeliveryReport:
     """One delivery sent by this command, with the worker's own claim-and-process steps."""
     store, deliverer = app.store, app.engine.deliverer
-    row = store.delivery(delivery_id)
+    row = store.deliveries.delivery(delivery_id)
     platform = row.platform
     publisher = app.engine.publishers[platform]
-    paused = store.platform_states().get(platform, {})
+    paused = store.platforms.platform_states().get(platform, {})
     if paused.get("paused") and not deliverer.platform_ready(platform, publisher):
         return report_for(
-            store.delivery(delivery_id),
+            store.deliveries.delivery(delivery_id),
             S.QUEUED.value,
             error=f"{platform} is paused ({paused.get('paused_reason')}); it stays queued and "
             f"goes out after `main.py resume {platform}`",
         )
     while True:
-        state = store.platform_states().get(platform, {})
+        state = store.platforms.platform_states().get(platform, {})
         if state.get("hold_until") and state["hold_until"] > clock():
-            row = store.delivery(delivery_id)
+            row = store.deliveries.delivery(delivery_id)
             return report_for(
                 row,
                 S.DEFERRED.value,
                 error=state.get("hold_reason"),
                 next_attempt_at=state["hold_until"],
             )
-        rows = store.claim_due(
+        rows = store.deliveries.claim_due(
             platform, clock(), deliverer.owner, deliverer.lease, only_ids=[delivery_id]
         )
         if not rows:
-            row = store.delivery(delivery_id)
+            row = store.deliveries.delivery(delivery_id)
             if row.status == S.DEFERRED and row.next_attempt_at - clock() <= IN_RUN_RETRY_WINDOW:
                 sleep(max(0.0, row.next_attempt_at - clock()))
                 continue
@@ -605,7 +609,8 @@ def _send_now(
             report.status == S.DEFERRED
             and report.next_attempt_at is not None
             and report.next_attempt_at - clock() <= IN_RUN_RETRY_WINDOW
-            and (store.platform_states().get(platform, {}).get("hold_until") or 0) <= clock()
+            and (store.platforms.platform_states().get(platform, {}).get("hold_until") or 0)
+            <= clock()
         )
         if not retry_soon:
             return report
@@ -621,7 +626,7 @@ def _settled(app: App, story_id: int, report: DeliveryReport) -> DeliveryReport:
     report.error = report.next_attempt_at = None
     duplicate = any(
         e["kind"] == "already_published" and e["delivery_id"] == report.delivery_id
-        for e in app.store.story_events(story_id)
+        for e in app.store.stories.story_events(story_id)
     )
     if duplicate:
         report.error = (

@@ -22,8 +22,7 @@ import httpx
 from bot.errors import ConfigError
 from bot.models import Limits
 from bot.platforms.media import ImageProblem, probe_image, sniff_type
-from bot.store import Store
-from bot.store.media import MEDIA_PREFIX
+from bot.store.media import MEDIA_PREFIX, MediaStore
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
 """Larger than any platform takes (Instagram 8 MB): a bigger file is surely not meant."""
@@ -68,10 +67,10 @@ class ManualImage:
                 f"{limits.max_image_bytes}"
             )
 
-    def save(self, store: Store, now: float) -> None:
+    def save(self, media: MediaStore, now: float) -> None:
         """Keep a local file's bytes in the store (once per content) before any post names it."""
         if self.data is not None:
-            store.put_media(self.digest, self.content_type, self.data, now)
+            media.put_media(self.digest, self.content_type, self.data, now)
 
 
 def load_image(http: httpx.Client, source: str) -> ManualImage:

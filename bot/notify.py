@@ -135,29 +135,31 @@ class Notifier:
 
     def _one(self, event: Event) -> int:
         now = self.clock()
-        if not self.store.claim_notification(
+        if not self.store.notices.claim_notification(
             event.key, event.topic, event.level, event.title, event.message, now
         ):
             return 0  # known already: sent, held back, or claimed by another worker
-        last = self.store.last_notified(event.topic, exclude=event.key)
+        last = self.store.notices.last_notified(event.topic, exclude=event.key)
         if last is not None and now - last < self.quiet_period:
-            self.store.settle_notification(event.key, "held", now)
+            self.store.notices.settle_notification(event.key, "held", now)
             log.info("notification held back by the quiet period", extra={"topic": event.topic})
             return 0
         return self._send(event.key, event.topic, event.title, event.message, event.level, 0)
 
     def _send(self, key: str, topic: str, title: str, message: str, level: str, tries: int) -> int:
         now = self.clock()
-        held = self.store.held_since(topic, now - 30 * 86400, exclude=key)
+        held = self.store.notices.held_since(topic, now - 30 * 86400, exclude=key)
         if held:
             message += f" ({held} similar notification{'s' if held > 1 else ''} held back before.)"
         error = self.send(title, message, level)
         if error is None:
-            self.store.settle_notification(key, "sent", now, held_topic=topic if held else None)
+            self.store.notices.settle_notification(
+                key, "sent", now, held_topic=topic if held else None
+            )
             log.info("notification sent", extra={"title": title})
             return 1
         status = "failed" if tries + 1 >= MAX_ATTEMPTS else "retry"
-        self.store.settle_notification(key, status, now, error=error)
+        self.store.notices.settle_notification(key, status, now, error=error)
         more = "gives up" if status == "failed" else "tries again next cycle"
         log.warning(f"notification failed: {error}; the bot goes on and {more}",
                     extra={"title": title})  # fmt: skip
@@ -167,10 +169,12 @@ class Notifier:
         """Send again what failed to go out at an earlier cycle (up to MAX_ATTEMPTS in all)."""
         sent = 0
         try:
-            self.store.release_stale_claims(self.clock() - STALE_CLAIM)
-            rows = self.store.notifications_to_retry()
+            self.store.notices.release_stale_claims(self.clock() - STALE_CLAIM)
+            rows = self.store.notices.notifications_to_retry()
             for row in rows:
-                if LEVELS.get(row["level"], 2) <= self.level and self.store.claim_retry(row["key"]):
+                if LEVELS.get(row["level"], 2) <= self.level and self.store.notices.claim_retry(
+                    row["key"]
+                ):
                     sent += self._send(row["key"], row["topic"], row["title"], row["message"],
                                        row["level"], row["attempts"])  # fmt: skip
         except Exception as exc:
@@ -198,14 +202,14 @@ def find_events(store: Store, settings: Settings, now: float) -> list[Event]:
     from bot.status import _failing_since
 
     events: list[Event] = []
-    for name, state in sorted(store.platform_states().items()):
+    for name, state in sorted(store.platforms.platform_states().items()):
         if name in settings.platforms:  # a platform no longer used may stay paused: no news
-            events += platform_events(name, state, store.last_pause_notified(name))
-    for row in store.trouble_deliveries(now - RECENT):
+            events += platform_events(name, state, store.notices.last_pause_notified(name))
+    for row in store.notices.trouble_deliveries(now - RECENT):
         events.append(delivery_event(row))
-    for waiting in store.list_deliveries(["pending_approval"], limit=100):
+    for waiting in store.review.list_deliveries(["pending_approval"], limit=100):
         events.append(approval_event(waiting.row.id, waiting.row.platform, waiting.title, settings))
-    for feed in store.feed_rows():
+    for feed in store.feeds.feed_rows():
         if feed.url in settings.feed_urls:
             events += feed_events(feed.url, feed.disabled, feed.failures, _failing_since(feed),
                                   feed.last_polled_at, feed.last_error, now)  # fmt: skip
@@ -218,7 +222,7 @@ def find_events(store: Store, settings: Settings, now: float) -> list[Event]:
                 events.append(Event(key, topic, "warning", title, reason.message))
     from bot.spend_status import budget_warnings  # issue 19: 80% of X_MONTHLY_BUDGET
 
-    for key, message in budget_warnings(store, settings, now):
+    for key, message in budget_warnings(store.spend, settings, now):
         topic = key.rsplit(":", 1)[0]
         events.append(Event(key, topic, "warning", "feedbot: 80% of the budget spent", message))
     return events
@@ -366,7 +370,7 @@ def after_cycle(
     from bot.tokens import daily_token_check
 
     try:
-        daily_token_check(publishers, store, notifier, now)
+        daily_token_check(publishers, store.platforms, notifier, now)
     except Exception as exc:  # the store is down: the tick's own failure handling says so
         log.info(f"token expiry check skipped: {type(exc).__name__}")
         log.debug("the failure in full", exc_info=exc)

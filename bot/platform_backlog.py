@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from bot.feeds.filters import age_reason
 from bot.models import DeliveryStatus, Post, Story
 from bot.settings_values import Backlog
-from bot.store import NewDelivery, Store
+from bot.store import NewDelivery
+from bot.store.platform_state import PlatformStore
+from bot.store.story_log import StoryStore
 
 log = logging.getLogger("bot.engine")
 
@@ -41,7 +43,8 @@ def backlog_text(backlog: Backlog) -> str:
 
 
 def admit_new_platforms(
-    store: Store,
+    state: PlatformStore,
+    stories: StoryStore,
     platforms: Iterable[str],
     *,
     backlog: Backlog,
@@ -55,19 +58,20 @@ def admit_new_platforms(
     story yet simply learns the configured platforms (the feeds' BACKLOG covers them).
     """
     names = list(dict.fromkeys(platforms))
-    stored = store.known_platforms()
+    stored = state.known_platforms()
     known = stored
     if known is None:
-        known = store.delivery_platforms() if store.story_count() else set(names)
+        known = state.delivery_platforms() if stories.story_count() else set(names)
     new = [name for name in names if name not in known]
-    admissions = [_admit(store, name, backlog, max_age, now, compose) for name in new]
+    admissions = [_admit(state, stories, name, backlog, max_age, now, compose) for name in new]
     if stored is None or not set(names) <= stored:
-        store.set_known_platforms(known | set(names))
+        state.set_known_platforms(known | set(names))
     return admissions
 
 
 def _admit(
-    store: Store,
+    state: PlatformStore,
+    stories: StoryStore,
     platform: str,
     backlog: Backlog,
     max_age: float | None,
@@ -78,7 +82,7 @@ def _admit(
     reason = f"seen before {platform} was added (NEW_PLATFORM_BACKLOG={mode})"
     items: list[tuple[int, NewDelivery]] = []
     queued = 0
-    for story_id, story in store.stories_without(platform):  # newest first
+    for story_id, story in stories.stories_without(platform):  # newest first
         wanted = backlog.mode == "all" or (backlog.mode == "latest" and queued < backlog.count)
         why = reason if not wanted else age_reason(story, now, max_age)
         if why is None:
@@ -88,9 +92,9 @@ def _admit(
             continue
         empty = Post(platform, "", story_url=story.url, image_url=story.image_url)
         items.append((story_id, NewDelivery(platform, empty, DeliveryStatus.SKIPPED.value, why)))
-    store.add_backlog_deliveries(items, now)
+    stories.add_backlog_deliveries(items, now)
     result = Admission(platform, mode, queued, len(items) - queued, now)
-    store.record_platform_admission(platform, {**result.as_dict(), "at": now})
+    state.record_platform_admission(platform, {**result.as_dict(), "at": now})
     log.warning(
         f"{platform} is new to this store: of the {len(items)} stories seen before, "
         f"{result.queued} will be posted and {result.skipped} are skipped "

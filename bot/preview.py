@@ -64,7 +64,7 @@ def newest_stories(
 def story_for_url(settings: Settings, url: str, now: float) -> Story:
     store = Store.open(settings.database_url)
     try:
-        known = store.story_by_url(canonical_url(url, url) or url)
+        known = store.stories.story_by_url(canonical_url(url, url) or url)
     finally:
         store.close()
     if known:

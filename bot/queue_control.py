@@ -103,8 +103,8 @@ def _label(row: DeliveryRow) -> str:
 
 def show_queue(store: Store, now: float, platform: str | None = None) -> Outcome:
     """Every delivery not yet settled: queued, deferred, being sent, unconfirmed, needing you."""
-    states = store.platform_states()
-    entries = store.pending_deliveries(now, platform)
+    states = store.platforms.platform_states()
+    entries = store.deliveries.pending_deliveries(now, platform)
     out = Outcome()
     for name, state in sorted(states.items()):
         if state.get("paused") and (platform is None or name == platform):
@@ -193,7 +193,7 @@ def cancel(store: Store, target: str, now: float, platform: str | None = None) -
         rows = _story_deliveries(store, target, platform)
     out = Outcome()
     for row in rows:
-        change = store.cancel_delivery(row.id, now)
+        change = store.deliveries.cancel_delivery(row.id, now)
         if change is None:  # deleted meanwhile: cannot happen today, but never crash on it
             raise ConfigError(f"unknown delivery id {row.id}: see `main.py queue`")
         _cancel_result(change, out)
@@ -208,10 +208,12 @@ def _story_deliveries(store: Store, url: str, platform: str | None) -> list[Deli
             f"{url!r} is neither a delivery id nor a story URL: give the id `main.py queue` "
             "shows, or the story's http(s) link"
         )
-    known = store.story_by_url(canonical_url(url, url) or url) or store.story_by_url(url)
+    known = store.stories.story_by_url(
+        canonical_url(url, url) or url
+    ) or store.stories.story_by_url(url)
     if known is None:
         raise ConfigError(f"no story with the URL {url} in the store: see `main.py queue`")
-    rows = store.deliveries_for_story(known[0])
+    rows = store.deliveries.deliveries_for_story(known[0])
     if platform:
         rows = [r for r in rows if r.platform == platform]
         if not rows:
@@ -269,9 +271,9 @@ def retry(store: Store, target: str | int, now: float) -> Outcome:
     row = _delivery(store, delivery_id)
     out = Outcome()
     if row.status == S.DEFERRED:
-        change = store.hurry_delivery(delivery_id, now)
+        change = store.deliveries.hurry_delivery(delivery_id, now)
     else:
-        change = store.requeue_delivery(delivery_id, now)
+        change = store.deliveries.requeue_delivery(delivery_id, now)
     assert change is not None  # the row exists: rows are never deleted
     row = change.before
     # An announcement (`post --text`, no story URL) is posted again the way it was made.
@@ -287,7 +289,7 @@ def retry(store: Store, target: str | int, now: float) -> Outcome:
                 f"  an earlier attempt may have gone out: {row.platform} is searched for it "
                 "before it is sent again"
             )
-        paused = store.platform_states().get(row.platform, {})
+        paused = store.platforms.platform_states().get(row.platform, {})
         if paused.get("paused"):
             out.lines.append(
                 f"  note: {row.platform} is paused, so it waits until "
@@ -323,13 +325,13 @@ def retry(store: Store, target: str | int, now: float) -> Outcome:
 
 
 def pause(store: Store, platform: str, now: float) -> Outcome:
-    before = store.pause_by_hand(platform, now) or {}
+    before = store.platforms.pause_by_hand(platform, now) or {}
     out = Outcome()
     if before.get("paused") and before.get("paused_by") == PAUSED_BY_HAND:
         since = when(before["paused_at"], now) if before.get("paused_at") else "earlier"
         out.lines.append(f"{platform} was already paused by hand (since {since})")
         return out
-    waiting = store.pending_deliveries(now, platform)
+    waiting = store.deliveries.pending_deliveries(now, platform)
     out.lines.append(
         f"{platform} paused: nothing is sent there until `main.py resume {platform}`; "
         f"{sum(1 for e in waiting if not _in_flight(e))} delivery(ies) wait in the queue"
@@ -354,12 +356,12 @@ def _in_flight(entry: QueueEntry) -> bool:
 
 
 def resume(store: Store, platform: str, now: float) -> Outcome:
-    before = store.platform_states().get(platform, {})
+    before = store.platforms.platform_states().get(platform, {})
     out = Outcome()
-    if not store.resume_platform(platform, now, by_hand=True):
+    if not store.platforms.resume_platform(platform, now, by_hand=True):
         out.lines.append(f"{platform} was not paused")
         return out
-    waiting = len(store.pending_deliveries(now, platform))
+    waiting = len(store.deliveries.pending_deliveries(now, platform))
     out.lines.append(
         f"{platform} resumed: {waiting} delivery(ies) in the queue go out from the worker's "
         "next tick"
@@ -378,7 +380,7 @@ def resume(store: Store, platform: str, now: float) -> Outcome:
 def history(store: Store, now: float, platform: str | None = None, limit: int = 20) -> Outcome:
     """What went out, newest first, with the link to each live post."""
     out = Outcome()
-    for entry in store.sent_history(platform=platform, limit=parse_limit(limit)):
+    for entry in store.deliveries.sent_history(platform=platform, limit=parse_limit(limit)):
         out.records.append(
             {
                 "id": entry.id,
@@ -400,7 +402,7 @@ def history(store: Store, now: float, platform: str | None = None, limit: int = 
 
 
 def _delivery(store: Store, delivery_id: int) -> DeliveryRow:
-    row = store.find_delivery(delivery_id)
+    row = store.deliveries.find_delivery(delivery_id)
     if row is None:
         raise ConfigError(f"unknown delivery id {delivery_id}: see `main.py queue`")
     return row

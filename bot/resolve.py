@@ -18,7 +18,8 @@ from sqlalchemy.exc import NoResultFound
 
 from bot.errors import ConfigError
 from bot.models import DeliveryStatus, PublishResult
-from bot.store import Store, worker_id
+from bot.store import worker_id
+from bot.store.delivery_queue import DeliveryStore
 
 S = DeliveryStatus
 RESOLVABLE = (S.UNCONFIRMED, S.NEEDS_ATTENTION, S.SENDING, S.DEFERRED, S.FAILED, S.QUEUED)
@@ -47,7 +48,11 @@ class Resolution:
 
 
 def resolve_delivery(
-    store: Store, delivery_id: int, *, published_url: str | None, now: float | None = None
+    deliveries: DeliveryStore,
+    delivery_id: int,
+    *,
+    published_url: str | None,
+    now: float | None = None,
 ) -> Resolution:
     """Settle one delivery; raises ConfigError (exit 2) naming what is wrong."""
     now = time.time() if now is None else now
@@ -59,7 +64,7 @@ def resolve_delivery(
                 "use e.g. https://x.com/jckmagazine/status/1900000000000000001"
             )
     try:
-        current = store.delivery(delivery_id)
+        current = deliveries.delivery(delivery_id)
     except NoResultFound:
         raise ConfigError(
             f"there is no delivery {delivery_id}; `status` lists those to settle"
@@ -71,7 +76,7 @@ def resolve_delivery(
             f"delivery {delivery_id} is {current.status} and no attempt of it is in doubt: "
             "there is nothing to resolve"
         )
-    row = store.claim_delivery(delivery_id, worker_id(), LEASE, [s.value for s in RESOLVABLE])
+    row = deliveries.claim_delivery(delivery_id, worker_id(), LEASE, [s.value for s in RESOLVABLE])
     if row is None:
         raise ConfigError(
             f"delivery {delivery_id} is being handled by a worker right now; try again in a minute"
@@ -79,7 +84,7 @@ def resolve_delivery(
     if published_url is not None:
         remote_id = urlsplit(published_url).path.rstrip("/").rsplit("/", 1)[-1] or published_url
         result = PublishResult(remote_id, published_url)
-        done = store.finish(
+        done = deliveries.finish(
             row,
             S.PUBLISHED,
             now,
@@ -89,7 +94,7 @@ def resolve_delivery(
         )
         status = S.PUBLISHED
     else:
-        done = store.finish(
+        done = deliveries.finish(
             row,
             S.QUEUED,
             now,

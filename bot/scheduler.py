@@ -156,7 +156,7 @@ class Worker:
         job = self.scheduler.get_job("poll")
         when: datetime | None = job.next_run_time if job else None
         try:
-            self.engine.store.worker_heartbeat(
+            self.engine.store.notices.worker_heartbeat(
                 self.engine.owner,
                 time.time(),
                 next_poll_at=when.timestamp() if when else None,
@@ -205,7 +205,7 @@ class Worker:
         finished = self.idle.wait(STOP_GRACE)
         self.scheduler.shutdown(wait=False)
         try:
-            self.engine.store.worker_stopped(self.engine.owner, time.time())
+            self.engine.store.notices.worker_stopped(self.engine.owner, time.time())
         except Exception as exc:
             log.debug(f"stop not recorded: {type(exc).__name__}")
         log.info("worker stopped", extra={"clean": finished})

@@ -16,14 +16,15 @@ from bot.health import Reason
 from bot.models import Platform
 from bot.settings import Settings
 from bot.store import Store
+from bot.store.spend import SpendStore
 
 WARN_AT = 0.8
 
 
-def spend_status(store: Store, settings: Settings, now: float) -> dict[str, Any]:
+def spend_status(spend: SpendStore, settings: Settings, now: float) -> dict[str, Any]:
     """{"month": "2026-12", "platforms": {name: {spent_usd, posts, budget_usd, percent}}}."""
     month = datetime.fromtimestamp(now, UTC).strftime("%Y-%m")
-    spent = store.spend_by_month(month)
+    spent = spend.spend_by_month(month)
     budget = settings.reach.spend.monthly_budget
     charging = Platform.TWITTER.value
     names = sorted(set(spent) | ({charging} if charging in settings.platforms else set()))
@@ -54,18 +55,20 @@ def format_spend(spend: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _budget_state(store: Store, settings: Settings, now: float) -> tuple[str, float, float] | None:
+def _budget_state(
+    spend: SpendStore, settings: Settings, now: float
+) -> tuple[str, float, float] | None:
     """(month, spent, budget) for X when a budget is set and X is in use; else None."""
     budget = settings.reach.spend.monthly_budget
     if budget is None or Platform.TWITTER.value not in settings.platforms:
         return None
     month = datetime.fromtimestamp(now, UTC).strftime("%Y-%m")
-    return month, store.spent_in_month(Platform.TWITTER.value, month), budget
+    return month, spend.spent_in_month(Platform.TWITTER.value, month), budget
 
 
 def budget_reasons(store: Store, settings: Settings, now: float) -> list[Reason]:
     """A health reason while the budget holds X posts back: the next post would not fit."""
-    state = _budget_state(store, settings, now)
+    state = _budget_state(store.spend, settings, now)
     if state is None:
         return []
     month, spent, budget = state
@@ -80,9 +83,9 @@ def budget_reasons(store: Store, settings: Settings, now: float) -> list[Reason]
     return [Reason("budget", text, platform=Platform.TWITTER.value)]
 
 
-def budget_warnings(store: Store, settings: Settings, now: float) -> list[tuple[str, str]]:
+def budget_warnings(spend: SpendStore, settings: Settings, now: float) -> list[tuple[str, str]]:
     """(once-key, message) when 80% of the month's budget is spent, for a notification."""
-    state = _budget_state(store, settings, now)
+    state = _budget_state(spend, settings, now)
     if state is None:
         return []
     month, spent, budget = state

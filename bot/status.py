@@ -65,10 +65,10 @@ def poll_period(settings: Settings) -> float:
 def gather_status(store: Store, settings: Settings, now: float) -> dict[str, Any]:
     """Everything `status` shows, JSON-ready, with `healthy` and the `reasons` when not."""
     period = poll_period(settings)
-    counts = store.delivery_counts(now - RECENT)
-    made = store.made_since(now - RECENT)
-    troubles = store.recent_troubles(now - RECENT)
-    states = store.platform_states()
+    counts = store.platforms.delivery_counts(now - RECENT)
+    made = store.health.made_since(now - RECENT)
+    troubles = store.health.recent_troubles(now - RECENT)
+    states = store.platforms.platform_states()
     reasons: list[Reason] = []
     platforms: dict[str, Any] = {}
     for name in sorted(set(settings.platforms) | set(counts) | set(states)):
@@ -106,7 +106,7 @@ def gather_status(store: Store, settings: Settings, now: float) -> dict[str, Any
             "last_error_at": _iso(s.get("last_error_at")),
             **_uncertain(store, name, c),
         }
-    rows = {f.url: f for f in store.feed_rows()}
+    rows = {f.url: f for f in store.feeds.feed_rows()}
     feeds = []
     for url in settings.feed_urls:
         row = rows.get(url)
@@ -121,14 +121,14 @@ def gather_status(store: Store, settings: Settings, now: float) -> dict[str, Any
                 now=now,
                 period=period,
             )
-    flooded = store.skipped_by_feed(FLOOD_PREFIX)
+    flooded = store.stories.skipped_by_feed(FLOOD_PREFIX)
     for feed in feeds:
         urls = {feed["url"], feed["current_url"]}
         feed["skipped_over_cap"] = sum(n for u, n in flooded.items() if u in urls)
-    last_poll = store.get_meta("last_poll_at")
+    last_poll = store.platforms.get_meta("last_poll_at")
     last_poll_at = float(last_poll) if last_poll else None
     reasons += poll_reasons(last_poll_at, now, period)
-    workers = [_worker_status(w, now) for w in store.workers(now - WORKERS_SHOWN)]
+    workers = [_worker_status(w, now) for w in store.notices.workers(now - WORKERS_SHOWN)]
     running = [w for w in workers if w["state"] == "running"]
     next_polls = [w["next_poll_at"] for w in running if w["next_poll_at"]]
     for check in health.EXTRA_CHECKS:
@@ -148,7 +148,7 @@ def gather_status(store: Store, settings: Settings, now: float) -> dict[str, Any
         "poll_period_seconds": period,
         "stale_after_seconds": 3 * period,
         "platforms": platforms,
-        "spend": spend_status(store, settings, now),
+        "spend": spend_status(store.spend, settings, now),
         "feeds": feeds,
         "unconfirmed_deliveries": [
             {
@@ -159,14 +159,14 @@ def gather_status(store: Store, settings: Settings, now: float) -> dict[str, Any
                 "reason": row.reason,
                 "next_lookup_at": _iso(row.next_attempt_at),
             }
-            for row in store.deliveries_unconfirmed()
+            for row in store.deliveries.deliveries_unconfirmed()
         ],
     }
 
 
 def _uncertain(store: Store, name: str, counts: dict[str, Any]) -> dict[str, Any]:
     """Deliveries whose outcome is not known yet, and how a platform added later was started."""
-    added = store.platform_admission(name)
+    added = store.platforms.platform_admission(name)
     if added is not None:
         added = {**added, "at": _iso(added.get("at"))}
     return {

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from bot.models import TokenInfo
     from bot.notify import Notifier
     from bot.platforms.base import Publisher
-    from bot.store import Store
+    from bot.store.platform_state import PlatformStore
 
 log = logging.getLogger("bot.tokens")
 CHECK_EVERY = 86400.0
@@ -37,7 +37,10 @@ def read_token(publisher: Publisher) -> TokenInfo | None:
 
 
 def daily_token_check(
-    publishers: Mapping[str, Publisher], store: Store, notifier: Notifier | None, now: float
+    publishers: Mapping[str, Publisher],
+    platforms: PlatformStore,
+    notifier: Notifier | None,
+    now: float,
 ) -> list[TokenInfo]:
     """Once a day per platform (across workers: the time of the last look is in the store)."""
     found: list[TokenInfo] = []
@@ -45,10 +48,10 @@ def daily_token_check(
         if not publisher.has_token_info:
             continue
         key = f"token_checked_at:{name}"
-        last = store.get_meta(key)
+        last = platforms.get_meta(key)
         if last is not None and now - float(last) < CHECK_EVERY:
             continue
-        store.set_meta(key, repr(now))  # a failed look waits a day too
+        platforms.set_meta(key, repr(now))  # a failed look waits a day too
         info = read_token(publisher)
         if info is not None:
             found.append(info)

@@ -115,14 +115,14 @@ def test_status_json_exits_1_when_the_last_poll_is_older_than_three_intervals(
     database = env["DATABASE_URL"]
     store = Store.open(database)
     try:
-        store.set_meta("last_poll_at", repr(time.time() - 3 * 600 + 60))  # 29 min ago
+        store.platforms.set_meta("last_poll_at", repr(time.time() - 3 * 600 + 60))  # 29 min ago
     finally:
         store.close()
     code, info = status_json(env, tmp_path)
     assert code == 0 and info["healthy"] is True
     store = Store.open(database)
     try:
-        store.set_meta("last_poll_at", repr(time.time() - 3 * 600 - 60))  # 31 min ago
+        store.platforms.set_meta("last_poll_at", repr(time.time() - 3 * 600 - 60))  # 31 min ago
     finally:
         store.close()
     code, info = status_json(env, tmp_path)

@@ -76,9 +76,9 @@ def deliverer(store: Store, publisher: Publisher, clock: FakeClock, owner: str =
 
 def queue_one(store: Store, clock: FakeClock) -> int:
     post = Post("twitter", "hello", story_url="https://example.com/story-1/")
-    sid = store.add_story(story(1), clock(), status="queued",
+    sid = store.stories.add_story(story(1), clock(), status="queued",
                           new_deliveries=[NewDelivery("twitter", post)])  # fmt: skip
-    return store.deliveries_for_story(sid)[0].id
+    return store.deliveries.deliveries_for_story(sid)[0].id
 
 
 def test_after_a_transient_failure_the_platform_is_asked_before_resending(
@@ -89,7 +89,7 @@ def test_after_a_transient_failure_the_platform_is_asked_before_resending(
     d = deliverer(store, pub, clock)
     delivery_id = queue_one(store, clock)
     [first] = d.drain()
-    assert first.status == "deferred" and store.delivery(delivery_id).uncertain
+    assert first.status == "deferred" and store.deliveries.delivery(delivery_id).uncertain
     clock.advance(3600)
     [second] = d.drain()
     assert second.status == "published" and second.remote_id == "42"
@@ -107,8 +107,8 @@ def test_uncertainty_survives_an_auth_error_in_between(store: Store, clock: Fake
     clock.advance(3600)
     [paused] = d.drain()  # find: not there; publish: 401 -> paused, still uncertain
     assert paused.status == "queued" and "TWITTER_ACCESS_TOKEN" in (paused.error or "")
-    assert store.delivery(delivery_id).uncertain
-    assert store.platform_states()["twitter"]["paused"]
+    assert store.deliveries.delivery(delivery_id).uncertain
+    assert store.platforms.platform_states()["twitter"]["paused"]
     clock.advance(600)
     [done] = d.drain()  # verify ok -> resumed; find again first -> it was there after all
     assert done.status == "published" and done.remote_id == "7"
@@ -119,8 +119,8 @@ def test_stale_sending_is_reconciled_before_anything_is_sent(
     store: Store, clock: FakeClock
 ) -> None:
     delivery_id = queue_one(store, clock)
-    [row] = store.claim_due("twitter", clock(), "dead-worker", 60)
-    store.mark_sending(row, 60)  # ...and the worker died
+    [row] = store.deliveries.claim_due("twitter", clock(), "dead-worker", 60)
+    store.deliveries.mark_sending(row, 60)  # ...and the worker died
     pub = ScriptedPublisher([PublishResult("9")], find=[Transient("twitter", "503"), None])
     d = deliverer(store, pub, clock, owner="w2")
     clock.advance(61)
@@ -135,7 +135,7 @@ def test_stale_sending_is_reconciled_before_anything_is_sent(
     [sent] = d.drain()  # looked up again: not there, so now it is sent
     assert sent.status == "published"
     assert pub.calls == ["find", "find", "publish"]
-    assert store.delivery(delivery_id).status == "published"
+    assert store.deliveries.delivery(delivery_id).status == "published"
 
 
 def test_an_adapter_bug_is_a_transient_failure_not_a_crash(store: Store, clock: FakeClock) -> None:
@@ -170,12 +170,12 @@ def test_a_refused_look_up_never_fails_nor_pauses_and_a_later_one_decides(
         assert "client-not-enrolled" in (report.error or "")
         assert report.next_attempt_at is not None
     assert seen == ["unconfirmed"] * 3
-    assert not store.platform_states().get("twitter", {}).get("paused")
+    assert not store.platforms.platform_states().get("twitter", {}).get("paused")
     clock.advance(3600)
     [done] = d.drain()
     assert (done.status, done.remote_id) == ("published", "42")
     assert pub.calls == ["publish", "find", "find", "find", "find"]  # never sent twice
-    assert store.delivery(delivery_id).status == "published"
+    assert store.deliveries.delivery(delivery_id).status == "published"
 
 
 def test_look_ups_failing_for_hours_ask_for_a_person_with_the_account_url(
@@ -197,7 +197,7 @@ def test_look_ups_failing_for_hours_ask_for_a_person_with_the_account_url(
         statuses.append(d.drain()[0].status)
     assert statuses[:6] == ["unconfirmed"] * 6  # many failures, but not yet over 6 hours
     assert statuses[6:] == ["needs_attention"] * 2
-    row = store.delivery(delivery_id)
+    row = store.deliveries.delivery(delivery_id)
     assert "https://x.com/jcktest" in (row.reason or "")
     assert f"resolve {delivery_id} --published URL" in (row.reason or "")
     assert "publish" not in pub.calls[1:]

@@ -32,7 +32,7 @@ def app_for(tmp: Path, clock: FakeClock, urls: list[str]) -> App:
 
 
 def feed_state(app: App, url: str) -> object:
-    return next(f for f in app.store.feed_rows() if f.url == url)
+    return next(f for f in app.store.feeds.feed_rows() if f.url == url)
 
 
 def test_second_poll_sends_validators_and_304_costs_nothing(
@@ -178,17 +178,17 @@ def test_a_body_whose_processing_failed_is_processed_when_it_comes_again(
 ) -> None:
     feeds.route("/plain.xml", body=rss([Item(1)]).encode())
     app = app_for(tmp_path, clock, [feeds.url("/plain.xml")])
-    add_skipped = app.store.add_skipped
+    add_skipped = app.store.stories.add_skipped
 
     def crash(*args: object) -> None:
         raise RuntimeError("disk full")
 
     try:
-        monkeypatch.setattr(app.store, "add_skipped", crash)
+        monkeypatch.setattr(app.store.stories, "add_skipped", crash)
         with pytest.raises(RuntimeError):
             app.engine.tick(force=True)
         assert feed_state(app, feeds.url("/plain.xml")).body_digest is None
-        monkeypatch.setattr(app.store, "add_skipped", add_skipped)
+        monkeypatch.setattr(app.store.stories, "add_skipped", add_skipped)
         clock.advance(600)
         report = app.engine.tick(force=True)
         assert [f.status for f in report.feeds] == ["ok"] and report.feeds[0].new_stories == 1

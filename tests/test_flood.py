@@ -49,7 +49,7 @@ def test_a_feed_of_5000_new_items_queues_20_and_skips_the_rest_with_the_reason(
     try:
         clock.advance(3600)
         again = app.engine.tick(force=True)
-        reasons = app.store.skipped_by_feed("MAX_NEW_PER_FEED: over 20 new stories")
+        reasons = app.store.stories.skipped_by_feed("MAX_NEW_PER_FEED: over 20 new stories")
     finally:
         app.close()
     assert again.deliveries == [] and sum(reasons.values()) == 4980

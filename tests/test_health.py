@@ -44,8 +44,8 @@ def settings(**changes: Any) -> Settings:
 
 
 def healthy_store(store: Store) -> Store:
-    store.ensure_feeds([FEED])
-    store.set_meta("last_poll_at", repr(NOW - 60))
+    store.feeds.ensure_feeds([FEED])
+    store.platforms.set_meta("last_poll_at", repr(NOW - 60))
     return store
 
 
@@ -54,13 +54,13 @@ def kinds(info: dict[str, Any]) -> list[str]:
 
 
 def add_delivery(store: Store, n: int, platform: str = "twitter") -> Any:
-    store.add_story(
+    store.stories.add_story(
         story(n),
         NOW - 3600,
         status="queued",
         new_deliveries=[NewDelivery(platform, Post(platform, "t"))],
     )
-    [row] = store.claim_due(platform, NOW, "w1", 60)
+    [row] = store.deliveries.claim_due(platform, NOW, "w1", 60)
     return row
 
 
@@ -72,17 +72,17 @@ def test_a_recent_poll_and_nothing_wrong_is_healthy(store: Store) -> None:
 
 
 def test_never_polled_and_stale(store: Store) -> None:
-    store.ensure_feeds([FEED])
+    store.feeds.ensure_feeds([FEED])
     assert kinds(gather_status(store, settings(), NOW)) == ["never_polled"]
-    store.set_meta("last_poll_at", repr(NOW - 3 * 600 + 1))
+    store.platforms.set_meta("last_poll_at", repr(NOW - 3 * 600 + 1))
     assert gather_status(store, settings(), NOW)["healthy"] is True
-    store.set_meta("last_poll_at", repr(NOW - 3 * 600 - 1))
+    store.platforms.set_meta("last_poll_at", repr(NOW - 3 * 600 - 1))
     info = gather_status(store, settings(), NOW)
     assert kinds(info) == ["stale"] and "no poll for 30 min" in info["reasons"][0]["message"]
 
 
 def test_a_paused_platform(store: Store) -> None:
-    healthy_store(store).pause_platform(
+    healthy_store(store).platforms.pause_platform(
         "facebook", "token expired (fix FACEBOOK_PAGE_ACCESS_TOKEN)", NOW - 180
     )
     info = gather_status(store, settings(), NOW)
@@ -93,9 +93,11 @@ def test_a_paused_platform(store: Store) -> None:
     text = format_status(info)
     assert "health: UNHEALTHY" in text and "facebook is paused" in text
     assert "PAUSED: token expired" in text and "; since 3 min ago (" in text
-    store.resume_platform("facebook", NOW)
+    store.platforms.resume_platform("facebook", NOW)
     assert gather_status(store, settings(), NOW)["healthy"] is True
-    store.pause_by_hand("twitter", NOW - 60)  # a person's pause is unhealthy too: nothing goes out
+    store.platforms.pause_by_hand(
+        "twitter", NOW - 60
+    )  # a person's pause is unhealthy too: nothing goes out
     info = gather_status(store, settings(), NOW)
     [reason] = info["reasons"]
     assert reason["kind"] == "platform_paused" and reason["platform"] == "twitter"
@@ -105,7 +107,7 @@ def test_a_paused_platform(store: Store) -> None:
 
 def test_a_delivery_failed_for_good_within_24_hours(store: Store) -> None:
     row = add_delivery(healthy_store(store), 1)
-    store.finish(row, S.FAILED, NOW - 3600, reason="(#100) Invalid image")
+    store.deliveries.finish(row, S.FAILED, NOW - 3600, reason="(#100) Invalid image")
     info = gather_status(store, settings(), NOW)
     [reason] = info["reasons"]
     assert reason["kind"] == "delivery_failed" and reason["platform"] == "twitter"
@@ -119,7 +121,7 @@ def test_a_delivery_failed_for_good_within_24_hours(store: Store) -> None:
 
 def test_a_delivery_needing_attention(store: Store) -> None:
     row = add_delivery(healthy_store(store), 1)
-    store.finish(row, S.SENDING, NOW - 60, reason="could not tell whether it went out")
+    store.deliveries.finish(row, S.SENDING, NOW - 60, reason="could not tell whether it went out")
     with store.engine.begin() as conn:  # the status issue 14 gives such a delivery
         conn.exec_driver_sql("UPDATE deliveries SET status = 'needs_attention'")
     info = gather_status(store, settings(), NOW)
@@ -130,19 +132,19 @@ def test_a_delivery_needing_attention(store: Store) -> None:
 
 def test_a_disabled_feed_and_a_feed_failing_for_more_than_three_intervals(store: Store) -> None:
     healthy_store(store)
-    [row] = store.feed_rows()
-    store.feeds_polled([FeedUpdate(row.id, None, None, None, NOW - 800)], NOW - 1200)
-    store.feed_failed(row, NOW - 1000, "HTTP 404", next_poll_at=NOW + 60)
+    [row] = store.feeds.feed_rows()
+    store.feeds.feeds_polled([FeedUpdate(row.id, None, None, None, NOW - 800)], NOW - 1200)
+    store.feeds.feed_failed(row, NOW - 1000, "HTTP 404", next_poll_at=NOW + 60)
     info = gather_status(store, settings(), NOW)
     assert info["healthy"] is True  # failing, but not for long yet: it backs off and retries
     assert info["feeds"][0]["backoff_until"] and info["feeds"][0]["failures"] == 1
-    store.feed_failed(row, NOW + 900, "HTTP 404", next_poll_at=NOW + 2000)
-    store.set_meta("last_poll_at", repr(NOW + 1700))
+    store.feeds.feed_failed(row, NOW + 900, "HTTP 404", next_poll_at=NOW + 2000)
+    store.platforms.set_meta("last_poll_at", repr(NOW + 1700))
     info = gather_status(store, settings(), NOW + 1801)
     [reason] = info["reasons"]
     assert reason["kind"] == "feed_failing" and reason["feed"] == FEED
     assert "failing for 46 min (2 tries): HTTP 404" in reason["message"]
-    store.feed_failed(row, NOW, "HTTP 410 Gone", next_poll_at=NOW, disabled=True)
+    store.feeds.feed_failed(row, NOW, "HTTP 410 Gone", next_poll_at=NOW, disabled=True)
     info = gather_status(store, settings(), NOW)
     assert kinds(info) == ["feed_disabled"] and "HTTP 410 Gone" in info["reasons"][0]["message"]
     assert "[DISABLED]" in format_status(info)
@@ -150,9 +152,9 @@ def test_a_disabled_feed_and_a_feed_failing_for_more_than_three_intervals(store:
 
 def test_a_healthy_feed_waits_for_its_next_poll_and_does_not_back_off(store: Store) -> None:
     healthy_store(store)
-    [row] = store.feed_rows()
-    store.claim_feeds([FEED], NOW, "w1", 60)
-    store.feeds_polled([FeedUpdate(row.id, None, None, None, NOW + 480)], NOW)
+    [row] = store.feeds.feed_rows()
+    store.feeds.claim_feeds([FEED], NOW, "w1", 60)
+    store.feeds.feeds_polled([FeedUpdate(row.id, None, None, None, NOW + 480)], NOW)
     info = gather_status(store, settings(), NOW)
     assert info["feeds"][0]["backoff_until"] is None
     assert "backing off" not in format_status(info)
@@ -171,7 +173,7 @@ def test_a_registered_check_such_as_a_budget_turns_status_red(
 
 def test_dry_run_active_platforms_and_dry_run_counts(store: Store) -> None:
     row = add_delivery(healthy_store(store), 1)
-    store.finish(row, S.DRY_RUN, NOW - 120)
+    store.deliveries.finish(row, S.DRY_RUN, NOW - 120)
     info = gather_status(store, settings(dry_run=True), NOW)
     assert info["dry_run"] is True and info["active_platforms"] == ["twitter", "facebook"]
     tw = info["platforms"]["twitter"]
@@ -215,7 +217,7 @@ def test_a_paused_platform_turns_the_docker_health_check_red(tmp_path: Path) -> 
                   PLATFORMS="twitter,facebook", WEB_PORT=str(free_port()))  # fmt: skip
     store = Store.open(env["DATABASE_URL"])
     try:
-        store.set_meta("last_poll_at", repr(time.time() - 30))
+        store.platforms.set_meta("last_poll_at", repr(time.time() - 30))
     finally:
         store.close()
     command = healthcheck_command()
@@ -226,7 +228,7 @@ def test_a_paused_platform_turns_the_docker_health_check_red(tmp_path: Path) -> 
         assert green.returncode == 0, green.stdout + green.stderr
         store = Store.open(env["DATABASE_URL"])
         try:
-            store.pause_platform("facebook", "Error validating access token", time.time())
+            store.platforms.pause_platform("facebook", "Error validating access token", time.time())
         finally:
             store.close()
         red = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True)
@@ -245,19 +247,19 @@ def test_running_stopped_and_vanished_workers(store: Store) -> None:
     info = gather_status(store, settings(), NOW)
     assert (info["worker"], info["next_poll_at"]) == ("none", None)
     assert "no worker is running" in format_status(info)
-    store.worker_heartbeat("host:1:a", NOW - 20, next_poll_at=NOW + 240, started=True)
+    store.notices.worker_heartbeat("host:1:a", NOW - 20, next_poll_at=NOW + 240, started=True)
     info = gather_status(store, settings(), NOW)
     assert info["worker"] == "running" and info["next_poll_at"] == "2027-01-15T08:04:00Z"
     text = format_status(info)
     assert "next poll: in 4 min (2027-01-15T08:04:00Z)" in text
     assert "worker host:1:a: running since 20 s ago" in text
-    store.worker_stopped("host:1:a", NOW - 180)
+    store.notices.worker_stopped("host:1:a", NOW - 180)
     info = gather_status(store, settings(), NOW)
     assert (info["worker"], info["next_poll_at"]) == ("stopped", None)
     assert info["workers"][0]["state"] == "stopped"
     text = format_status(info)
     assert "worker host:1:a: STOPPED 3 min ago" in text and "next poll: none" in text
-    store.worker_heartbeat("host:2:b", NOW - 600, next_poll_at=NOW - 500, started=True)
+    store.notices.worker_heartbeat("host:2:b", NOW - 600, next_poll_at=NOW - 500, started=True)
     info = gather_status(store, settings(), NOW)  # killed: its heartbeats stopped 10 min ago
     assert [w["state"] for w in info["workers"]] == ["stopped", "gone"]
     assert info["next_poll_at"] is None

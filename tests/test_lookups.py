@@ -71,7 +71,9 @@ def test_answer_lost_and_look_ups_refused_for_three_polls_then_published_once(
         assert made(server, platform) == 1
     store = Store.open(settings.database_url)
     try:
-        assert not store.platform_states().get(platform, {}).get("paused")  # a read refused
+        assert (
+            not store.platforms.platform_states().get(platform, {}).get("paused")
+        )  # a read refused
     finally:
         store.close()
     clock.advance(3600)

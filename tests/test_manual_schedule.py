@@ -149,7 +149,7 @@ def test_a_dry_run_records_nothing(
         clock.advance(2 * HOUR)
         tick(app)
         assert (len(server.tweets), len(server.fb_posts)) == (0, 0)
-        assert app.store.story_count() == 0
+        assert app.store.stories.story_count() == 0
     finally:
         app.close()
 

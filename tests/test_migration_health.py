@@ -25,12 +25,12 @@ def test_a_feed_failing_at_the_upgrade_starts_its_run_at_its_last_success(
     engine.dispose()
     store = Store.open(database_url)
     try:
-        rows = {r.url.split("/")[2]: r for r in store.feed_rows()}
+        rows = {r.url.split("/")[2]: r for r in store.feeds.feed_rows()}
         assert rows["a.example"].failing_since == 1000  # its last success
         assert rows["b.example"].failing_since is None  # not failing
         assert rows["c.example"].failing_since == 5000  # never worked: its last try
-        assert store.workers(0) == [] and store.notifications() == []
-        store.worker_heartbeat("w1", 10.0, next_poll_at=20.0, started=True)
-        assert store.workers(0)[0]["next_poll_at"] == 20.0
+        assert store.notices.workers(0) == [] and store.notices.notifications() == []
+        store.notices.worker_heartbeat("w1", 10.0, next_poll_at=20.0, started=True)
+        assert store.notices.workers(0)[0]["next_poll_at"] == 20.0
     finally:
         store.close()

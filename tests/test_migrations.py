@@ -125,7 +125,7 @@ def _snapshot(url: str) -> list[Any]:
 
 def test_a_store_newer_than_the_code_is_refused_untouched(database_url: str) -> None:
     store = Store.open(database_url)
-    store.ensure_feeds(["https://example.com/feed/"])
+    store.feeds.ensure_feeds(["https://example.com/feed/"])
     store.close()
     _make_newer(database_url)
     before = _snapshot(database_url)

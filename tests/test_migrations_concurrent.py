@@ -90,7 +90,7 @@ def test_workers_upgrading_an_existing_database_together(database_url: str) -> N
     """The deploy case: the database is at this release's schema with data, the new release
     brings one more migration."""
     store = Store.open(database_url)
-    store.ensure_feeds(["https://example.com/feed/"])
+    store.feeds.ensure_feeds(["https://example.com/feed/"])
     store.close()
     assert _versions(database_url) == list(range(1, NEXT))
 

@@ -113,10 +113,13 @@ def test_all_leaves_out_stories_older_than_max_story_age(tmp_path: Path) -> None
         for n in (1, 2, 3):  # one, two and three days old
             old = story(n, published=BASE_TIME - timedelta(days=n))
             news = [NewDelivery("twitter", Post("twitter", f"t{n}", story_url=old.url))]
-            store.add_story(old, BASE_TIME.timestamp(), status="queued", new_deliveries=news)
-        store.set_known_platforms({"twitter"})
+            store.stories.add_story(
+                old, BASE_TIME.timestamp(), status="queued", new_deliveries=news
+            )
+        store.platforms.set_known_platforms({"twitter"})
         [added] = admit_new_platforms(
-            store,
+            store.platforms,
+            store.stories,
             ["twitter", "facebook"],
             backlog=Backlog("all"),
             max_age=2.5 * 86400,
@@ -124,13 +127,14 @@ def test_all_leaves_out_stories_older_than_max_story_age(tmp_path: Path) -> None
             compose=lambda s, name: NewDelivery(name, Post(name, s.title, story_url=s.url)),
         )
         assert (added.platform, added.queued, added.skipped) == ("facebook", 2, 1)
-        rows = [d for sid in (1, 2, 3) for d in store.deliveries_for_story(sid)]
+        rows = [d for sid in (1, 2, 3) for d in store.deliveries.deliveries_for_story(sid)]
         facebook = {
             d.post.story_url: (d.status, d.reason) for d in rows if d.platform == "facebook"
         }
         assert facebook["https://example.com/story-3/"][0] == "skipped"
-        assert store.known_platforms() == {"twitter", "facebook"}
-        assert admit_new_platforms(store, ["twitter", "facebook"], backlog=Backlog("all"),
-                                   max_age=None, now=0.0, compose=None) == []  # type: ignore[arg-type]  # fmt: skip
+        assert store.platforms.known_platforms() == {"twitter", "facebook"}
+        assert admit_new_platforms(store.platforms, store.stories, ["twitter", "facebook"],
+                                   backlog=Backlog("all"), max_age=None, now=0.0,
+                                   compose=None) == []  # type: ignore[arg-type]  # fmt: skip
     finally:
         store.close()

@@ -36,7 +36,7 @@ def hook() -> Iterator[Webhook]:
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
     s = Store.open(f"sqlite:///{tmp_path / 'bot.db'}")
-    s.ensure_feeds([FEED])
+    s.feeds.ensure_feeds([FEED])
     yield s
     s.close()
 
@@ -46,10 +46,10 @@ def notifier(store: Store, hook: Webhook, clock: FakeClock, **kw: Any) -> Notifi
 
 
 def failed_delivery(store: Store, clock: FakeClock, n: int = 1, status: str = "failed") -> int:
-    store.add_story(story(n), clock.now, status="queued",
+    store.stories.add_story(story(n), clock.now, status="queued",
                     new_deliveries=[NewDelivery("twitter", Post("twitter", f"t{n}"))])  # fmt: skip
-    [row] = store.claim_due("twitter", clock.now, "w1", 60)
-    store.finish(row, S.FAILED, clock.now, reason="(#100) Invalid image")
+    [row] = store.deliveries.claim_due("twitter", clock.now, "w1", 60)
+    store.deliveries.finish(row, S.FAILED, clock.now, reason="(#100) Invalid image")
     if status != "failed":
         with store.engine.begin() as conn:
             conn.exec_driver_sql(f"UPDATE deliveries SET status = '{status}' WHERE id = {row.id}")
@@ -60,12 +60,13 @@ def test_each_event_is_sent_once_through_apprise_json(
     store: Store, hook: Webhook, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     n = notifier(store, hook, clock, level="info")
-    store.pause_platform("facebook", "Invalid OAuth access token (fix FACEBOOK_PAGE_ACCESS_TOKEN)",
-                         clock.now)  # fmt: skip
+    store.platforms.pause_platform(
+        "facebook", "Invalid OAuth access token (fix FACEBOOK_PAGE_ACCESS_TOKEN)", clock.now
+    )
     delivery = failed_delivery(store, clock)
     attention = failed_delivery(store, clock, 2, status="needs_attention")
-    [feed] = store.feed_rows()
-    store.feed_failed(feed, clock.now, "HTTP 410 Gone", next_poll_at=clock.now, disabled=True)
+    [feed] = store.feeds.feed_rows()
+    store.feeds.feed_failed(feed, clock.now, "HTTP 410 Gone", next_poll_at=clock.now, disabled=True)
     monkeypatch.setattr(health, "EXTRA_CHECKS", [
         lambda *_: [Reason("budget", "twitter: X_MONTHLY_BUDGET of $5 reached", platform="twitter")]
     ])  # fmt: skip
@@ -87,28 +88,28 @@ def test_each_event_is_sent_once_through_apprise_json(
     assert f"resolve {attention}" in bodies["feedbot: a twitter post needs attention"]["message"]
     assert "HTTP 410 Gone" in bodies["feedbot: a feed is disabled"]["message"]
     # The platform comes back: one "resumed", once.
-    store.resume_platform("facebook", clock.now)
+    store.platforms.resume_platform("facebook", clock.now)
     for _ in range(2):
         n.cycle(SETTINGS)
     assert hook.titles().count("feedbot: facebook resumed") == 1
     assert len(hook.received) == 6
     # Paused again later: a new pause is a new event.
     clock.advance(2 * 3600)
-    store.pause_platform("facebook", "token expired", clock.now)
+    store.platforms.pause_platform("facebook", "token expired", clock.now)
     n.cycle(SETTINGS)
     assert hook.titles().count("feedbot: facebook paused") == 2
 
 
 def test_a_feed_failing_for_hours(store: Store, hook: Webhook, clock: FakeClock) -> None:
     n = notifier(store, hook, clock)
-    [feed] = store.feed_rows()
-    store.feed_failed(feed, clock.now, "HTTP 503", next_poll_at=clock.now)
+    [feed] = store.feeds.feed_rows()
+    store.feeds.feed_failed(feed, clock.now, "HTTP 503", next_poll_at=clock.now)
     clock.advance(2 * 3600)
-    store.feed_failed(feed, clock.now, "HTTP 503", next_poll_at=clock.now)
+    store.feeds.feed_failed(feed, clock.now, "HTTP 503", next_poll_at=clock.now)
     n.cycle(SETTINGS)
     assert hook.received == []  # two hours: not yet
     clock.advance(3600)
-    store.feed_failed(feed, clock.now, "HTTP 503", next_poll_at=clock.now)
+    store.feeds.feed_failed(feed, clock.now, "HTTP 503", next_poll_at=clock.now)
     n.cycle(SETTINGS)
     n.cycle(SETTINGS)
     [message] = hook.received
@@ -132,15 +133,15 @@ def test_quiet_period_holds_back_a_flapping_topic_and_counts_it_later(
     n.cycle(SETTINGS)
     assert len(hook.received) == 2
     assert "(2 similar notifications held back before.)" in hook.received[1]["message"]
-    statuses = sorted(r["status"] for r in store.notifications())
+    statuses = sorted(r["status"] for r in store.notices.notifications())
     assert statuses == ["reported", "reported", "sent", "sent"]
 
 
 def test_notify_level_chooses_which_events(store: Store, hook: Webhook, clock: FakeClock) -> None:
     n = notifier(store, hook, clock, level="error")
-    store.pause_platform("facebook", "refused", clock.now)
+    store.platforms.pause_platform("facebook", "refused", clock.now)
     n.cycle(SETTINGS)
-    store.resume_platform("facebook", clock.now)
+    store.platforms.resume_platform("facebook", clock.now)
     n.cycle(SETTINGS)  # "resumed" is info: not sent at level error
     info = TokenInfo("facebook", "FACEBOOK_PAGE_ACCESS_TOKEN", True, "PAGE", (),
                      clock.now + 3 * 86400, None)  # fmt: skip
@@ -167,15 +168,15 @@ def test_a_failing_notifier_is_survived_retried_and_masked(
     caplog.set_level(logging.INFO)
     n = notifier(store, hook, clock)
     hook.fail_with = 500
-    store.pause_platform("facebook", "refused", clock.now)
+    store.platforms.pause_platform("facebook", "refused", clock.now)
     assert n.cycle(SETTINGS) == 0  # no exception reaches the worker
     assert hook.received == []
     lines = [r.getMessage() for r in caplog.records if "notification failed" in r.getMessage()]
     assert len(lines) == 1 and "json://127.0.0.1:" in lines[0] and "/***" in lines[0]
     assert "hook-secret-token" not in caplog.text
     hook.fail_with = None
-    [row] = store.notifications()
-    assert store.claim_retry(row["key"]) is True  # another worker takes the retry first...
+    [row] = store.notices.notifications()
+    assert store.notices.claim_retry(row["key"]) is True  # another worker takes the retry first...
     assert n.cycle(SETTINGS) == 0 and hook.received == []  # ...so this one does not send it
     with store.engine.begin() as conn:  # (that worker gave it back)
         conn.exec_driver_sql("UPDATE notifications SET status = 'retry'")
@@ -189,10 +190,10 @@ def test_an_unreachable_notifier_gives_up_after_three_tries(
     store: Store, clock: FakeClock, tmp_path: Path
 ) -> None:
     n = Notifier(store, AppriseSender(["json://127.0.0.1:9/hook"]), clock=clock)
-    store.pause_platform("facebook", "refused", clock.now)
+    store.platforms.pause_platform("facebook", "refused", clock.now)
     for _ in range(5):
         assert n.cycle(SETTINGS) == 0
-    [row] = store.notifications()
+    [row] = store.notices.notifications()
     assert (row["status"], row["attempts"]) == ("failed", 3)
 
 
@@ -220,9 +221,9 @@ def test_notify_urls_are_checked_and_never_shown(hook: Webhook) -> None:
 
 
 def test_find_events_ignores_feeds_no_longer_configured(store: Store, clock: FakeClock) -> None:
-    store.ensure_feeds(["https://old.example/feed"])
-    for row in store.feed_rows():
-        store.feed_failed(row, clock.now, "gone", next_poll_at=clock.now, disabled=True)
+    store.feeds.ensure_feeds(["https://old.example/feed"])
+    for row in store.feeds.feed_rows():
+        store.feeds.feed_failed(row, clock.now, "gone", next_poll_at=clock.now, disabled=True)
     events = find_events(store, SETTINGS, clock.now)
     assert [e.key.split(":")[0] for e in events] == ["feed_disabled"]
     assert FEED in events[0].message
@@ -231,10 +232,10 @@ def test_find_events_ignores_feeds_no_longer_configured(store: Store, clock: Fak
 def test_a_notification_left_claimed_by_a_dead_worker_is_sent_later(
     store: Store, hook: Webhook, clock: FakeClock
 ) -> None:
-    store.pause_platform("facebook", "refused", clock.now)
+    store.platforms.pause_platform("facebook", "refused", clock.now)
     [event] = find_events(store, SETTINGS, clock.now)
     # A worker claimed it and died before sending: nothing went out.
-    assert store.claim_notification(event.key, event.topic, event.level, event.title,
+    assert store.notices.claim_notification(event.key, event.topic, event.level, event.title,
                                     event.message, clock.now)  # fmt: skip
     n = notifier(store, hook, clock)
     clock.advance(60)
@@ -256,10 +257,10 @@ def test_a_post_waiting_for_approval_is_notified_once(
     settings = replace(
         SETTINGS, web=WebSettings(approval=("twitter",), public_url="https://bot.example.com")
     )
-    store.add_story(story(7), clock.now, status="queued", new_deliveries=[
+    store.stories.add_story(story(7), clock.now, status="queued", new_deliveries=[
         NewDelivery("twitter", Post("twitter", "t7"), status="pending_approval"),
     ])  # fmt: skip
-    [waiting] = store.list_deliveries(["pending_approval"])
+    [waiting] = store.review.list_deliveries(["pending_approval"])
     n = notifier(store, hook, clock)
     for _ in range(3):
         n.cycle(settings)
@@ -268,6 +269,6 @@ def test_a_post_waiting_for_approval_is_notified_once(
     message = hook.received[0]["message"]
     assert f"approve {waiting.row.id}" in message and f"reject {waiting.row.id}" in message
     assert "https://bot.example.com/queue" in message
-    store.approve_delivery(waiting.row.id, clock.now)
+    store.review.approve_delivery(waiting.row.id, clock.now)
     n.cycle(settings)
     assert len(hook.received) == 1  # approved: nothing more to say

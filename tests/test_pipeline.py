@@ -108,8 +108,8 @@ def test_max_story_age_skips_old_stories_with_reason(tmp_path: Path, clock: Fake
     try:
         out = app.engine.tick().deliveries
         assert [d.story_url for d in out] == ["https://news.example.com/story-1/"]
-        assert app.store.story_by_url("https://news.example.com/story-2/") is not None
-        events = app.store.story_events(app.store.story_by_url(
+        assert app.store.stories.story_by_url("https://news.example.com/story-2/") is not None
+        events = app.store.stories.story_events(app.store.stories.story_by_url(
             "https://news.example.com/story-2/")[0])  # fmt: skip
         assert any("older than MAX_STORY_AGE (2d)" in (e["detail"] or "") for e in events)
     finally:

@@ -36,13 +36,13 @@ def add(store: Store, n: int, platforms: tuple[str, ...] = ("twitter",), **story
         NewDelivery(p, Post(p, f"text {n} {p}", story_url=f"https://example.com/story-{n}/"))
         for p in platforms
     ]
-    sid = store.add_story(story(n, **story_kw), NOW, status="queued", new_deliveries=news)
+    sid = store.stories.add_story(story(n, **story_kw), NOW, status="queued", new_deliveries=news)
     assert sid is not None
     return sid
 
 
 def delivery_id(store: Store, sid: int, platform: str = "twitter") -> int:
-    return next(d.id for d in store.deliveries_for_story(sid) if d.platform == platform)
+    return next(d.id for d in store.deliveries.deliveries_for_story(sid) if d.platform == platform)
 
 
 def set_status(store: Store, did: int, status: str, **values: object) -> None:
@@ -53,7 +53,7 @@ def set_status(store: Store, did: int, status: str, **values: object) -> None:
 
 
 def events(store: Store, sid: int) -> list[tuple[str, str | None, float]]:
-    return [(e["kind"], e["detail"], e["at"]) for e in store.story_events(sid)]
+    return [(e["kind"], e["detail"], e["at"]) for e in store.stories.story_events(sid)]
 
 
 # --- cancel ------------------------------------------------------------------------------------
@@ -67,23 +67,25 @@ def test_a_cancelled_delivery_is_never_claimed_and_the_cancel_is_recorded(store:
     assert out.lines == [
         f"cancelled delivery {did} (twitter) of https://example.com/story-1/: it will never be sent"
     ]
-    assert store.delivery(did).status == "cancelled"
+    assert store.deliveries.delivery(did).status == "cancelled"
     assert ("cancelled", "by hand (was queued)", NOW + 5) in events(store, sid)
-    assert store.claim_due("twitter", NOW + 10**6, "w1", 60) == []  # never, however late
-    assert [r.platform for r in store.claim_due("facebook", NOW + 10, "w1", 60)] == ["facebook"]
+    assert store.deliveries.claim_due("twitter", NOW + 10**6, "w1", 60) == []  # never, however late
+    assert [r.platform for r in store.deliveries.claim_due("facebook", NOW + 10, "w1", 60)] == [
+        "facebook"
+    ]
 
 
 def test_cancel_leaves_a_claimed_delivery_alone_and_says_so(store: Store) -> None:
     did = delivery_id(store, add(store, 1))
-    [row] = store.claim_due("twitter", NOW, "worker-a", 60)  # claimed, not yet `sending`
+    [row] = store.deliveries.claim_due("twitter", NOW, "worker-a", 60)  # claimed, not yet `sending`
     out = qc.cancel(store, str(did), now=NOW + 1)
     assert out.exit_code == 1 and out.lines[0].startswith("NOT cancelled")
     assert "being sent right now" in out.lines[0]
-    assert store.delivery(did).status == "queued"  # the worker's claim stands
-    store.mark_sending(row, 60)
+    assert store.deliveries.delivery(did).status == "queued"  # the worker's claim stands
+    store.deliveries.mark_sending(row, 60)
     out = qc.cancel(store, str(did), now=NOW + 2)
     assert out.exit_code == 1 and "being sent right now" in out.lines[0]
-    assert store.delivery(did).status == "sending"
+    assert store.deliveries.delivery(did).status == "sending"
 
 
 def test_cancel_refuses_what_may_already_be_out(store: Store) -> None:
@@ -96,7 +98,7 @@ def test_cancel_refuses_what_may_already_be_out(store: Store) -> None:
     text = "\n".join(out.lines)
     assert "already published: https://x/1" in text
     assert "is unconfirmed" in text and "resolve" in text and "is needs_attention" in text
-    assert {d.status for d in store.deliveries_for_story(sid)} == {
+    assert {d.status for d in store.deliveries.deliveries_for_story(sid)} == {
         "published", "unconfirmed", "needs_attention",
     }  # fmt: skip
 
@@ -106,32 +108,32 @@ def test_cancel_by_url_takes_every_platform_or_only_the_one_named(store: Store) 
     # The URL as a reader copied it: tracking parameters and fragment are not part of the key.
     url = "https://example.com/story-1/?utm_source=x#comments"
     assert qc.cancel(store, url, now=NOW, platform="facebook").exit_code == 0
-    states = {d.platform: d.status for d in store.deliveries_for_story(sid)}
+    states = {d.platform: d.status for d in store.deliveries.deliveries_for_story(sid)}
     assert states == {"twitter": "queued", "facebook": "cancelled", "instagram": "queued"}
     out = qc.cancel(store, url, now=NOW)
     assert out.exit_code == 0
     assert any("already cancelled" in line for line in out.lines)
-    assert {d.status for d in store.deliveries_for_story(sid)} == {"cancelled"}
+    assert {d.status for d in store.deliveries.deliveries_for_story(sid)} == {"cancelled"}
 
 
 def test_cancel_of_a_deferred_retry_warns_when_an_attempt_may_have_gone_out(
     store: Store,
 ) -> None:
     did = delivery_id(store, add(store, 1))
-    [row] = store.claim_due("twitter", NOW, "w1", 60)
-    store.finish(row, S.DEFERRED, NOW, reason="read timed out", next_attempt_at=NOW + 60,
+    [row] = store.deliveries.claim_due("twitter", NOW, "w1", 60)
+    store.deliveries.finish(row, S.DEFERRED, NOW, reason="read timed out", next_attempt_at=NOW + 60,
                  uncertain=True)  # fmt: skip
     out = qc.cancel(store, str(did), now=NOW + 1)
-    assert out.exit_code == 0 and store.delivery(did).status == "cancelled"
+    assert out.exit_code == 0 and store.deliveries.delivery(did).status == "cancelled"
     assert "may have gone out" in out.lines[1]
 
 
 def test_cancel_frees_the_claim_of_a_worker_that_was_killed(store: Store) -> None:
     did = delivery_id(store, add(store, 1))
     host, _, rand, space = worker_id().split(":")
-    store.claim_due("twitter", NOW, f"{host}:999999999:{rand}:{space}", 3600)  # pid gone
+    store.deliveries.claim_due("twitter", NOW, f"{host}:999999999:{rand}:{space}", 3600)  # pid gone
     assert qc.cancel(store, str(did), now=NOW + 1).exit_code == 0
-    assert store.delivery(did).status == "cancelled"
+    assert store.deliveries.delivery(did).status == "cancelled"
 
 
 @pytest.mark.parametrize(
@@ -163,11 +165,11 @@ def race(store: Store, did: int) -> tuple[bool, bool]:
 
     def claim() -> None:
         barrier.wait()
-        got["claimed"] = [r.id for r in store.claim_due("twitter", NOW, "w1", 60)]
+        got["claimed"] = [r.id for r in store.deliveries.claim_due("twitter", NOW, "w1", 60)]
 
     def cancel() -> None:
         barrier.wait()
-        change = store.cancel_delivery(did, NOW)
+        change = store.deliveries.cancel_delivery(did, NOW)
         got["cancelled"] = change is not None and change.done
 
     threads = [threading.Thread(target=claim), threading.Thread(target=cancel)]
@@ -185,9 +187,9 @@ def test_a_claim_and_a_cancel_racing_never_both_win(store: Store) -> None:
         did = delivery_id(store, add(store, n))
         claimed, cancelled = race(store, did)
         assert claimed != cancelled
-        assert store.delivery(did).status == ("queued" if claimed else "cancelled")
+        assert store.deliveries.delivery(did).status == ("queued" if claimed else "cancelled")
         if claimed:
-            store.release([store.delivery(did)])
+            store.deliveries.release([store.deliveries.delivery(did)])
             set_status(store, did, "published")
 
 
@@ -197,30 +199,32 @@ def test_a_claim_and_a_cancel_racing_never_both_win(store: Store) -> None:
 def test_retry_queues_a_failed_delivery_again_keeping_its_uncertainty(store: Store) -> None:
     sid = add(store, 1)
     did = delivery_id(store, sid)
-    [row] = store.claim_due("twitter", NOW, "w1", 60)
-    store.finish(row, S.FAILED, NOW, reason="gave up", count_failure=True, uncertain=True)
+    [row] = store.deliveries.claim_due("twitter", NOW, "w1", 60)
+    store.deliveries.finish(
+        row, S.FAILED, NOW, reason="gave up", count_failure=True, uncertain=True
+    )
     out = qc.retry(store, str(did), now=NOW + 100)
     assert out.exit_code == 0 and "queued again (was failed)" in out.lines[0]
     assert "searched for it" in out.lines[1]
-    again = store.delivery(did)
+    again = store.deliveries.delivery(did)
     assert (again.status, again.failures, again.reason, again.uncertain) == (
         "queued", 0, None, True,
     )  # fmt: skip
     assert again.next_attempt_at == NOW + 100
     assert ("retried", "by hand (was failed)", NOW + 100) in events(store, sid)
-    assert [r.id for r in store.claim_due("twitter", NOW + 100, "w1", 60)] == [did]
+    assert [r.id for r in store.deliveries.claim_due("twitter", NOW + 100, "w1", 60)] == [did]
 
 
 def test_retry_of_a_cancelled_and_of_a_deferred_delivery(store: Store) -> None:
     did = delivery_id(store, add(store, 1))
     qc.cancel(store, str(did), now=NOW)
     assert qc.retry(store, did, now=NOW + 1).exit_code == 0
-    assert store.delivery(did).status == "queued"
-    [row] = store.claim_due("twitter", NOW + 1, "w1", 60)
-    store.finish(row, S.DEFERRED, NOW + 1, reason="503", next_attempt_at=NOW + 3600)
+    assert store.deliveries.delivery(did).status == "queued"
+    [row] = store.deliveries.claim_due("twitter", NOW + 1, "w1", 60)
+    store.deliveries.finish(row, S.DEFERRED, NOW + 1, reason="503", next_attempt_at=NOW + 3600)
     out = qc.retry(store, str(did), now=NOW + 2)
     assert out.exit_code == 0 and "due now (was deferred)" in out.lines[0]
-    assert [r.id for r in store.claim_due("twitter", NOW + 2, "w1", 60)] == [did]
+    assert [r.id for r in store.deliveries.claim_due("twitter", NOW + 2, "w1", 60)] == [did]
 
 
 @pytest.mark.parametrize(
@@ -240,7 +244,7 @@ def test_retry_explains_what_it_will_not_do(
     set_status(store, did, status)
     out = qc.retry(store, str(did), now=NOW)
     assert out.exit_code == exit_code and message in out.lines[0]
-    assert store.delivery(did).status == status
+    assert store.deliveries.delivery(did).status == status
 
 
 def test_retry_of_an_unknown_or_malformed_id_is_a_usage_error(store: Store) -> None:
@@ -257,50 +261,50 @@ def test_a_platform_paused_by_hand_has_nothing_claimed_until_resumed(store: Stor
     add(store, 1, ("twitter", "facebook"))
     out = qc.pause(store, "twitter", now=NOW)
     assert out.exit_code == 0 and "1 delivery(ies) wait" in out.lines[0]
-    state = store.platform_states()["twitter"]
+    state = store.platforms.platform_states()["twitter"]
     assert (state["paused"], state["paused_by"], state["paused_at"]) == (True, "hand", NOW)
-    assert store.claim_due("twitter", NOW, "w1", 60) == []
-    assert len(store.claim_due("facebook", NOW, "w1", 60)) == 1  # the others go on
+    assert store.deliveries.claim_due("twitter", NOW, "w1", 60) == []
+    assert len(store.deliveries.claim_due("facebook", NOW, "w1", 60)) == 1  # the others go on
     assert "already paused by hand" in qc.pause(store, "twitter", now=NOW + 60).lines[0]
     out = qc.resume(store, "twitter", now=NOW + 120)
     assert out.lines == ["twitter resumed: 1 delivery(ies) in the queue go out from the "
                          "worker's next tick"]  # fmt: skip
-    assert not store.platform_states()["twitter"]["paused"]
-    assert len(store.claim_due("twitter", NOW + 120, "w1", 60)) == 1
+    assert not store.platforms.platform_states()["twitter"]["paused"]
+    assert len(store.deliveries.claim_due("twitter", NOW + 120, "w1", 60)) == 1
     assert qc.resume(store, "twitter", now=NOW).lines == ["twitter was not paused"]
 
 
 def test_pause_tells_of_a_post_being_sent_right_now(store: Store) -> None:
     did = delivery_id(store, add(store, 1))
     add(store, 2)
-    [row] = store.claim_due("twitter", NOW, "w1", 60)
-    store.mark_sending(row, 60)
+    [row] = store.deliveries.claim_due("twitter", NOW, "w1", 60)
+    store.deliveries.mark_sending(row, 60)
     out = qc.pause(store, "twitter", now=NOW + 1)
     assert "1 delivery(ies) wait" in out.lines[0]
     assert f"a worker is sending 1 right now (delivery {did})" in out.lines[1]
 
 
 def test_resume_lifts_a_pause_for_refused_credentials_too(store: Store) -> None:
-    store.pause_platform("facebook", "Error validating access token (fix X)", NOW)
+    store.platforms.pause_platform("facebook", "Error validating access token (fix X)", NOW)
     out = qc.resume(store, "facebook", now=NOW + 1)
     assert out.exit_code == 0 and "facebook resumed" in out.lines[0]
     assert "refused credentials" in out.lines[1]
-    assert not store.platform_states()["facebook"]["paused"]
+    assert not store.platforms.platform_states()["facebook"]["paused"]
 
 
 def test_a_refused_token_does_not_turn_a_pause_by_hand_into_one_the_worker_lifts(
     store: Store,
 ) -> None:
     qc.pause(store, "twitter", now=NOW)
-    assert not store.pause_platform("twitter", "401 (fix TWITTER_ACCESS_TOKEN)", NOW + 1)
-    state = store.platform_states()["twitter"]
+    assert not store.platforms.pause_platform("twitter", "401 (fix TWITTER_ACCESS_TOKEN)", NOW + 1)
+    state = store.platforms.platform_states()["twitter"]
     assert (state["paused_by"], state["paused_reason"]) == ("hand", "paused by hand")
     assert state["last_error"] == "401 (fix TWITTER_ACCESS_TOKEN)"
     # ...and a pause by hand over a credentials pause makes it the person's.
-    store.pause_platform("facebook", "token refused", NOW)
+    store.platforms.pause_platform("facebook", "token refused", NOW)
     out = qc.pause(store, "facebook", now=NOW + 1)
     assert "it was paused for: token refused" in out.lines[-1]
-    assert store.platform_states()["facebook"]["paused_by"] == "hand"
+    assert store.platforms.platform_states()["facebook"]["paused_by"] == "hand"
 
 
 def deliverer_for(store: Store, publisher: ScriptedPublisher, clock: FakeClock) -> Deliverer:
@@ -330,9 +334,9 @@ def test_the_worker_still_lifts_a_pause_for_credentials_once_they_work(
     d = deliverer_for(store, pub, clock)
     add(store, 1)
     [paused] = d.drain()
-    assert paused.status == "queued" and store.platform_states()["twitter"]["paused_by"] == (
-        "credentials"
-    )
+    assert paused.status == "queued" and store.platforms.platform_states()["twitter"][
+        "paused_by"
+    ] == ("credentials")
     [done] = d.drain()
     assert done.status == "published" and pub.calls == ["publish", "verify", "publish"]
 
@@ -354,7 +358,7 @@ def test_queue_lists_what_is_not_settled_next_first(store: Store) -> None:
     ):  # fmt: skip
         ids[status] = delivery_id(store, add(store, n))
         set_status(store, ids[status], status, next_attempt_at=NOW + 1000 - n)
-    store.hold_platform("twitter", NOW + 5000, "429", NOW)  # rate limited past every time
+    store.platforms.hold_platform("twitter", NOW + 5000, "429", NOW)  # rate limited past every time
     out = qc.show_queue(store, now=NOW)
     listed = [(r["id"], r["status"]) for r in out.records]
     assert listed == [
@@ -401,13 +405,13 @@ def test_a_hostile_title_cannot_drive_the_terminal(store: Store) -> None:
 def test_history_lists_what_went_out_newest_first_with_links(store: Store) -> None:
     for n, platform in enumerate(["twitter", "facebook", "twitter", "twitter"], start=1):
         did = delivery_id(store, add(store, n, (platform,)), platform)
-        [row] = store.claim_due(platform, NOW, "w1", 60)
+        [row] = store.deliveries.claim_due(platform, NOW, "w1", 60)
         assert row.id == did
         if n == 4:
-            store.finish_dry_run([(row, PublishResult("dry-1"))], NOW + n)
+            store.deliveries.finish_dry_run([(row, PublishResult("dry-1"))], NOW + n)
         else:
             result = PublishResult(str(n), f"https://x.com/jck/status/{n}")
-            store.finish(row, S.PUBLISHED, NOW + n * 60, result=result)
+            store.deliveries.finish(row, S.PUBLISHED, NOW + n * 60, result=result)
     out = qc.history(store, now=NOW + 3600)
     assert [(r["platform"], r["remote_url"]) for r in out.records] == [
         ("twitter", "https://x.com/jck/status/3"),
@@ -453,7 +457,7 @@ def test_migration_3_marks_a_pause_of_an_older_store_as_one_for_credentials(
     engine.dispose()
     store = Store.open(database_url)
     try:
-        states = store.platform_states()
+        states = store.platforms.platform_states()
         assert states["facebook"]["paused_by"] == "credentials"
         assert states["twitter"]["paused_by"] is None
     finally:
@@ -462,7 +466,7 @@ def test_migration_3_marks_a_pause_of_an_older_store_as_one_for_credentials(
 
 def test_retry_of_a_published_announcement_says_how_to_post_it_again(store: Store) -> None:
     news = [NewDelivery("twitter", Post("twitter", "We are hiring", story_url=None))]
-    sid = store.add_story(story(1, identity="announce:1", url=None), NOW, status="queued",
+    sid = store.stories.add_story(story(1, identity="announce:1", url=None), NOW, status="queued",
                           new_deliveries=news)  # fmt: skip
     did = delivery_id(store, sid)
     set_status(store, did, "published", remote_url="https://x.com/jck/status/9")

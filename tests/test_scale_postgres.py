@@ -300,14 +300,14 @@ def _queue(store: Store, count: int) -> list[int]:
     ids = []
     for n in range(1, count + 1):
         post = Post("twitter", f"text {n}", story_url=f"https://example.com/story-{n}/")
-        sid = store.add_story(
+        sid = store.stories.add_story(
             _story(n),
             NOW,
             status="queued",
             new_deliveries=[NewDelivery("twitter", post)],
         )
         assert sid is not None
-        ids += [d.id for d in store.deliveries_for_story(sid)]
+        ids += [d.id for d in store.deliveries.deliveries_for_story(sid)]
     return ids
 
 
@@ -344,7 +344,7 @@ def test_concurrent_delivery_claims_never_hand_one_delivery_to_two_workers(
         def claim_until_empty(i: int) -> list[int]:
             got: list[int] = []
             for _ in range(len(ids)):  # bounded: a broken claim would hand out rows forever
-                rows = stores[i].claim_due("twitter", NOW, f"w{i}", 600, limit=3)
+                rows = stores[i].deliveries.claim_due("twitter", NOW, f"w{i}", 600, limit=3)
                 if not rows:
                     break
                 got += [r.id for r in rows]
@@ -364,10 +364,12 @@ def test_concurrent_feed_claims_give_each_feed_to_one_worker(database_url: str) 
     urls = [f"https://brand{i}.example.com/feed/" for i in range(8)]
     stores = [Store.open(database_url) for _ in range(4)]
     try:
-        stores[0].ensure_feeds(urls)
+        stores[0].feeds.ensure_feeds(urls)
 
         def claim_twice(i: int) -> list[int]:  # the second call comes after others committed
-            return [f.id for _ in range(2) for f in stores[i].claim_feeds(urls, NOW, f"w{i}", 60)]
+            return [
+                f.id for _ in range(2) for f in stores[i].feeds.claim_feeds(urls, NOW, f"w{i}", 60)
+            ]
 
         results = _race(len(stores), claim_twice)
     finally:
@@ -388,27 +390,27 @@ def test_other_hosts_claims_are_taken_over_only_after_their_lease(database_url: 
         [delivery_id] = _queue(store, 1)
         rand = worker_id().split(":")[2]
         owner = f"{OTHER_HOST}:{os.getpid()}:{rand}:0123456789ab"  # even a pid alive here
-        [row] = store.claim_due("twitter", NOW, owner, 60)
-        store.mark_sending(row, 60)
+        [row] = store.deliveries.claim_due("twitter", NOW, owner, 60)
+        store.deliveries.mark_sending(row, 60)
         feed_url = "https://example.com/feed/"
-        store.ensure_feeds([feed_url])
-        [feed] = store.claim_feeds([feed_url], NOW, owner, 60)
+        store.feeds.ensure_feeds([feed_url])
+        [feed] = store.feeds.claim_feeds([feed_url], NOW, owner, 60)
 
         db_clock.advance(59.9)
-        assert store.expire_dead_leases() == 0
-        assert store.claim_stale_sending(NOW, "w2", 60) == []
-        assert store.claim_due("twitter", NOW, "w2", 60) == []
-        assert store.claim_feeds([feed_url], NOW, "w2", 60) == []
+        assert store.deliveries.expire_dead_leases() == 0
+        assert store.deliveries.claim_stale_sending(NOW, "w2", 60) == []
+        assert store.deliveries.claim_due("twitter", NOW, "w2", 60) == []
+        assert store.feeds.claim_feeds([feed_url], NOW, "w2", 60) == []
 
         db_clock.advance(0.2)
-        [stale] = store.claim_stale_sending(NOW, "w2", 60)
+        [stale] = store.deliveries.claim_stale_sending(NOW, "w2", 60)
         assert (stale.id, stale.status, stale.attempts) == (delivery_id, "sending", 1)
-        [again] = store.claim_feeds([feed_url], NOW, "w2", 60)
+        [again] = store.feeds.claim_feeds([feed_url], NOW, "w2", 60)
         assert again.id == feed.id
         # The new owner's lease now keeps the old one (and everyone else) out.
-        assert not store.renew_lease(row, 500)
+        assert not store.deliveries.renew_lease(row, 500)
         db_clock.advance(1)
-        assert store.claim_stale_sending(NOW, OTHER_HOST, 60) == []
+        assert store.deliveries.claim_stale_sending(NOW, OTHER_HOST, 60) == []
     finally:
         store.close()
 
@@ -421,14 +423,14 @@ def test_live_local_owner_keeps_its_claims_until_it_dies(database_url: str) -> N
         _queue(store, 1)
         host, _, rand, space = worker_id().split(":")
         owner = f"{host}:{child.pid}:{rand}:{space}"
-        [row] = store.claim_due("twitter", NOW, owner, 3600)
-        store.mark_sending(row, 3600)
+        [row] = store.deliveries.claim_due("twitter", NOW, owner, 3600)
+        store.deliveries.mark_sending(row, 3600)
         db_clock.advance(1)
-        assert store.expire_dead_leases() == 0
-        assert store.claim_stale_sending(NOW, "w2", 60) == []
+        assert store.deliveries.expire_dead_leases() == 0
+        assert store.deliveries.claim_stale_sending(NOW, "w2", 60) == []
         child.kill()
         child.wait(timeout=10)
-        [stale] = store.claim_stale_sending(NOW, "w2", 60)  # no need to wait an hour
+        [stale] = store.deliveries.claim_stale_sending(NOW, "w2", 60)  # no need to wait an hour
         assert stale.id == row.id
     finally:
         if child.poll() is None:
@@ -460,7 +462,9 @@ def test_status_json_exit_code_is_a_health_check(postgres_url: str, tmp_path: Pa
 
     store = Store.open(postgres_url)
     try:
-        store.set_meta("last_poll_at", repr(time.time() - 180 - 30))  # polling has stalled
+        store.platforms.set_meta(
+            "last_poll_at", repr(time.time() - 180 - 30)
+        )  # polling has stalled
     finally:
         store.close()
     code, info = status()
@@ -475,7 +479,7 @@ def test_health_turns_stale_after_three_poll_intervals(database_url: str) -> Non
     store = Store.open(database_url)
     try:
         assert gather_status(store, settings, NOW)["healthy"] is False  # never polled
-        store.set_meta("last_poll_at", repr(NOW))
+        store.platforms.set_meta("last_poll_at", repr(NOW))
         assert gather_status(store, settings, NOW + 180)["healthy"] is True
         assert gather_status(store, settings, NOW + 180.5)["healthy"] is False
     finally:
@@ -526,10 +530,10 @@ def test_feed_claims_can_take_a_share_so_workers_split_many_feeds(database_url: 
     urls = [f"https://brand{i}.example.com/feed/" for i in range(5)]
     store = Store.open(database_url)
     try:
-        store.ensure_feeds(urls)
-        first = store.claim_feeds(urls, NOW, "w1", 60, limit=2)
-        second = store.claim_feeds(urls, NOW, "w2", 60, limit=2)
-        rest = store.claim_feeds(urls, NOW, "w3", 60)
+        store.feeds.ensure_feeds(urls)
+        first = store.feeds.claim_feeds(urls, NOW, "w1", 60, limit=2)
+        second = store.feeds.claim_feeds(urls, NOW, "w2", 60, limit=2)
+        rest = store.feeds.claim_feeds(urls, NOW, "w3", 60)
     finally:
         store.close()
     assert [len(first), len(second), len(rest)] == [2, 2, 1]

@@ -14,10 +14,10 @@ def test_a_picture_is_kept_once_and_comes_back_byte_for_byte(database_url: str) 
     try:
         data = jpeg_bytes(min_size=70_000) + bytes(range(256))  # every byte value, NULs too
         digest = hashlib.sha256(data).hexdigest()
-        assert store.media(digest) is None
-        store.put_media(digest, "image/jpeg", data, 1.0)
-        store.put_media(digest, "image/jpeg", data, 2.0)  # the same file again: kept once
-        assert store.media(digest) == ("image/jpeg", data)
+        assert store.media.media(digest) is None
+        store.media.put_media(digest, "image/jpeg", data, 1.0)
+        store.media.put_media(digest, "image/jpeg", data, 2.0)  # the same file again: kept once
+        assert store.media.media(digest) == ("image/jpeg", data)
     finally:
         store.close()
 

@@ -23,7 +23,7 @@ def clock() -> FakeClock:
 
 
 def _listed(app, status: str) -> list[ListedDelivery]:  # type: ignore[no-untyped-def]
-    return app.store.list_deliveries([status])
+    return app.store.review.list_deliveries([status])
 
 
 def test_approval_makes_new_deliveries_wait_and_the_others_go(
@@ -68,9 +68,11 @@ def test_approval_timeout_settles_what_nobody_reviewed(
         clock.advance(3601)
         app.engine.tick(poll=False)
         assert _listed(app, "pending_approval") == []
-        rows = [r for r in app.store.list_deliveries([outcome]) if r.row.platform == "twitter"]
+        rows = [
+            r for r in app.store.review.list_deliveries([outcome]) if r.row.platform == "twitter"
+        ]
         assert len(rows) == 2
-        events = app.store.story_events(rows[0].row.story_id)
+        events = app.store.stories.story_events(rows[0].row.story_id)
         assert any("APPROVAL_TIMEOUT" in (e.get("detail") or "") for e in events)
     finally:
         app.close()
@@ -140,7 +142,7 @@ def test_pages_show_the_truth(tmp_path: Path, clock: FakeClock) -> None:
             assert home.status_code == 200
             assert "Story number 1" in home.text  # recent posts (facebook, instagram dry runs)
             assert "required" in home.text  # twitter needs approval
-            app.store.pause_platform("instagram", "token refused", clock())
+            app.store.platforms.pause_platform("instagram", "token refused", clock())
             paused_home = client.get("/").text
             assert "NOT HEALTHY" in paused_home
             assert "instagram is paused" in paused_home and "{&#39;kind&#39;" not in paused_home
@@ -170,7 +172,7 @@ def test_queue_actions_approve_edit_cancel_retry_post_now(tmp_path: Path, clock:
 
             done = client.post(f"/deliveries/{a}/approve", data={"csrf": csrf})
             assert done.status_code == 200 and "Approved" in done.text
-            assert app.store.delivery(a).status == "queued"
+            assert app.store.deliveries.delivery(a).status == "queued"
             assert kicked == [1]
             again = client.post(f"/deliveries/{a}/approve", data={"csrf": csrf})
             assert "Nothing changed" in again.text
@@ -181,14 +183,14 @@ def test_queue_actions_approve_edit_cancel_retry_post_now(tmp_path: Path, clock:
             assert "not saved: the post cannot fit 280 (it needs 300 at least)" in refused.text
             assert "your text: weighted length 300 / 280" in refused.text
             assert long_text in refused.text  # the person's text is kept for fixing
-            assert app.store.delivery(b).post.text != long_text
+            assert app.store.deliveries.delivery(b).post.text != long_text
             tags = client.post(
                 f"/deliveries/{b}/edit", data={"csrf": csrf, "text": "New #a #b #c #d"}
             )
             assert tags.status_code == 422 and "more than 2 hashtags" in tags.text
             saved = client.post(f"/deliveries/{b}/edit", data={"csrf": csrf, "text": "Edited!"})
             assert saved.status_code == 200 and "Text saved" in saved.text
-            assert app.store.delivery(b).post.text == "Edited!"
+            assert app.store.deliveries.delivery(b).post.text == "Edited!"
 
             # Cancel is for what is queued; what waits for approval is rejected instead.
             refused_cancel = client.post(f"/deliveries/{c}/cancel", data={"csrf": csrf})
@@ -196,7 +198,7 @@ def test_queue_actions_approve_edit_cancel_retry_post_now(tmp_path: Path, clock:
             client.post(f"/deliveries/{c}/approve", data={"csrf": csrf})
             cancelled = client.post(f"/deliveries/{c}/cancel", data={"csrf": csrf})
             assert "Cancelled" in cancelled.text
-            assert app.store.delivery(c).status == "cancelled"
+            assert app.store.deliveries.delivery(c).status == "cancelled"
             assert (
                 client.post(f"/deliveries/{c}/edit", data={"csrf": csrf, "text": "t"}).status_code
                 == 422
@@ -205,7 +207,7 @@ def test_queue_actions_approve_edit_cancel_retry_post_now(tmp_path: Path, clock:
             hurry = client.post(f"/deliveries/{b}/post-now", data={"csrf": csrf})
             assert "Nothing changed" in hurry.text  # still waits for approval
             client.post(f"/deliveries/{b}/approve", data={"csrf": csrf})
-            assert app.store.delivery(b).status == "queued"
+            assert app.store.deliveries.delivery(b).status == "queued"
             kicked.clear()
             hurry = client.post(f"/deliveries/{b}/post-now", data={"csrf": csrf})
             assert "Due now" in hurry.text and kicked == [1]
@@ -222,7 +224,7 @@ def test_retry_of_a_failed_delivery(tmp_path: Path, clock: FakeClock) -> None:
     try:
         app.engine.tick()
         target = _listed(app, "pending_approval")[0].row
-        with app.store._tx() as conn:  # a delivery that failed for good
+        with app.store.deliveries._tx() as conn:  # a delivery that failed for good
             from sqlalchemy import update
 
             from bot.store.schema import deliveries
@@ -235,7 +237,7 @@ def test_retry_of_a_failed_delivery(tmp_path: Path, clock: FakeClock) -> None:
             assert "Failed (1)" in client.get("/queue").text
             done = client.post(f"/deliveries/{target.id}/retry", data={"csrf": csrf})
             assert "Queued again" in done.text
-        assert app.store.delivery(target.id).status == "queued"
+        assert app.store.deliveries.delivery(target.id).status == "queued"
     finally:
         app.close()
 
@@ -253,13 +255,15 @@ def test_healthz_is_status_json_and_503_when_unhealthy(tmp_path: Path, clock: Fa
             assert ok.headers["content-type"].startswith("application/json")
             body = ok.json()
             assert set(body["platforms"]) == {"twitter", "facebook", "instagram"}
-            app.store.pause_platform("twitter", "token refused (fix TWITTER_ACCESS_TOKEN)", clock())
+            app.store.platforms.pause_platform(
+                "twitter", "token refused (fix TWITTER_ACCESS_TOKEN)", clock()
+            )
             paused = client.get("/healthz")
             assert paused.status_code == 503
             body = paused.json()
             assert body["platforms"]["twitter"]["paused"] is True
             assert body["reasons"][0]["kind"] == "platform_paused"
-            app.store.resume_platform("twitter", clock())
+            app.store.platforms.resume_platform("twitter", clock())
             assert client.get("/healthz").status_code == 200
             clock.advance(3 * 600 + 1)  # no poll within three intervals: stale
             stale = client.get("/healthz")
@@ -272,7 +276,7 @@ def test_metrics_parse_as_prometheus_text(tmp_path: Path, clock: FakeClock) -> N
     app = make_app(tmp_path, clock, APPROVAL="twitter")
     try:
         app.engine.tick()
-        app.store.pause_platform("instagram", "refused", clock())
+        app.store.platforms.pause_platform("instagram", "refused", clock())
         with web_client(app) as (client, _ctx):
             answer = client.get("/metrics")  # no login
             assert answer.status_code == 200
@@ -374,9 +378,9 @@ def test_metrics_show_x_spend_against_the_budget(tmp_path: Path, clock: FakeCloc
     app = make_app(tmp_path, clock, X_MONTHLY_BUDGET="5")
     month = datetime.fromtimestamp(clock(), UTC).strftime("%Y-%m")
     try:
-        app.store.record_spend("twitter", 1, 0.2, month, clock())
-        app.store.record_spend("twitter", 2, 0.015, month, clock())
-        app.store.record_spend("twitter", 3, 0.2, "2000-01", clock())  # another month
+        app.store.spend.record_spend("twitter", 1, 0.2, month, clock())
+        app.store.spend.record_spend("twitter", 2, 0.015, month, clock())
+        app.store.spend.record_spend("twitter", 3, 0.2, "2000-01", clock())  # another month
         with web_client(app) as (client, _ctx):
             text = client.get("/metrics").text
         families = {f.name: f for f in text_string_to_metric_families(text)}

@@ -111,7 +111,7 @@ def test_csrf_token_is_required_on_every_form(tmp_path: Path, clock: FakeClock) 
     app = make_app(tmp_path, clock, APPROVAL="twitter")
     try:
         app.engine.tick()
-        delivery = app.store.list_deliveries(["pending_approval"])[0].row.id
+        delivery = app.store.review.list_deliveries(["pending_approval"])[0].row.id
         with web_client(app) as (client, _ctx):
             # Login itself: no token, or a token from another session.
             assert client.post("/login", data={"password": PASSWORD}).status_code == 403
@@ -120,11 +120,11 @@ def test_csrf_token_is_required_on_every_form(tmp_path: Path, clock: FakeClock) 
                 refused = client.post(f"/deliveries/{delivery}/approve", data=data)
                 assert refused.status_code == 403
                 assert "CSRF" in refused.text
-            assert app.store.delivery(delivery).status == "pending_approval"
+            assert app.store.deliveries.delivery(delivery).status == "pending_approval"
             assert client.post("/logout", data={}).status_code == 403
             ok = client.post(f"/deliveries/{delivery}/approve", data={"csrf": csrf})
             assert ok.status_code == 200
-            assert app.store.delivery(delivery).status == "queued"
+            assert app.store.deliveries.delivery(delivery).status == "queued"
             out = client.post("/logout", data={"csrf": csrf}, follow_redirects=False)
             assert out.status_code == 303
             client.cookies.clear()
@@ -201,7 +201,7 @@ def test_no_secret_reaches_a_page_or_a_log_line(
     secrets = [v for k, v in env.items() if "SECRET" in v] + ["proxy-SECRET-7777", PASSWORD]
     try:
         app.engine.tick()
-        story = app.store.list_deliveries(["pending_approval"])[0].row.story_id
+        story = app.store.review.list_deliveries(["pending_approval"])[0].row.story_id
         with caplog.at_level(logging.DEBUG), web_client(app) as (client, _ctx):
             client.post("/login", data={"csrf": "x", "password": PASSWORD})
             login(client)

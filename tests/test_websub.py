@@ -117,7 +117,7 @@ def test_callback_verification_and_pushes(tmp_path: Path, clock: FakeClock) -> N
     app = make_app(tmp_path, clock, PUBLIC_URL="https://bot.example.com")
     feed = app.settings.feed_urls[0]
     try:
-        app.store.websub_requested(
+        app.store.websub.websub_requested(
             feed, "https://hub.example.com/", "https://t/", "tok", "hub-secret-0123456789", 1.0
         )
         with web_client(app) as (client, ctx):
@@ -126,7 +126,7 @@ def test_callback_verification_and_pushes(tmp_path: Path, clock: FakeClock) -> N
             params = {"hub.mode": "subscribe", "hub.topic": "https://t/", "hub.challenge": "abc"}
             answer = client.get("/websub/tok", params={**params, "hub.lease_seconds": "600"})
             assert (answer.status_code, answer.text) == (200, "abc")
-            sub = app.store.subscriptions()[feed]
+            sub = app.store.websub.subscriptions()[feed]
             assert sub.state == "active" and sub.expires_at == pytest.approx(clock() + 600)
             # Not what we asked for: another topic, an unsubscribe, an unknown callback.
             assert client.get("/websub/tok", params={**params, "hub.topic": "x"}).status_code == 404
@@ -143,13 +143,13 @@ def test_callback_verification_and_pushes(tmp_path: Path, clock: FakeClock) -> N
             ok = client.post("/websub/tok", content=body, headers={"X-Hub-Signature": good})
             assert ok.status_code == 202
             assert pushed == [(feed, body)]
-            assert app.store.subscriptions()[feed].pushes == 1
+            assert app.store.websub.subscriptions()[feed].pushes == 1
             assert client.post("/websub/unknown", content=body).status_code == 410
             denied = client.get(
                 "/websub/tok", params={"hub.mode": "denied", "hub.topic": "https://t/"}
             )
             assert denied.status_code == 200
-            assert app.store.subscriptions()[feed].state == "denied"
+            assert app.store.websub.subscriptions()[feed].state == "denied"
             for page in ("/metrics", "/healthz"):
                 assert "hub-secret-0123456789" not in client.get(page).text
     finally:
@@ -181,9 +181,11 @@ def test_subscriber_discovers_subscribes_and_renews_before_the_lease_lapses(
         server = BackgroundServer(make_server(context_for(app), port=port))
         server.start()
         try:
-            subscriber = Subscriber(app.settings, app.store, app.http, clock=clock)
+            subscriber = Subscriber(
+                app.settings, app.store.websub, app.store.feeds, app.http, clock=clock
+            )
             subscriber.maintain()
-            assert app.store.subscriptions() == {}  # nothing before the first good poll
+            assert app.store.websub.subscriptions() == {}  # nothing before the first good poll
             app.engine.tick()
             subscriber.maintain()
             sub = hub.wait_verified(topic)
@@ -191,7 +193,7 @@ def test_subscriber_discovers_subscribes_and_renews_before_the_lease_lapses(
             assert sub.secret and len(sub.secret) >= 32
             form = hub.subscribe_requests[0]
             assert form["hub.topic"] == topic and form["hub.mode"] == "subscribe"
-            states = app.store.subscriptions()
+            states = app.store.websub.subscriptions()
             assert states[topic].state == "active"
             assert states[feeds.url("/plain.xml")].state == "no_hub"
             subscriber.maintain()  # nothing due: no second request
@@ -204,7 +206,7 @@ def test_subscriber_discovers_subscribes_and_renews_before_the_lease_lapses(
             clock.advance(2 * 3600)  # four hours left, under a fifth of the lease: renew
             subscriber.maintain()
             hub.wait_verified(topic, requests=2)
-            renewed = app.store.subscriptions()[topic]
+            renewed = app.store.websub.subscriptions()[topic]
             assert renewed.expires_at is not None and renewed.expires_at > first_expiry
             assert hub.subscribe_requests[1]["hub.secret"] == form["hub.secret"]
         finally:
@@ -223,13 +225,15 @@ def test_a_hub_inside_our_network_is_refused_by_the_network_policy(
         app = make_app(tmp_path, clock, FEED_URLS=topic, PUBLIC_URL="https://bot.example.com")
         try:
             app.engine.tick()
-            Subscriber(app.settings, app.store, app.http, clock=clock).maintain()
-            sub = app.store.subscriptions()[topic]
+            Subscriber(
+                app.settings, app.store.websub, app.store.feeds, app.http, clock=clock
+            ).maintain()
+            sub = app.store.websub.subscriptions()[topic]
             assert sub.state != "active"
             assert sub.last_error and "hub refused by the network policy" in sub.last_error
             assert "ALLOW_PRIVATE_NETWORKS" in sub.last_error
             assert hub.subscribe_requests == []  # nothing reached it
-            assert "hub refused by the network policy" in app.store.websub_states()[topic]
+            assert "hub refused by the network policy" in app.store.websub.websub_states()[topic]
         finally:
             app.close()
 

@@ -16,28 +16,47 @@ _PG_NOW = "CAST(EXTRACT(EPOCH FROM now()) AS DOUBLE PRECISION)"
 _SQLITE_NOW = "((julianday('now') - 2440587.5) * 86400.0)"
 
 
-class StoreBase:
-    """The connection handling every part of the store shares: write and read transactions.
+class Database:
+    """The one connection every narrow store shares: engine, clock, and the write lock.
 
     Lease times are read from the DATABASE's clock (`now()` on PostgreSQL, the host's on
     SQLite), never from a worker's: two workers whose clocks disagree by minutes still agree on
-    whether a lease has run out. `db_clock` replaces it in tests (an injected clock).
+    whether a lease has run out. `db_clock` replaces it in tests (an injected clock). The write
+    lock is shared so that, on SQLite, the threads of one process queue here whichever narrow
+    store they write through.
     """
 
     def __init__(self, engine: Engine, db_clock: Callable[[], float] | None = None) -> None:
         self.engine = engine
         self.db_clock = db_clock
         self.is_postgres = engine.dialect.name == "postgresql"
-        self._seen_sql_cache: dict[tuple[int, int], str] = {}
-        self._write_lock: AbstractContextManager[object] = (
+        self.write_lock: AbstractContextManager[object] = (
             contextlib.nullcontext() if self.is_postgres else threading.RLock()
         )
+
+
+class StoreBase:
+    """What every narrow store shares: write and read transactions on the one Database.
+
+    Each narrow store (feeds, stories, deliveries, platforms...) is built on the same Database,
+    so they see one clock and one write lock; the owner (bot.store.Store) opens, migrates and
+    closes it.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.engine = db.engine
+        self.is_postgres = db.is_postgres
+
+    @property
+    def db_clock(self) -> Callable[[], float] | None:
+        return self.db.db_clock
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
         """A write transaction. On SQLite the threads of one process queue on a lock here
         instead of in SQLite's busy handler, which sleeps milliseconds between retries."""
-        with self._write_lock, self.engine.begin() as conn:
+        with self.db.write_lock, self.engine.begin() as conn:
             yield conn
 
     @contextmanager

@@ -18,6 +18,7 @@ from sqlalchemy import (
 from bot.models import DeliveryStatus, Post, PublishResult
 from bot.store.base import StoreBase
 from bot.store.codec import post_to_json
+from bot.store.platform_state import platform_update
 from bot.store.rows import (
     INSERT_EVENT,
     DeliveryRow,
@@ -372,7 +373,7 @@ class DeliveryStore(StoreBase):
                 detail=detail,
             )
             if status == S.PUBLISHED:
-                self._platform_update(conn, row.platform, last_success_at=now, last_post_at=now)
+                platform_update(conn, row.platform, last_success_at=now, last_post_at=now)
         return True
 
     def finish_dry_run(self, done: Sequence[tuple[DeliveryRow, PublishResult]], now: float) -> None:

@@ -47,9 +47,9 @@ class PlatformStore(StoreBase):
                 )
             ).first()
             if was and was.paused and was.paused_by == PAUSED_BY_HAND:
-                self._platform_update(conn, platform, last_error=reason, last_error_at=now)
+                platform_update(conn, platform, last_error=reason, last_error_at=now)
                 return False
-            self._platform_update(
+            platform_update(
                 conn,
                 platform,
                 paused=True,
@@ -72,7 +72,7 @@ class PlatformStore(StoreBase):
             ).first()
             if before is not None and before.paused and before.paused_by == PAUSED_BY_HAND:
                 return dict(before._mapping)
-            self._platform_update(
+            platform_update(
                 conn,
                 platform,
                 paused=True,
@@ -91,7 +91,7 @@ class PlatformStore(StoreBase):
             ).scalar()
             if not was:
                 return False
-            self._platform_update(
+            platform_update(
                 conn, platform, paused=False, paused_by=None, paused_reason=None, paused_at=None
             )
             record_event(
@@ -101,30 +101,11 @@ class PlatformStore(StoreBase):
 
     def platform_error(self, platform: str, error: str, now: float) -> None:
         with self._tx() as conn:
-            self._platform_update(conn, platform, last_error=error, last_error_at=now)
-
-    def _platform_update(self, conn: Connection, platform: str, **values: Any) -> None:
-        exists = conn.execute(
-            select(platform_state.c.platform).where(platform_state.c.platform == platform)
-        ).first()
-        if exists:
-            conn.execute(
-                update(platform_state).where(platform_state.c.platform == platform).values(**values)
-            )
-        else:
-            try:
-                with conn.begin_nested():
-                    conn.execute(insert(platform_state).values(platform=platform, **values))
-            except IntegrityError:
-                conn.execute(
-                    update(platform_state)
-                    .where(platform_state.c.platform == platform)
-                    .values(**values)
-                )
+            platform_update(conn, platform, last_error=error, last_error_at=now)
 
     def hold_platform(self, platform: str, until: float, reason: str, now: float) -> None:
         with self._tx() as conn:
-            self._platform_update(
+            platform_update(
                 conn,
                 platform,
                 hold_until=until,
@@ -218,3 +199,23 @@ class PlatformStore(StoreBase):
     def get_meta(self, key: str) -> str | None:
         with self._read() as conn:
             return conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar()
+
+
+def platform_update(conn: Connection, platform: str, **values: Any) -> None:
+    """Set a platform's row, creating it on first use (in the caller's transaction: a delivery
+    settled and its platform's last success are one change)."""
+    exists = conn.execute(
+        select(platform_state.c.platform).where(platform_state.c.platform == platform)
+    ).first()
+    if exists:
+        conn.execute(
+            update(platform_state).where(platform_state.c.platform == platform).values(**values)
+        )
+    else:
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(platform_state).values(platform=platform, **values))
+        except IntegrityError:
+            conn.execute(
+                update(platform_state).where(platform_state.c.platform == platform).values(**values)
+            )

@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot import __version__
 from bot.errors import ConfigError
 from bot.store import migrations, schema
+from bot.store.base import Database
 from bot.store.delivery_queue import DeliveryStore
 from bot.store.feed_state import FeedStore
 from bot.store.health_state import HealthStore
@@ -41,23 +42,33 @@ from bot.store.websub_state import WebSubStore
 _MIGRATION_LOCK_KEY = 72_727_001  # pg_advisory_xact_lock key: one migrating worker at a time
 
 
-class Store(
-    FeedStore,
-    StoryStore,
-    DeliveryStore,
-    PlatformStore,
-    MediaStore,
-    HealthStore,
-    NoticeStore,
-    SpendStore,
-    ReviewStore,
-    WebSubStore,
-):
-    """Repository over SQLAlchemy Core; safe for several threads and several processes.
+class Store:
+    """The owner of the database: opens it, migrates it, closes it, and hands out narrow stores.
 
-    Each part lives in its own module (feeds, stories, deliveries, platforms, media); this class
-    adds opening, migrating and closing.
+    Code that needs stored state receives only the piece it works with: `feeds` (polling state),
+    `stories` (what has been seen), `deliveries` (the queue and its leases), `platforms` (pauses,
+    pacing history, meta), and the smaller `media`, `health`, `notices`, `spend`, `review` and
+    `websub`. All share one Database: one engine, one clock, one write lock.
     """
+
+    def __init__(self, engine: Engine, db_clock: Callable[[], float] | None = None) -> None:
+        self.db = Database(engine, db_clock)
+        self.engine = engine
+        self.is_postgres = self.db.is_postgres
+        self.feeds = FeedStore(self.db)
+        self.stories = StoryStore(self.db)
+        self.deliveries = DeliveryStore(self.db)
+        self.platforms = PlatformStore(self.db)
+        self.media = MediaStore(self.db)
+        self.health = HealthStore(self.db)
+        self.notices = NoticeStore(self.db)
+        self.spend = SpendStore(self.db)
+        self.review = ReviewStore(self.db)
+        self.websub = WebSubStore(self.db)
+
+    def db_now(self) -> float:
+        """The database's clock, in epoch seconds (leases are database times)."""
+        return self.deliveries.db_now()
 
     @classmethod
     def open(cls, url: str, *, db_clock: Callable[[], float] | None = None) -> Store:
@@ -104,7 +115,8 @@ class Store(
 
     def schema_version(self) -> int:
         """The version this store is at (for `status`)."""
-        with self._read() as conn:
+        with self.engine.connect() as conn:
+            conn.execution_options(feedbot_read=True)
             return migrations.current_version(conn)
 
 

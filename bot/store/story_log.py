@@ -14,7 +14,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from bot.models import Story
-from bot.store.base import StoreBase
+from bot.store.base import Database, StoreBase
 from bot.store.codec import story_from_json, story_to_json
 from bot.store.rows import (
     INSERT_STORY,
@@ -25,7 +25,11 @@ from bot.store.schema import deliveries, events, stories
 
 
 class StoryStore(StoreBase):
-    """The stories' side of the store."""
+    """The stories' side of the store: what has been seen, skipped or queued, forever."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self._seen_sql_cache: dict[tuple[int, int], str] = {}
 
     def unseen(self, candidates: Sequence[Story]) -> list[Story]:
         """The candidates whose identity and canonical URL are both unknown (in input order).

@@ -57,7 +57,7 @@ class WebFace:
 
     def __init__(self, ctx: WebContext) -> None:
         self.ctx = ctx
-        key = session_key(ctx.store.get_meta, ctx.store.set_meta)
+        key = session_key(ctx.store.platforms.get_meta, ctx.store.platforms.set_meta)
         self.sessions = Sessions(key, ctx.settings.web)
         self.throttle = LoginThrottle(clock=ctx.clock)
         self.templates = Environment(
@@ -171,7 +171,7 @@ class WebFace:
             return refused
         info = gather_status(self.ctx.store, self.ctx.settings, self.ctx.clock())
         data = views.overview(self.ctx, info)
-        subs = self.ctx.store.websub_states()
+        subs = self.ctx.store.websub.websub_states()
         for feed in info["feeds"]:
             feed["websub"] = subs.get(feed["url"])
         return self.render(request, "overview.html", session, **data)
@@ -226,10 +226,10 @@ class WebFace:
                 )
             return _done(back, "saved", delivery_id)
         done = {
-            "approve": lambda: store.approve_delivery(delivery_id, now, by="web face"),
-            "reject": lambda: store.reject_delivery(delivery_id, now, by="web face"),
-            "cancel": lambda: _hand(store.cancel_delivery(delivery_id, now)),
-            "retry": lambda: _hand(store.requeue_delivery(delivery_id, now)),
+            "approve": lambda: store.review.approve_delivery(delivery_id, now, by="web face"),
+            "reject": lambda: store.review.reject_delivery(delivery_id, now, by="web face"),
+            "cancel": lambda: _hand(store.deliveries.cancel_delivery(delivery_id, now)),
+            "retry": lambda: _hand(store.deliveries.requeue_delivery(delivery_id, now)),
             "post-now": lambda: self._post_now(delivery_id, now),
         }
         outcome = {
@@ -254,11 +254,11 @@ class WebFace:
     def _post_now(self, delivery_id: int, now: float) -> bool:
         """A deferred delivery is brought forward; a queued one is already due (only pacing
         holds it). Either way the worker of this process is woken to send what pacing allows."""
-        row = self.ctx.store.find_delivery(delivery_id)
+        row = self.ctx.store.deliveries.find_delivery(delivery_id)
         if row is None or row.status not in (S.QUEUED, S.DEFERRED):
             return False
         if row.status == S.DEFERRED:
-            return _hand(self.ctx.store.hurry_delivery(delivery_id, now))
+            return _hand(self.ctx.store.deliveries.hurry_delivery(delivery_id, now))
         return True
 
     # --- machine endpoints ---------------------------------------------------------------------

@@ -33,7 +33,7 @@ class StoreCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         store, settings = self.ctx.store, self.ctx.settings
         now = self.ctx.clock()
-        counts = store.delivery_counts(now - 86400)
+        counts = store.platforms.delivery_counts(now - 86400)
         names = sorted(set(settings.platforms) | set(counts))
 
         posts = GaugeMetricFamily(
@@ -65,12 +65,12 @@ class StoreCollector(Collector):
             "1 while a platform is paused (refused credentials or paused by hand)",
             labels=["platform"],
         )
-        states = store.platform_states()
+        states = store.platforms.platform_states()
         for name in sorted(set(names) | set(states)):
             paused.add_metric([name], 1.0 if states.get(name, {}).get("paused") else 0.0)
         yield paused
 
-        feeds = store.feed_rows()
+        feeds = store.feeds.feed_rows()
         configured = set(settings.feed_urls)
         errors = GaugeMetricFamily(
             "feedbot_feed_errors",
@@ -88,8 +88,8 @@ class StoreCollector(Collector):
             "feedbot_feeds_failing", "Feeds whose last poll failed or that are disabled", failing
         )
 
-        seconds = store.get_meta("last_poll_seconds")
-        last = store.get_meta("last_poll_at")
+        seconds = store.platforms.get_meta("last_poll_seconds")
+        last = store.platforms.get_meta("last_poll_at")
         if seconds is not None:
             yield GaugeMetricFamily(
                 "feedbot_poll_duration_seconds",
@@ -107,14 +107,14 @@ class StoreCollector(Collector):
         subs = GaugeMetricFamily(
             "feedbot_websub_subscriptions", "WebSub subscriptions by state", labels=["state"]
         )
-        for state, count in sorted(store.websub_counts().items()):
+        for state, count in sorted(store.websub.websub_counts().items()):
             subs.add_metric([state], count)
         yield subs
 
 
 def _spend(store: Store, settings: Settings, now: float) -> Iterator[Metric]:
     """What posts cost this month (X's pay-per-post), as `status` shows it."""
-    info = spend_status(store, settings, now)
+    info = spend_status(store.spend, settings, now)
     spent = GaugeMetricFamily(
         "feedbot_spend_usd",
         "USD spent on posts this month (UTC), per platform that charges",

@@ -40,7 +40,9 @@ def attach_websub(app: App, worker: Worker) -> None:
         return
     from bot.websub.subscriber import Subscriber
 
-    subscriber = Subscriber(app.settings, app.store, app.http, clock=app.engine.clock)
+    subscriber = Subscriber(
+        app.settings, app.store.websub, app.store.feeds, app.http, clock=app.engine.clock
+    )
     worker.on_tick = subscriber.maintain
 
 

@@ -85,12 +85,12 @@ def overview(ctx: WebContext, status: dict[str, Any]) -> dict[str, Any]:
         elif not p.get("configured", True):
             state = "not configured"
         platforms.append({"name": name, "state": state, "approval": web.needs_approval(name), **p})
-    recent = [delivery_view(ctx, d) for d in ctx.store.recent_posts(limit=15)]
+    recent = [delivery_view(ctx, d) for d in ctx.store.review.recent_posts(limit=15)]
     return {"status": status, "platforms": platforms, "recent": recent}
 
 
 def queue(ctx: WebContext, platform: str | None = None) -> dict[str, list[dict[str, Any]]]:
-    rows = ctx.store.list_deliveries(QUEUE_STATUSES, platform=platform, limit=500)
+    rows = ctx.store.review.list_deliveries(QUEUE_STATUSES, platform=platform, limit=500)
     views = [delivery_view(ctx, d) for d in rows]
     return {
         "pending": [v for v in views if v["status"] == S.PENDING_APPROVAL],
@@ -100,12 +100,12 @@ def queue(ctx: WebContext, platform: str | None = None) -> dict[str, list[dict[s
 
 
 def story(ctx: WebContext, story_id: int) -> dict[str, Any] | None:
-    head = ctx.store.story_row(story_id)
+    head = ctx.store.review.story_row(story_id)
     if head is None:
         return None
     deliveries = []
-    for row in ctx.store.deliveries_for_story(story_id):
-        item = ctx.store.find_listed(row.id)
+    for row in ctx.store.deliveries.deliveries_for_story(story_id):
+        item = ctx.store.review.find_listed(row.id)
         if item is not None:
             deliveries.append(delivery_view(ctx, item))
     events = [
@@ -116,7 +116,7 @@ def story(ctx: WebContext, story_id: int) -> dict[str, Any] | None:
             "delivery_id": e.get("delivery_id") or "",
             "detail": e.get("detail") or "",
         }
-        for e in ctx.store.story_events(story_id)
+        for e in ctx.store.stories.story_events(story_id)
     ]
     return {
         "story": {**head, "first_seen": when(head["first_seen_at"])},
@@ -127,7 +127,7 @@ def story(ctx: WebContext, story_id: int) -> dict[str, Any] | None:
 
 def measure(ctx: WebContext, delivery_id: int, text: str) -> int | None:
     """The length of a person's text as the delivery's platform counts it."""
-    item = ctx.store.find_listed(delivery_id)
+    item = ctx.store.review.find_listed(delivery_id)
     limits = ctx.limits.get(item.row.platform) if item else None
     if item is None or limits is None:
         return None
@@ -145,7 +145,7 @@ class EditRefused(Exception):
 def edit_text(ctx: WebContext, delivery_id: int, text: str) -> Post:
     """Validate an edited text exactly as composed text is, then store it (if still unsent)."""
     text = text.replace("\r\n", "\n").strip()
-    item = ctx.store.find_listed(delivery_id)
+    item = ctx.store.review.find_listed(delivery_id)
     if item is None:
         raise EditRefused(f"delivery {delivery_id} does not exist")
     row = item.row
@@ -167,7 +167,7 @@ def edit_text(ctx: WebContext, delivery_id: int, text: str) -> Post:
         parts=parts,
         warnings=row.post.warnings,
     )
-    if not ctx.store.edit_post(delivery_id, post, ctx.clock()):
+    if not ctx.store.review.edit_post(delivery_id, post, ctx.clock()):
         raise EditRefused(
             f"not saved: delivery {delivery_id} is {row.status} or being sent right now; "
             "only posts not yet sent can be edited"

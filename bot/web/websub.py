@@ -45,14 +45,16 @@ def websub_routes(ctx: WebContext) -> list[Any]:
 
     def verify(request: Request) -> Response:
         token = request.path_params["token"]
-        sub = ctx.store.subscription_by_token(token)
+        sub = ctx.store.websub.subscription_by_token(token)
         q = request.query_params
         mode = q.get("hub.mode", "")
         if sub is None:
             return PlainTextResponse("unknown subscription", status_code=404)
         if mode == "denied":
             reason = q.get("hub.reason", "no reason given")
-            ctx.store.websub_failed(sub.feed_url, f"hub denied: {reason}", ctx.clock(), denied=True)
+            ctx.store.websub.websub_failed(
+                sub.feed_url, f"hub denied: {reason}", ctx.clock(), denied=True
+            )
             log.warning(
                 "WebSub: the hub denied the subscription",
                 extra={"feed": sub.feed_url, "reason": reason},
@@ -67,7 +69,7 @@ def websub_routes(ctx: WebContext) -> list[Any]:
             lease_seconds = float(lease) if lease else None
         except ValueError:
             lease_seconds = None
-        ctx.store.websub_verified(token, lease_seconds, ctx.clock())
+        ctx.store.websub.websub_verified(token, lease_seconds, ctx.clock())
         log.info(
             "WebSub: subscription verified",
             extra={"feed": sub.feed_url, "lease_seconds": lease_seconds},
@@ -84,7 +86,7 @@ def websub_routes(ctx: WebContext) -> list[Any]:
                     "WebSub: push larger than MAX_FEED_BYTES ignored", extra={"bytes": len(body)}
                 )
                 return PlainTextResponse("too large", status_code=413)
-        sub = ctx.store.subscription_by_token(token)
+        sub = ctx.store.websub.subscription_by_token(token)
         if sub is None or not sub.secret or sub.feed_url not in ctx.settings.feed_urls:
             # 410 Gone tells the hub to drop a subscription we no longer want.
             return PlainTextResponse("unknown subscription", status_code=410)
@@ -94,7 +96,7 @@ def websub_routes(ctx: WebContext) -> list[Any]:
                 extra={"feed": sub.feed_url},
             )
             return PlainTextResponse("accepted", status_code=202)  # 2xx: the spec's answer
-        ctx.store.websub_pushed(token, ctx.clock())
+        ctx.store.websub.websub_pushed(token, ctx.clock())
         content_type = request.headers.get("content-type")
         log.info("WebSub: push received", extra={"feed": sub.feed_url, "bytes": len(body)})
         if ctx.push is not None:

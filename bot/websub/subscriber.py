@@ -18,7 +18,8 @@ import httpx
 
 from bot.net import RefusedRequest
 from bot.settings import Settings
-from bot.store import Store
+from bot.store.feed_state import FeedStore
+from bot.store.websub_state import WebSubStore
 from bot.websub.discover import discover
 
 log = logging.getLogger("bot.websub")
@@ -51,7 +52,8 @@ class Subscriber:
     def __init__(
         self,
         settings: Settings,
-        store: Store,
+        websub: WebSubStore,
+        feeds: FeedStore,
         http: httpx.Client,
         *,
         clock: Callable[[], float] = time.time,
@@ -59,7 +61,8 @@ class Subscriber:
     ) -> None:
         assert settings.web.public_url, "WebSub needs PUBLIC_URL"
         self.settings = settings
-        self.store = store
+        self.websub = websub
+        self.feeds = feeds
         self.http = http
         self.clock = clock
         self.check_url = check_url
@@ -68,8 +71,8 @@ class Subscriber:
     def maintain(self) -> None:
         """Whatever is due: never raises (one feed's trouble is logged and kept in its row)."""
         now = self.clock()
-        known = self.store.subscriptions()
-        polled = {f.url: f for f in self.store.feed_rows()}
+        known = self.websub.subscriptions()
+        polled = {f.url: f for f in self.feeds.feed_rows()}
         for url in self.settings.feed_urls:
             feed = polled.get(url)
             if feed is None or feed.disabled or feed.last_success_at is None:
@@ -92,14 +95,14 @@ class Subscriber:
             except RefusedRequest as exc:  # a hub address from the feed points inside our network
                 message = f"hub refused by the network policy: {exc.reason}"
                 log.warning("WebSub: " + message, extra={"feed": url})
-                self.store.websub_failed(url, message[:500], now)
+                self.websub.websub_failed(url, message[:500], now)
             except Exception as exc:  # never let WebSub stop the worker; polling goes on
                 log.warning(
                     "WebSub: could not subscribe; polling goes on",
                     extra={"feed": url, "error": f"{type(exc).__name__}: {exc}"},
                 )
                 with contextlib.suppress(Exception):  # the store itself may be the trouble
-                    self.store.websub_failed(url, f"{type(exc).__name__}: {exc}"[:500], now)
+                    self.websub.websub_failed(url, f"{type(exc).__name__}: {exc}"[:500], now)
 
     @staticmethod
     def _renewal_due(expires_at: float | None, lease: float | None, now: float) -> bool:
@@ -112,18 +115,18 @@ class Subscriber:
         limit = self.settings.max_feed_bytes
         with self.http.stream("GET", current_url, headers={"Accept": "*/*"}) as response:
             if response.status_code != 200:
-                self.store.websub_failed(url, f"discovery: HTTP {response.status_code}", now)
+                self.websub.websub_failed(url, f"discovery: HTTP {response.status_code}", now)
                 return
             body = bytearray()
             for chunk in response.iter_bytes():
                 body += chunk
                 if len(body) > limit:
-                    self.store.websub_failed(url, "discovery: feed over MAX_FEED_BYTES", now)
+                    self.websub.websub_failed(url, "discovery: feed over MAX_FEED_BYTES", now)
                     return
             links = response.headers.get_list("link")
             final_url = str(response.url)
         found = discover(final_url, links, bytes(body))
-        self.store.websub_discovered(url, found.hub, found.topic, now)
+        self.websub.websub_discovered(url, found.hub, found.topic, now)
         if found.hub is None:
             log.debug("WebSub: the feed advertises no hub", extra={"feed": url})
             return
@@ -140,13 +143,13 @@ class Subscriber:
     ) -> None:
         refused = self.check_url(hub)
         if refused is not None:
-            self.store.websub_failed(url, refused, now)
+            self.websub.websub_failed(url, refused, now)
             log.warning("WebSub: hub refused", extra={"feed": url, "reason": refused})
             return
         token = token or secrets.token_urlsafe(24)
         secret = secret or secrets.token_urlsafe(32)
         # Recorded before the request: the hub may verify before it even answers.
-        self.store.websub_requested(url, hub, topic, token, secret, now)
+        self.websub.websub_requested(url, hub, topic, token, secret, now)
         response = self.http.post(
             hub,
             data={
@@ -159,7 +162,7 @@ class Subscriber:
         )
         if response.status_code >= 300:
             message = f"hub answered HTTP {response.status_code}: {response.text[:200]}"
-            self.store.websub_failed(url, message, now)
+            self.websub.websub_failed(url, message, now)
             log.warning("WebSub: subscription refused", extra={"feed": url, "error": message})
             return
         log.info("WebSub: subscription requested", extra={"feed": url, "hub": hub})
