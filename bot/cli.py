@@ -198,6 +198,10 @@ def _review(delivery_id: int, approve: bool) -> int:
             if approve
             else store.review.reject_delivery(delivery_id, now, by="command line")
         )
+        if done and approve:
+            from bot.wakeup import wake_workers
+
+            wake_workers(store.platforms, now)
     finally:
         store.close()
     where = f"delivery {delivery_id} ({found.row.platform}: {found.title})"
@@ -205,7 +209,7 @@ def _review(delivery_id: int, approve: bool) -> int:
         ctx.err(f"{where} does not wait for approval (it is {found.row.status}); nothing changed")
         return 1
     ctx.out(
-        f"{where} approved: it is queued and goes out at the worker's next round"
+        f"{where} approved: it is queued and a running worker sends it within seconds"
         if approve
         else f"{where} rejected: it will not be posted"
     )

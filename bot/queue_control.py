@@ -21,6 +21,7 @@ from bot.models import DeliveryStatus, Platform
 from bot.store import Store
 from bot.store.platform_state import PAUSED_BY_HAND
 from bot.store.rows import DeliveryRow, HandChange, QueueEntry
+from bot.wakeup import wake_workers
 
 S = DeliveryStatus
 PLATFORM_NAMES = tuple(p.value for p in Platform)
@@ -280,8 +281,9 @@ def retry(store: Store, target: str | int, now: float) -> Outcome:
     story = row.post.story_url or "--text TEXT"
     if change.done:
         was = "due now" if row.status == S.DEFERRED else "queued again"
+        wake_workers(store.platforms, now)
         out.lines.append(
-            f"{_label(row)} {was} (was {row.status}): the worker sends it at its next tick "
+            f"{_label(row)} {was} (was {row.status}): a running worker sends it within seconds "
             "(or run `main.py poll`)"
         )
         if row.uncertain:
@@ -362,9 +364,10 @@ def resume(store: Store, platform: str, now: float) -> Outcome:
         out.lines.append(f"{platform} was not paused")
         return out
     waiting = len(store.deliveries.pending_deliveries(now, platform))
+    wake_workers(store.platforms, now)
     out.lines.append(
         f"{platform} resumed: {waiting} delivery(ies) in the queue go out from the worker's "
-        "next tick"
+        "next tick, within seconds"
     )
     if before.get("paused_by") != PAUSED_BY_HAND:
         out.lines.append(

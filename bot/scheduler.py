@@ -28,6 +28,7 @@ from bot.engine import CycleReport, Engine
 from bot.notify import Notifier, after_cycle
 from bot.settings import Settings
 from bot.tick_failures import TickFailures
+from bot.wakeup import WAKE_CHECK_EVERY, WakeWatch
 
 log = logging.getLogger("bot.scheduler")
 DRAIN_EVERY = 15.0
@@ -145,6 +146,27 @@ class Worker:
         finally:
             self.idle.set()
 
+    def _wake_watch(self) -> WakeWatch | None:
+        try:
+            return WakeWatch(self.engine.store.platforms)
+        except Exception as exc:  # the store is down: the ticks report it; look again later
+            log.debug(f"wake mark not read: {type(exc).__name__}")
+            return None
+
+    def _woken(self, watch: WakeWatch | None) -> WakeWatch | None:
+        """Drain now when another process (`web`, `approve`, `retry`) asked for it."""
+        if watch is None:
+            return self._wake_watch()
+        try:
+            woken = watch.changed()
+        except Exception as exc:
+            log.debug(f"wake mark not read: {type(exc).__name__}")
+            return watch
+        if woken:
+            log.info("drain asked for by another process")
+            self.kick()
+        return watch
+
     def next_poll(self) -> str | None:
         job = self.scheduler.get_job("poll")
         when: datetime | None = job.next_run_time if job else None
@@ -198,10 +220,12 @@ class Worker:
             },
         )
         beat = time.monotonic()
-        while not self.stopping.wait(0.5):
+        wake = self._wake_watch()
+        while not self.stopping.wait(WAKE_CHECK_EVERY / 2):
             if time.monotonic() - beat >= self.heartbeat_every:
                 beat = time.monotonic()
                 self.heartbeat()
+            wake = self._woken(wake)
         finished = self.idle.wait(STOP_GRACE)
         self.scheduler.shutdown(wait=False)
         try:

@@ -44,6 +44,10 @@ class WebSettings:
     approval_timeout: float | None = None
     approval_default: str = "skip"
     port_variable: str = "WEB_PORT"
+    trusted_proxies: tuple[str, ...] = (DEFAULT_HOST,)
+    """FORWARDED_ALLOW_IPS: the proxies whose X-Forwarded-For and X-Forwarded-Proto are
+    believed, so the login throttle counts each client behind them apart (else they would all
+    share the proxy's one bucket, and five wrong passwords would lock everyone out)."""
 
     @property
     def https(self) -> bool:
@@ -100,6 +104,23 @@ def _approval(name: str, raw: str) -> tuple[str, ...]:
     return parse_platforms(name, raw)
 
 
+def _trusted_proxies(name: str, raw: str) -> tuple[str, ...]:
+    values = tuple(v.strip() for v in raw.split(",") if v.strip())
+    if values == ("*",):
+        return values
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"{name}: {value!r} is not an IP address or network; list the reverse "
+                "proxy's addresses, e.g. 127.0.0.1,10.0.0.0/8 (or * when only the proxy can "
+                "reach the web face)",
+                name,
+            ) from None
+    return values or (DEFAULT_HOST,)
+
+
 def parse_web(get: Callable[[str], str | None]) -> WebSettings:
     """Build WebSettings from `get(name)` (the raw value, None when unset or blank)."""
 
@@ -127,6 +148,7 @@ def parse_web(get: Callable[[str], str | None]) -> WebSettings:
         approval_timeout=timeout,
         approval_default=default,
         port_variable=port_variable,
+        trusted_proxies=read("FORWARDED_ALLOW_IPS", _trusted_proxies, (DEFAULT_HOST,)),
     )
     if web.password is not None and len(web.password.reveal()) < 8:
         raise ConfigError(

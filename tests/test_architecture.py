@@ -69,6 +69,7 @@ LAYERS: dict[str, int] = {
     "bot.checks": 3,
     "bot.tick_failures": 3,
     "bot.startline": 3,
+    "bot.wakeup": 3,
     # 4: the running bot: the composition root, the scheduler, the web face.
     "bot.app": 4,
     "bot.scheduler": 4,

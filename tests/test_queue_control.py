@@ -268,7 +268,7 @@ def test_a_platform_paused_by_hand_has_nothing_claimed_until_resumed(store: Stor
     assert "already paused by hand" in qc.pause(store, "twitter", now=NOW + 60).lines[0]
     out = qc.resume(store, "twitter", now=NOW + 120)
     assert out.lines == ["twitter resumed: 1 delivery(ies) in the queue go out from the "
-                         "worker's next tick"]  # fmt: skip
+                         "worker's next tick, within seconds"]  # fmt: skip
     assert not store.platforms.platform_states()["twitter"]["paused"]
     assert len(store.deliveries.claim_due("twitter", NOW + 120, "w1", 60)) == 1
     assert qc.resume(store, "twitter", now=NOW).lines == ["twitter was not paused"]

@@ -12,7 +12,7 @@ import httpx
 from tests.botenv import Item, bot_env, run_main, write_feed
 from tests.test_web_browser import free_port
 from tests.test_worker import Proc
-from tests.webkit import PASSWORD
+from tests.webkit import PASSWORD, csrf_of
 
 
 def _env(tmp: Path, **extra: str) -> dict[str, str]:
@@ -71,3 +71,57 @@ def test_a_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
             assert f"the web face cannot listen on 127.0.0.1:{port}" in result.stderr
             assert "choose a free port with WEB_PORT" in result.stderr
             assert "Traceback" not in result.stderr
+
+
+def _wait_served(base: str) -> None:
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            httpx.get(f"{base}/healthz")
+            return
+        except httpx.ConnectError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def _log_in(base: str, client_address: str, password: str) -> int:
+    """One login from `client_address`, as a reverse proxy would forward it."""
+    forwarded = {"X-Forwarded-For": client_address}
+    with httpx.Client(base_url=base, headers=forwarded) as client:
+        csrf = csrf_of(client.get("/login").text)
+        answer = client.post("/login", data={"csrf": csrf, "password": password})
+        return answer.status_code
+
+
+def _throttled_apart(tmp: Path, **extra: str) -> bool:
+    """Five wrong passwords from one client behind the proxy: may another client log in?"""
+    tmp.mkdir()
+    port = free_port()
+    env = _env(tmp, WEB_PASSWORD=PASSWORD, **extra)
+    proc = Proc(["web", "--port", str(port)], env, tmp)
+    try:
+        assert proc.wait_for(lambda ls: any("web face listening" in x for x in ls), 30)
+        base = f"http://127.0.0.1:{port}"
+        _wait_served(base)
+        for _ in range(5):
+            assert _log_in(base, "203.0.113.5", "wrong-password") == 401
+        assert _log_in(base, "203.0.113.5", PASSWORD) == 429
+        return _log_in(base, "198.51.100.7", PASSWORD) in (200, 303)
+    finally:
+        proc.stop()
+
+
+def test_the_login_throttle_counts_each_client_behind_a_trusted_proxy(tmp_path: Path) -> None:
+    # The proxy (here: this test, on loopback) is trusted by default: each client apart.
+    assert _throttled_apart(tmp_path / "default")
+    # A proxy that is not listed: its X-Forwarded-For is not believed, all share one bucket.
+    assert not _throttled_apart(tmp_path / "other", FORWARDED_ALLOW_IPS="10.0.0.5")
+    assert _throttled_apart(tmp_path / "listed", FORWARDED_ALLOW_IPS="10.0.0.5, 127.0.0.0/8")
+
+
+def test_forwarded_allow_ips_names_a_bad_entry(tmp_path: Path) -> None:
+    done = run_main(["status"], _env(tmp_path, FORWARDED_ALLOW_IPS="10.0.0.5,proxy.lan"), tmp_path)
+    assert done.returncode == 2
+    assert "FORWARDED_ALLOW_IPS: 'proxy.lan' is not an IP address" in done.stderr
+    assert "Traceback" not in done.stderr

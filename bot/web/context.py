@@ -25,8 +25,9 @@ class WebContext:
     engine: Engine | None = None
     """For WebSub pushes: the same ingestion as a poll."""
     kick: Callable[[], None] | None = None
-    """Wake the worker of this process (after an approval or a push): sent in seconds, not at
-    its next drain. None under `web` alone: the workers elsewhere drain every 15 seconds."""
+    """Wake the workers (after an approval or a push): sent in seconds, not at their next
+    drain. Under `run` it wakes this process's worker; under `web` alone, the workers elsewhere
+    through the store (bot.wakeup)."""
     push: Callable[[str, bytes, str | None], None] | None = None
     """Hand a verified WebSub push to the worker of this process (serialised with its ticks);
     None: ingest it here, in the web process."""

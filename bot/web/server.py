@@ -63,6 +63,7 @@ def make_server(ctx: WebContext, *, host: str | None = None, port: int | None = 
         access_log=False,
         server_header=False,
         proxy_headers=True,
+        forwarded_allow_ips=list(web.trusted_proxies),
         lifespan="off",
         timeout_graceful_shutdown=5,
     )

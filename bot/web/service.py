@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import logging
 import signal
+import time
 from typing import TYPE_CHECKING
 
 from bot.app import App
 from bot.platforms import limits_for
+from bot.wakeup import wake_workers
 from bot.web.context import WebContext
 from bot.web.server import BackgroundServer, make_server
 
@@ -62,8 +64,10 @@ def run_served(app: App, worker: Worker) -> int:
 
 def serve_only(app: App, *, host: str | None = None, port: int | None = None) -> int:
     """`web`: the web face in the foreground until SIGTERM or Ctrl-C. Approvals and pushes are
-    written to the store; the workers (elsewhere) send them at their next drain."""
-    server = make_server(context_for(app), host=host, port=port)
+    written to the store, then the workers (elsewhere) are woken through it to send them."""
+    ctx = context_for(app)
+    ctx.kick = lambda: wake_workers(app.store.platforms, time.time())
+    server = make_server(ctx, host=host, port=port)
     config = server.config
     # uvicorn stops on SIGTERM/SIGINT, then raises the signal again for the handler it found:
     # ours notes it, so a requested stop exits 0 (a supervisor's "clean stop"), as `run` does.

@@ -102,10 +102,9 @@ def websub_routes(ctx: WebContext) -> list[Any]:
         if ctx.push is not None:
             ctx.push(sub.feed_url, bytes(body), content_type)
             return PlainTextResponse("accepted", status_code=202)
-        engine = ctx.engine
         task = (
-            BackgroundTask(engine.ingest_pushed, sub.feed_url, bytes(body), content_type)
-            if engine
+            BackgroundTask(_ingest_and_wake, ctx, sub.feed_url, bytes(body), content_type)
+            if ctx.engine
             else None
         )
         return PlainTextResponse("accepted", status_code=202, background=task)
@@ -114,3 +113,11 @@ def websub_routes(ctx: WebContext) -> list[Any]:
         Route("/websub/{token}", verify, methods=["GET"]),
         Route("/websub/{token}", receive, methods=["POST"]),
     ]
+
+
+def _ingest_and_wake(ctx: WebContext, feed_url: str, body: bytes, content_type: str | None) -> None:
+    """Under `web` alone: store the pushed stories here, then wake the workers elsewhere, so
+    they are sent within seconds instead of at the workers' next drain."""
+    assert ctx.engine is not None
+    if ctx.engine.ingest_pushed(feed_url, body, content_type) and ctx.kick is not None:
+        ctx.kick()
