@@ -144,7 +144,9 @@ def test_three_workers_publish_each_story_once_when_one_is_killed(
             posts_at_kill = total()
 
             # The survivors take over once the victim's leases expire, and finish everything.
-            assert _wait_until(lambda: not _ids_in_sending(probe, interrupted), timeout=30), (
+            # The bound is generous (it returns as soon as they have): on a loaded 2-core
+            # machine the survivors' own drains take tens of seconds before they look.
+            assert _wait_until(lambda: not _ids_in_sending(probe, interrupted), timeout=90), (
                 f"nobody took over the dead worker's deliveries\n{_tails(logs)}"
             )
             takeover = time.monotonic() - killed_at
