@@ -26,13 +26,15 @@ def test_a_watch_sees_each_new_mark_once(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'bot.db'}"
     worker_side, other_process = Store.open(url), Store.open(url)
     try:
-        wake_workers(other_process.platforms, 100.0)  # a mark left before the worker started: not news
+        # A mark left before the worker started is not news.
+        wake_workers(other_process.platforms, 100.0)
         watch = WakeWatch(worker_side.platforms)
         assert not watch.changed()
         wake_workers(other_process.platforms, 101.0)
         assert watch.changed()
         assert not watch.changed()  # once per mark
-        wake_workers(other_process.platforms, 90.0)  # a process whose clock is behind: still a new mark
+        # A process whose clock is behind still leaves a new mark.
+        wake_workers(other_process.platforms, 90.0)
         assert watch.changed()
         assert worker_side.platforms.get_meta(WAKE_KEY) == "90.0"
     finally:
