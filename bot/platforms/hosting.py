@@ -9,13 +9,17 @@ string so the engine can keep it among a delivery's recovery handles across a cr
   (`POST /{page-id}/photos` with `published=false`), whose CDN URL is `images[0].source` of
   `GET /{photo-id}?fields=images`; removed with `DELETE /{photo-id}`. Nothing else to run.
 * `S3Host` (IMAGE_HOST=s3): an object in an S3-compatible bucket whose objects are public.
-* IMAGE_HOST=web (the web face's /media/ under PUBLIC_URL) needs the web face, which this
-  version does not have yet; `build_image_host` says so at start.
+* `WebFaceHost` (IMAGE_HOST=web): uploaded to the bot's own web face, which keeps it in the store
+  and serves it at PUBLIC_URL/media/{name}; the upload proves with a key derived from
+  WEB_PASSWORD that it comes from this bot, and reads the copy back at its public address.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
+import secrets
 import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -173,11 +177,91 @@ class S3Host(ImageHost):
             raise Transient(self.platform, f"S3 could not be reached: {exc}") from None
 
 
+def media_upload_key(password: str) -> str:
+    """The bearer key of uploads to the web face's /media/: derived from WEB_PASSWORD, which both
+    the worker and the web face know, so the password itself never travels."""
+    return hmac.new(password.encode(), b"feedbot media upload", hashlib.sha256).hexdigest()
+
+
+class WebFaceHost(ImageHost):
+    """Copies kept by the bot's own web face and served at PUBLIC_URL/media/{name}."""
+
+    name = "web"
+
+    def __init__(self, public_url: str, key: str, http: httpx.Client, platform: str) -> None:
+        self.base = public_url.rstrip("/")
+        self.key = key
+        self.http = http
+        self.platform = platform
+
+    def put(self, image: FittedImage) -> HostedImage:
+        ext = image.filename.rsplit(".", 1)[-1].lower()
+        name = f"{secrets.token_urlsafe(18)}.{ext}"
+        url = f"{self.base}/media/{name}"
+        self._call(
+            "PUT", url, content=image.body, headers={"Content-Type": image.content_type}, auth=True
+        )
+        # Read it back where the platform will: a copy it cannot fetch would be a broken post.
+        back = self._call("HEAD", url)
+        if back.headers.get("content-length") not in (None, str(len(image.body))):
+            self.discard(name)
+            raise Transient(self.platform, f"PUBLIC_URL serves a different file at {url}")
+        return HostedImage(url, name)
+
+    def remove(self, handle: str) -> None:
+        self._call("DELETE", f"{self.base}/media/{handle}", auth=True, missing_ok=True)
+
+    def check(self) -> None:
+        self._call("GET", f"{self.base}/media/", auth=True)
+
+    def _call(
+        self,
+        method: str,
+        url: str,
+        *,
+        auth: bool = False,
+        missing_ok: bool = False,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        headers = dict(kwargs.pop("headers", {}))
+        if auth:
+            headers["Authorization"] = f"Bearer {self.key}"
+        try:
+            answer = self.http.request(method, url, headers=headers, **kwargs)
+        except httpx.HTTPError as exc:
+            raise Transient(
+                self.platform,
+                f"the web face at PUBLIC_URL ({self.base}) could not be reached for hosting "
+                f"images: {type(exc).__name__}",
+            ) from None
+        if answer.status_code in (401, 403):
+            raise AuthError(
+                self.platform,
+                f"the web face at PUBLIC_URL ({self.base}) refused the image upload: "
+                "WEB_PASSWORD must be the same for the workers and the web face",
+                variable="WEB_PASSWORD",
+            )
+        if answer.status_code == 404 and not missing_ok:
+            raise AuthError(
+                self.platform,
+                f"PUBLIC_URL ({self.base}) does not serve the web face's /media/: run `run` "
+                "with WEB_PORT or a `web` process reachable there",
+                variable="PUBLIC_URL",
+            )
+        if answer.status_code >= 400 and not (missing_ok and answer.status_code == 404):
+            raise Transient(
+                self.platform,
+                f"the web face at PUBLIC_URL answered {answer.status_code} to {method} {url}",
+            )
+        return answer
+
+
 def build_image_host(
     settings: Settings, platform: str, http: httpx.Client, timeout: float
 ) -> ImageHost | None:
     """The IMAGE_HOST the settings name, for `platform`'s publisher; None without one."""
-    kind = settings.reach.images.image_host
+    images = settings.reach.images
+    kind = images.image_host
     if kind is None:
         return None
     if kind == "facebook":
@@ -200,8 +284,12 @@ def build_image_host(
     if kind == "s3":
         assert settings.reach.images.s3 is not None
         return S3Host(settings.reach.images.s3, platform)
-    raise ConfigError(
-        "IMAGE_HOST=web serves images from the web face's /media/, which this version does "
-        "not have yet; use IMAGE_HOST=facebook or IMAGE_HOST=s3",
-        "IMAGE_HOST",
-    )
+    password = settings.web.password
+    if password is None or not images.public_url:
+        raise ConfigError(
+            "IMAGE_HOST=web uploads images to the web face at PUBLIC_URL, which takes them only "
+            "with a key derived from WEB_PASSWORD: set WEB_PASSWORD (the same for the workers "
+            "and the web face) and PUBLIC_URL",
+            "WEB_PASSWORD",
+        )
+    return WebFaceHost(images.public_url, media_upload_key(password.reveal()), http, platform)

@@ -30,6 +30,7 @@ from bot.store.base import Database
 from bot.store.delivery_queue import DeliveryStore
 from bot.store.feed_state import FeedStore
 from bot.store.health_state import HealthStore
+from bot.store.hosted import HostedImageStore
 from bot.store.media import MediaStore
 from bot.store.notices import NoticeStore
 from bot.store.platform_state import PlatformStore
@@ -47,8 +48,8 @@ class Store:
 
     Code that needs stored state receives only the piece it works with: `feeds` (polling state),
     `stories` (what has been seen), `deliveries` (the queue and its leases), `platforms` (pauses,
-    pacing history, meta), and the smaller `media`, `health`, `notices`, `spend`, `review` and
-    `websub`. All share one Database: one engine, one clock, one write lock.
+    pacing history, meta), and the smaller `media`, `health`, `notices`, `spend`, `review`,
+    `websub` and `hosted`. All share one Database: one engine, one clock, one write lock.
     """
 
     def __init__(self, engine: Engine, db_clock: Callable[[], float] | None = None) -> None:
@@ -65,6 +66,7 @@ class Store:
         self.spend = SpendStore(self.db)
         self.review = ReviewStore(self.db)
         self.websub = WebSubStore(self.db)
+        self.hosted = HostedImageStore(self.db)
 
     def db_now(self) -> float:
         """The database's clock, in epoch seconds (leases are database times)."""

@@ -206,3 +206,13 @@ websub_subscriptions = Table(
     Column("pushes", Integer, nullable=False, server_default="0"),
     Column("last_error", Text),
 )
+
+hosted_images = Table(
+    "hosted_images",
+    metadata,
+    Column("name", String(80), primary_key=True),  # the last part of PUBLIC_URL/media/{name}
+    Column("content_type", String(40), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+Index("ix_hosted_images_created", hosted_images.c.created_at)

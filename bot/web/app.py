@@ -25,6 +25,7 @@ from bot.status import gather_status
 from bot.store.rows import HandChange
 from bot.web import views
 from bot.web.context import WebContext
+from bot.web.media import media_routes
 from bot.web.security import (
     COOKIE,
     LoginThrottle,
@@ -303,6 +304,7 @@ class WebFace:
             Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
         ]
         routes += websub_routes(self.ctx)
+        routes += media_routes(self.ctx)
         app = Starlette(routes=routes)
         app.add_middleware(SecurityHeaders, https=self.ctx.settings.web.https)
         return app

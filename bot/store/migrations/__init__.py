@@ -33,6 +33,7 @@ from bot.store.migrations import (
     m0006_spend,
     m0007_websub_subscriptions,
     m0008_lease_token,
+    m0009_hosted_images,
 )
 
 Migration = Callable[[Connection], None]
@@ -46,6 +47,7 @@ STEPS: tuple[ModuleType, ...] = (
     m0006_spend,
     m0007_websub_subscriptions,
     m0008_lease_token,
+    m0009_hosted_images,
 )
 """Append-only. Step N (1-based) brings the schema from version N-1 to N."""
 
