@@ -13,14 +13,28 @@ PYTHON_CHECK := import sys; sys.exit(0 if sys.version_info >= (3, 11) else "erro
 # Installs come from the lock files (every transitive dependency pinned with its hashes; pip
 # refuses anything else). requirements*.txt are the hand-edited inputs: `make lock` rebuilds the
 # locks from them.
+# When the host's pip can install into another environment (pip 22.3+, `--python`), the venv gets
+# no pip of its own: ensurepip would cost `make run` 5-8 s before the demo. --no-compile leaves
+# bytecode to the first import, which compiles only the modules a command uses.
+HOST_PIP := $(shell $(PYTHON) -c 'import sys, pip; \
+	sys.exit(tuple(map(int, pip.__version__.split(".")[:2])) < (22, 3))' 2>/dev/null && echo yes)
+ifeq ($(HOST_PIP),yes)
+VENV_FLAGS := --without-pip
+PIP := $(PYTHON) -m pip --python $(BIN)/python
+else
+VENV_FLAGS :=
+PIP := $(BIN)/pip
+endif
+PIP_FLAGS := --quiet --disable-pip-version-check --no-compile
+
 $(BIN)/.runtime: requirements.lock
 	@$(PYTHON) -c '$(PYTHON_CHECK)'
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(PYTHON) -m venv $(VENV_FLAGS) $(VENV)
+	$(PIP) install $(PIP_FLAGS) --require-hashes -r requirements.lock
 	touch $@
 
 $(BIN)/.installed: $(BIN)/.runtime requirements-dev.lock
-	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock
+	$(PIP) install $(PIP_FLAGS) --require-hashes -r requirements-dev.lock
 	touch $@
 
 run: $(BIN)/.runtime

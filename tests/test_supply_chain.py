@@ -63,7 +63,7 @@ def test_the_runtime_lock_is_the_dev_locks_runtime_part() -> None:
 
 def test_make_and_the_image_install_only_from_the_locks_with_hashes() -> None:
     makefile = (ROOT / "Makefile").read_text("utf-8")
-    installs = re.findall(r"pip install[^\n]*", makefile)
+    installs = re.findall(r"(?:pip|\$\(PIP\)) install[^\n]*", makefile)
     project = [i for i in installs if "requirements" in i]
     assert {"requirements.lock", "requirements-dev.lock"} <= {
         m for i in project for m in re.findall(r"requirements[-a-z]*\.lock", i)
