@@ -22,7 +22,7 @@ from bot.feeds.parse_pool import ParsePool
 from bot.models import Platform
 from bot.net import PolicyTransport
 from bot.netpolicy import NetworkPolicy, Resolver, system_resolver
-from bot.platforms import build_publishers, limits_for, require_platforms
+from bot.platforms import REGISTRY, build_publishers, limits_for, require_platforms
 from bot.settings import Settings
 from bot.status import poll_period
 from bot.store import Store
@@ -120,7 +120,7 @@ def load_composer_for(settings: Settings, platforms: Sequence[str] | None = None
         brand_handles=settings.handles,
         hashtag_caps=settings.hashtag_caps,
         platforms=names,
-        limits={name: limits_for(name) for name in names},
+        limits={name: limits_for(name) for name in REGISTRY},  # the handles file may name any
         utm=settings.reach.utm,
         template_files=files,
         feed_mentions=settings.feed_mentions == "keep",

@@ -133,16 +133,63 @@ class Story:
     """False when the feed gave no date and `published` is the time we first saw the story."""
 
 
+class Counting(StrEnum):
+    """How a platform counts a post's length against `Limits.max_length`.
+
+    Each is a rule the platform's own server applies; counting differently from it either
+    wastes room or gets a post refused, so the method is data the composer follows blindly.
+    """
+
+    CODE_POINTS = "code_points"
+    """One per Unicode code point (Python's len): Facebook, Instagram, LinkedIn."""
+    WEIGHTED = "weighted"
+    """twitter-text v3 (X): most Latin characters 1, CJK and emoji 2, an emoji sequence once,
+    every URL `url_weight`; NFC and CRLF-as-one first."""
+    GRAPHEMES = "graphemes"
+    """One per extended grapheme cluster (what a reader sees as one character): Bluesky,
+    Mastodon (whose URLs count `url_weight`)."""
+    UTF8_EMOJI = "utf8_emoji"
+    """Code points, except that an emoji sequence counts its UTF-8 bytes (up to 4 per code
+    point): Threads."""
+
+
+class MentionStyle(StrEnum):
+    """How a name from the handles file is written as a handle in a post."""
+
+    REPLACE = "replace"
+    """The handle takes the name's place: "De Beers cuts prices" -> "@DeBeersGroup cuts
+    prices" (where room is short: X)."""
+    SUFFIX = "suffix"
+    """The handle follows the name: "De Beers (@debeersgroup) cuts prices"."""
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """What a platform accepts, declared as data so the composer and the engine can read it."""
+    """What a platform accepts and how its posts are written, declared as data by the platform's
+    adapter so the composer and the engine can follow it without knowing any platform's name."""
 
     max_length: int
-    weighted: bool = False
-    """True for X: length is twitter-text's weighted length (URLs 23, CJK/emoji 2)."""
+    counting: Counting = Counting.CODE_POINTS
+    url_weight: int | None = None
+    """What each URL with a scheme counts, whatever its length (X 23; Mastodon 23 unless the
+    instance says otherwise); None: a URL counts like any other text."""
+    max_bytes: int | None = None
+    """A second ceiling on the text's UTF-8 size (Bluesky: 3,000 bytes beside 300 graphemes)."""
     requires_image: bool = False
     max_hashtags: int = 30
     max_mentions: int | None = None
+    mention_style: MentionStyle = MentionStyle.SUFFIX
+    link_card: bool = False
+    """The URL goes beside the text (Post.link) and the platform unfolds it into a card; the
+    text then need not carry it."""
+    handle_max_length: int = 50
+    """Longest handle the platform allows, without its '@'."""
+    handle_dots: bool = True
+    """Whether a handle may contain '.' (Instagram's may, X's may not)."""
+    default_hashtags: int = 0
+    """Hashtags a post gets when the operator set no count of their own."""
+    label: str = ""
+    """The platform's name as people know it ("X"), for messages; empty: the platform's name."""
     image_types: tuple[str, ...] = ("image/jpeg", "image/png", "image/gif", "image/webp")
     max_image_bytes: int = 5 * 1024 * 1024
     image_url_only: bool = False
@@ -150,6 +197,11 @@ class Limits:
     hourly_cap: int | None = None
     """Posts an hour when MAX_POSTS_PER_HOUR is not set: a flood of stories trickles out at
     this pace instead of all at once (None: no cap of its own)."""
+
+    @property
+    def weighted(self) -> bool:
+        """True where the count is not plain characters (shown as "weighted length")."""
+        return self.counting is Counting.WEIGHTED
 
 
 @dataclass(frozen=True, slots=True)

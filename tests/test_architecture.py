@@ -118,11 +118,6 @@ KNOWN: set[str] = {
     "long: bot/store/delivery_queue.py",
     # platform names outside their package
     "name: bot/cli.py",
-    "name: bot/compose/composer.py",
-    "name: bot/compose/handles.py",
-    "name: bot/compose/length.py",
-    "name: bot/compose/templates.py",
-    "name: bot/compose/text.py",
     "name: bot/settings.py",
     "name: bot/settings_reach.py",
     "name: bot/settings_values.py",

@@ -1,6 +1,7 @@
 """Shared test data for the composer tests: the KP Chair story, the limits, a default composer.
 
-The limits mirror what the platform adapters declare; the composer never hard-codes them.
+The limits are what the platform adapters declare (the registry's own data, so a change there is
+a change here); the composer never hard-codes them.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.compose import Composer, load_composer
-from bot.models import Limits, Story
+from bot.models import Story
+from bot.platforms import REGISTRY, limits_for
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = ROOT / "config" / "templates"
@@ -18,18 +20,7 @@ BRAND = "@jckmagazine"
 BRANDS = {"twitter": BRAND, "facebook": BRAND, "instagram": BRAND}
 CAPS = {"twitter": 2, "facebook": 3, "instagram": 5}
 
-LIMITS = {
-    "twitter": Limits(max_length=280, weighted=True, max_hashtags=30),
-    "facebook": Limits(max_length=63206),
-    "instagram": Limits(
-        max_length=2200,
-        requires_image=True,
-        max_hashtags=30,
-        max_mentions=20,
-        image_types=("image/jpeg",),
-        max_image_bytes=8 * 1024 * 1024,
-    ),
-}
+LIMITS = {name: limits_for(name) for name in REGISTRY}
 
 KP_STORY = Story(
     identity="guid:https://www.jckonline.com/?p=412087",
@@ -49,7 +40,7 @@ KP_STORY = Story(
 
 
 def default_composer(**overrides: object) -> Composer:
-    kwargs: dict[str, object] = {"brand_handles": BRANDS, "hashtag_caps": CAPS}
+    kwargs: dict[str, object] = {"brand_handles": BRANDS, "hashtag_caps": CAPS, "limits": LIMITS}
     kwargs.update(overrides)
     return load_composer(TEMPLATES, HANDLES, **kwargs)  # type: ignore[arg-type]
 
@@ -58,12 +49,12 @@ def composer_with(tmp_path: Path, templates: dict[str, str], handles: str = "", 
     """A composer over throw-away template files (missing platforms get the defaults)."""
     folder = tmp_path / "templates"
     folder.mkdir(exist_ok=True)
-    for platform in ("twitter", "facebook", "instagram"):
+    for platform in LIMITS:
         text = templates.get(platform) or (TEMPLATES / f"{platform}.txt").read_text("utf-8")
         (folder / f"{platform}.txt").write_text(text, encoding="utf-8")
     handles_file = tmp_path / "handles.toml"
     handles_file.write_text(handles, encoding="utf-8")
-    kwargs: dict[str, object] = {"brand_handles": BRANDS, "hashtag_caps": CAPS}
+    kwargs: dict[str, object] = {"brand_handles": BRANDS, "hashtag_caps": CAPS, "limits": LIMITS}
     kwargs.update(kw)
     return load_composer(folder, handles_file, **kwargs)  # type: ignore[arg-type]
 

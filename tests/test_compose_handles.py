@@ -12,7 +12,7 @@ from bot.compose.handles import REPLACE, SUFFIX, substitute
 from bot.errors import ConfigError
 from tests.test_compose_common import HANDLES, KP_STORY, LIMITS, composer_with, default_composer
 
-BOOK = load_handles(HANDLES)
+BOOK = load_handles(HANDLES, LIMITS)
 
 
 def test_first_mention_replaced_on_x_later_mentions_plain() -> None:
@@ -62,7 +62,7 @@ def test_instagram_caption_writes_handles_in_its_idiom() -> None:
 def test_handles_file_problems_name_the_file(tmp_path: Path) -> None:
     path = tmp_path / "handles.toml"
     for body, needle in [
-        ('["X"]\ntwitter = "@ok"\nmastodon = "@x"', "unknown platform 'mastodon'"),
+        ('["X"]\ntwitter = "@ok"\nmyspace = "@x"', "unknown platform 'myspace'"),
         ('["X"]\ntwitter = "@far_too_long_for_x"', "is not a twitter handle"),
         ('["X"]\ntwitter = "@bad handle"', "is not a twitter handle"),
         ('["X"]\ntwitter = 3', "must be a string"),
@@ -71,11 +71,11 @@ def test_handles_file_problems_name_the_file(tmp_path: Path) -> None:
     ]:
         path.write_text(body, encoding="utf-8")
         with pytest.raises(ConfigError) as err:
-            load_handles(path)
+            load_handles(path, LIMITS)
         assert str(path) in str(err.value) and needle in str(err.value), body
         assert err.value.variable == "HANDLES_FILE"
     with pytest.raises(ConfigError, match="not found"):
-        load_handles(tmp_path / "missing.toml")
+        load_handles(tmp_path / "missing.toml", LIMITS)
 
 
 def test_handle_without_at_sign_is_written_with_it(tmp_path: Path) -> None:

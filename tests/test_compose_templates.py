@@ -55,13 +55,18 @@ def test_unknown_field_in_a_template_dir_stops_load_composer(tmp_path: Path) -> 
 def test_missing_template_file_is_named(tmp_path: Path) -> None:
     (tmp_path / "twitter.txt").write_text("{title} {url}", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"facebook\.txt not found"):
-        load_composer(tmp_path, HANDLES, brand_handles=BRANDS, hashtag_caps=CAPS)
+        load_composer(tmp_path, HANDLES, brand_handles=BRANDS, hashtag_caps=CAPS, limits=LIMITS)
 
 
 def test_only_the_requested_platforms_need_templates(tmp_path: Path) -> None:
     (tmp_path / "twitter.txt").write_text("{title} {url}", encoding="utf-8")
     composer = load_composer(
-        tmp_path, HANDLES, brand_handles=BRANDS, hashtag_caps=CAPS, platforms=("twitter",)
+        tmp_path,
+        HANDLES,
+        brand_handles=BRANDS,
+        hashtag_caps=CAPS,
+        limits=LIMITS,
+        platforms=("twitter",),
     )
     assert composer.compose(KP_STORY, "twitter", LIMITS["twitter"]).text.startswith("KP Chair")
     with pytest.raises(ConfigError, match="no template loaded for facebook"):

@@ -4,15 +4,8 @@
 read once at start); everything else is pure and reads no clock.
 """
 
-from bot.compose.composer import (
-    ALT_TEXT_MAX,
-    DEFAULT_HASHTAG_CAPS,
-    LINK_CARD_PLATFORMS,
-    MENTION_STYLES,
-    Composer,
-    alt_text,
-    load_composer,
-)
+from bot.compose.composer import ALT_TEXT_MAX, Composer, alt_text, load_composer
+from bot.compose.counting import fits, graphemes, measure, utf8_emoji
 from bot.compose.handles import HandleBook, load_handles
 from bot.compose.hashtags import hashtag, hashtags
 from bot.compose.length import is_valid_tweet, weighted_length
@@ -20,20 +13,21 @@ from bot.compose.templates import FIELDS, Template, load_template, parse_templat
 
 __all__ = [
     "ALT_TEXT_MAX",
-    "DEFAULT_HASHTAG_CAPS",
     "FIELDS",
-    "LINK_CARD_PLATFORMS",
-    "MENTION_STYLES",
     "Composer",
     "HandleBook",
     "Template",
     "alt_text",
+    "fits",
+    "graphemes",
     "hashtag",
     "hashtags",
     "is_valid_tweet",
     "load_composer",
     "load_handles",
     "load_template",
+    "measure",
     "parse_template",
+    "utf8_emoji",
     "weighted_length",
 ]

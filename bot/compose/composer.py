@@ -1,6 +1,7 @@
 """Story + platform rules + template + handles in, Post out: pure, no I/O, no clock.
 
-Fitting order when a post is too long (X in practice; the others only past their own limits):
+Fitting order when a post is too long (short-limit platforms in practice; the others only past
+their own limits):
 1. the summary is shortened at a word boundary with "…" (dropped if no part of it fits);
 2. hashtags are dropped, last first;
 3. {mentions} handles are dropped, last first;
@@ -8,8 +9,12 @@ Fitting order when a post is too long (X in practice; the others only past their
 5. the title is shortened at a word boundary with "…" (a single over-long plain word is cut
    inside, never a URL, @handle or #hashtag).
 A template whose fixed text, URL and brand handle alone exceed the limit is refused at start by
-`Composer.check` (ConfigError). If a story still cannot fit (a URL longer than Instagram's whole
-caption), compose raises Unsuitable, which the engine records as skipped.
+`Composer.check` (ConfigError). If a story still cannot fit (a URL longer than a platform's whole
+allowance), compose raises Unsuitable, which the engine records as skipped.
+
+Everything that differs between platforms (how length is counted, how a handle is written,
+whether the link becomes a card, default hashtags, the label in messages) comes from the
+platform's `Limits`, handed in by the caller: nothing here knows a platform by its name.
 """
 
 from __future__ import annotations
@@ -19,10 +24,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from bot.compose.counting import fits, measure, over_bytes
 from bot.compose.fit import Shortenings, longest_fitting
 from bot.compose.handles import (
-    REPLACE,
-    SUFFIX,
     HandleBook,
     load_handles,
     mentioned,
@@ -30,7 +34,6 @@ from bot.compose.handles import (
     substitute,
 )
 from bot.compose.hashtags import MAX_HASHTAGS, hashtags
-from bot.compose.length import weighted_length
 from bot.compose.templates import Template, load_template
 from bot.compose.text import (
     clean,
@@ -44,15 +47,8 @@ from bot.errors import ConfigError, Unsuitable
 from bot.models import Limits, Post, Story
 from bot.utm import UtmTemplate, feed_label
 
-PLATFORMS = ("twitter", "facebook", "instagram")
-DEFAULT_HASHTAG_CAPS = {"twitter": 2, "facebook": 3, "instagram": 5}
-MENTION_STYLES = {"twitter": REPLACE, "facebook": SUFFIX, "instagram": SUFFIX}
-"""X is short on space, so the handle replaces the name; elsewhere it follows it in brackets."""
-LINK_CARD_PLATFORMS = frozenset({"facebook"})
-"""Platforms that take the story URL beside the text (Post.link) and unfold it into a card."""
 ALT_TEXT_MAX = 1000
-"""X's alt-text limit; Instagram accepts at least as much."""
-PLATFORM_LABELS = {"twitter": "X", "facebook": "Facebook", "instagram": "Instagram"}
+"""The smallest alt-text limit among the platforms; every one accepts at least this much."""
 _URL_PLACEHOLDER = "https://example.com/a/b/c"  # 23 code points, 23 weighted: a typical URL
 
 
@@ -91,8 +87,7 @@ class Composer:
         *,
         brand_handles: Mapping[str, str],
         hashtag_caps: Mapping[str, int],
-        mention_styles: Mapping[str, str] = MENTION_STYLES,
-        link_platforms: frozenset[str] = LINK_CARD_PLATFORMS,
+        limits: Mapping[str, Limits],
         utm: UtmTemplate | None = None,
         feed_mentions: bool = False,
         feed_hashtags: bool = False,
@@ -100,29 +95,32 @@ class Composer:
         """`feed_mentions` / `feed_hashtags` (FEED_MENTIONS=keep, FEED_HASHTAGS=keep): leave
         the @mentions, or the #tags and $CASHTAGS, of a story's own text live. By default they
         are neutralised; the brand handle, the handles file's handles and the bot's hashtags
-        are always live."""
+        are always live. `limits` (platform -> Limits) judges the brand handles; compose is
+        handed the limits to write by on every call."""
         self.templates = dict(templates)
         self.utm = utm
         self.feed_mentions = feed_mentions
         self.feed_hashtags = feed_hashtags
         self.handles = handles
-        self.brand_handles = {
-            p: normalise_handle(h or "", p, f"{p.upper()}_HANDLE", f"{p.upper()}_HANDLE")
-            for p, h in brand_handles.items()
-        }
+        self.brand_handles: dict[str, str] = {}
+        for p, h in brand_handles.items():
+            variable = f"{p.upper()}_HANDLE"
+            if p in limits:
+                self.brand_handles[p] = normalise_handle(h or "", p, limits[p], variable, variable)
+            elif h:
+                known = ", ".join(limits)
+                raise ConfigError(f"{variable}: {p!r} is not a platform; use {known}", variable)
         self.hashtag_caps = dict(hashtag_caps)
         for platform, cap in self.hashtag_caps.items():
             if not 0 <= cap <= MAX_HASHTAGS:
                 name = f"HASHTAGS_{platform.upper()}"
                 raise ConfigError(f"{name}={cap} must be between 0 and {MAX_HASHTAGS}", name)
-        self.mention_styles = dict(mention_styles)
-        self.link_platforms = link_platforms
 
     # --- measuring --------------------------------------------------------------------------
 
     def measure(self, platform: str, text: str, limits: Limits) -> int:
-        """Length as the platform counts it: X's weighted length, else Python code points."""
-        return weighted_length(text) if limits.weighted else len(text)
+        """Length as the platform counts it (`limits.counting`); `platform` names no rule."""
+        return measure(text, limits)
 
     def template(self, platform: str) -> Template:
         try:
@@ -140,7 +138,7 @@ class Composer:
             {"url": _URL_PLACEHOLDER, "handle": self.brand_handles.get(platform, "")}
         )
         size = self.measure(platform, skeleton, limits)
-        if size > limits.max_length:
+        if not fits(skeleton, limits, size):
             raise ConfigError(
                 f"template {template.source}: its fixed text, a link and the brand handle "
                 f"already take {size} of {limits.max_length}; shorten the template",
@@ -162,7 +160,7 @@ class Composer:
 
     def _hashtag_cap(self, platform: str, limits: Limits) -> int:
         return min(
-            self.hashtag_caps.get(platform, DEFAULT_HASHTAG_CAPS.get(platform, 0)),
+            self.hashtag_caps.get(platform, limits.default_hashtags),
             limits.max_hashtags,
             MAX_HASHTAGS,
         )
@@ -199,7 +197,7 @@ class Composer:
         skip: set[str] = set()
         dehash = deat = 0
         max_tags = cap
-        style = self.mention_styles.get(platform, SUFFIX)
+        style = limits.mention_style
         story_names = mentioned([raw["title"], raw["summary"]], self.handles)
         author, url = inert(clean(story.author)), clean(story.url)  # once: drafts carry them
         if url and self.utm is not None:
@@ -247,7 +245,7 @@ class Composer:
             """#tags or @mentions the story text itself carries (asked only once caps bite)."""
             return sum(counter(raw[f]) for f in text_fields)
 
-        # Hard platform caps on #tags and @mentions (Instagram): remove the least valuable first.
+        # Hard platform caps on #tags and @mentions: remove the least valuable first.
         while count_hashtags(text) > hard_tags:
             if draft.tags:
                 max_tags = len(draft.tags) - 1
@@ -274,14 +272,14 @@ class Composer:
             warnings.append(f"mentions reduced to the limit of {limits.max_mentions}")
 
         size = self.measure(platform, text, limits)
-        if size > limits.max_length:
+        if not fits(text, limits, size):
             draft = self._fit(template, draft, platform, limits, warnings)
             text = template.render(draft.values())
             size = self.measure(platform, text, limits)
-        link = (url or None) if platform in self.link_platforms else None
+        link = (url or None) if limits.link_card else None
         self._verify(platform, text, size, link, limits, hard_tags)
         if limits.requires_image and not story.image_url:
-            label = PLATFORM_LABELS.get(platform, platform)
+            label = limits.label or platform
             warnings.append(f"no image: {label} will skip this story")
         values = draft.values()
         return Post(
@@ -300,8 +298,8 @@ class Composer:
     ) -> _Draft:
         """Shorten or drop parts, least valuable first, until the draft fits (it does not yet)."""
 
-        def fits(d: _Draft) -> bool:
-            return self.measure(platform, template.render(d.values()), limits) <= limits.max_length
+        def fits_now(d: _Draft) -> bool:
+            return fits(template.render(d.values()), limits)
 
         used = template.fields
         if "summary" in used and draft.summary:
@@ -309,28 +307,28 @@ class Composer:
 
             def with_summary(s: str) -> bool:
                 draft.summary = s
-                return fits(draft)
+                return fits_now(draft)
 
             best = longest_fitting(Shortenings(summary), with_summary)
             draft.summary = best or ""
             warnings.append("summary shortened" if best else "summary dropped to fit")
             if best:
                 return draft
-        while draft.tags and not fits(draft):
+        while draft.tags and not fits_now(draft):
             draft.tags.pop()
             warnings.append("hashtags dropped to fit")
-        while draft.mentions and not fits(draft):
+        while draft.mentions and not fits_now(draft):
             draft.mentions.pop()
             warnings.append("mentions dropped to fit")
-        if "author" in used and draft.author and not fits(draft):
+        if "author" in used and draft.author and not fits_now(draft):
             draft.author = ""
             warnings.append("author dropped to fit")
-        if "title" in used and draft.title and not fits(draft):
+        if "title" in used and draft.title and not fits_now(draft):
             title = draft.title
 
             def with_title(t: str) -> bool:
                 draft.title = t
-                return fits(draft)
+                return fits_now(draft)
 
             draft.title = longest_fitting(Shortenings(title), with_title) or ""
             warnings.append("title shortened" if draft.title else "title dropped to fit")
@@ -340,12 +338,18 @@ class Composer:
         self, platform: str, text: str, size: int, link: str | None, limits: Limits, hard_tags: int
     ) -> None:
         """The last word: a post that breaks a platform rule is never returned (`size` is
-        measure(text), already known to the caller: X's count is the costly one)."""
-        if not text and not link:  # a Facebook link post needs no message
+        measure(text), already known to the caller: the weighted count is the costly one)."""
+        if not text and not link:  # a link-card post needs no message
             raise Unsuitable(platform, "nothing to post: the story has no usable text or link")
         if size > limits.max_length:
             raise Unsuitable(
                 platform, f"the post cannot fit {limits.max_length} (it needs {size} at least)"
+            )
+        size_bytes = over_bytes(text, limits)
+        if size_bytes is not None:
+            raise Unsuitable(
+                platform,
+                f"the post cannot fit {limits.max_bytes} bytes (it needs {size_bytes} at least)",
             )
         if count_hashtags(text) > hard_tags:
             raise Unsuitable(platform, f"the post has more than {hard_tags} hashtags")
@@ -370,8 +374,8 @@ def load_composer(
     *,
     brand_handles: Mapping[str, str],
     hashtag_caps: Mapping[str, int],
-    platforms: tuple[str, ...] = PLATFORMS,
-    limits: Mapping[str, Limits] | None = None,
+    limits: Mapping[str, Limits],
+    platforms: tuple[str, ...] | None = None,
     utm: UtmTemplate | None = None,
     template_files: Mapping[str, str] | None = None,
     feed_mentions: bool = False,
@@ -379,21 +383,25 @@ def load_composer(
 ) -> Composer:
     """Read and check the templates of `platforms` and handles.toml: the composer's only I/O.
 
-    With `limits` (platform -> Limits), every template is also checked to fit its platform.
-    `template_files` names a platform's template file when it is not `{platform}.txt`.
+    `limits` holds every platform the bot knows (platform -> Limits): the handles file may name
+    any of them. Templates are read for `platforms` (all of them by default), and each is
+    checked to fit its platform. `template_files` names a platform's template file when it is
+    not `{platform}.txt`.
     """
     names = dict(template_files or {})
-    templates = {p: load_template(Path(template_dir) / names.get(p, f"{p}.txt")) for p in platforms}
+    wanted = tuple(limits) if platforms is None else platforms
+    templates = {p: load_template(Path(template_dir) / names.get(p, f"{p}.txt")) for p in wanted}
     composer = Composer(
         templates,
-        load_handles(Path(handles_file)),
+        load_handles(Path(handles_file), limits),
         brand_handles=brand_handles,
         hashtag_caps=hashtag_caps,
+        limits=limits,
         utm=utm,
         feed_mentions=feed_mentions,
         feed_hashtags=feed_hashtags,
     )
-    for platform, platform_limits in (limits or {}).items():
+    for platform, platform_limits in limits.items():
         if platform in templates:
             composer.check(platform, platform_limits)
     return composer

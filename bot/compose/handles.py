@@ -1,6 +1,7 @@
-"""Names in stories written as platform handles: "De Beers" becomes @DeBeersGroup on X.
+"""Names in stories written as platform handles: "De Beers" becomes @DeBeersGroup.
 
-handles.toml maps a name, exactly as stories spell it, to a handle per platform. The first
+handles.toml maps a name, exactly as stories spell it, to a handle per platform; which keys it
+may use and what a handle may look like on each platform come from the platforms' Limits. The first
 mention of a mapped name in a post is written in the platform's idiom; a platform without a
 handle for that name keeps the plain name. A handle is one unit: it is inserted whole and never
 cut (fitting only cuts at spaces or inside plain words).
@@ -17,33 +18,30 @@ from pathlib import Path
 
 from bot.compose.length import url_spans
 from bot.errors import ConfigError
+from bot.models import Limits, MentionStyle
 
-PLATFORMS = ("twitter", "facebook", "instagram")
 HANDLE = re.compile(r"@[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*")
-MAX_HANDLE = {"twitter": 15, "instagram": 30, "facebook": 50}
 
-REPLACE = "replace"
-"""The handle takes the name's place: "De Beers cuts prices" -> "@DeBeersGroup cuts prices"."""
-SUFFIX = "suffix"
-"""The handle follows the name: "De Beers (@debeersgroup) cuts prices"."""
+REPLACE = MentionStyle.REPLACE
+SUFFIX = MentionStyle.SUFFIX
 
 
-def normalise_handle(raw: str, platform: str, where: str, variable: str) -> str:
-    """'@name' checked for the platform's handle syntax; a missing '@' is added."""
+def normalise_handle(raw: str, platform: str, limits: Limits, where: str, variable: str) -> str:
+    """'@name' checked for the platform's handle syntax (`limits`); a missing '@' is added."""
     value = raw.strip()
     if not value:
         return ""
     if not value.startswith("@"):
         value = "@" + value
-    limit = MAX_HANDLE.get(platform, 50)
+    limit = limits.handle_max_length
     if (
         not HANDLE.fullmatch(value)
         or len(value) - 1 > limit
-        or (platform == "twitter" and "." in value)
+        or (not limits.handle_dots and "." in value)
     ):
         raise ConfigError(
             f"{where}: {raw!r} is not a {platform} handle; use e.g. @jckmagazine "
-            f"(letters, digits, _{'' if platform == 'twitter' else ' and .'}; at most {limit})",
+            f"(letters, digits, _{' and .' if limits.handle_dots else ''}; at most {limit})",
             variable=variable,
         )
     return value
@@ -95,9 +93,13 @@ class HandleBook:
         return re.compile(rf"(?:{'|'.join(branches)})(?!\w)")
 
 
-def load_handles(path: Path) -> HandleBook:
-    """Read handles.toml with tomllib; any problem names the file and the offending entry."""
+def load_handles(path: Path, platforms: Mapping[str, Limits]) -> HandleBook:
+    """Read handles.toml with tomllib; any problem names the file and the offending entry.
+
+    `platforms` are every platform the bot knows (not only the active ones: the file may hold
+    handles for a platform switched on later), each with the Limits its handles must meet."""
     where = str(path)
+    example = next(iter(platforms), "name")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -114,7 +116,7 @@ def load_handles(path: Path) -> HandleBook:
         label = f"{where} [{name!r}]"
         if not isinstance(table, dict):
             raise ConfigError(
-                f'{label} must be a table like ["De Beers"] twitter = "@DeBeersGroup"',
+                f'{label} must be a table like ["De Beers"] {example} = "@DeBeersGroup"',
                 variable="HANDLES_FILE",
             )
         if not name.strip() or name != name.strip():
@@ -123,14 +125,16 @@ def load_handles(path: Path) -> HandleBook:
             )
         handles: dict[str, str] = {}
         for platform, raw in table.items():
-            if platform not in PLATFORMS:
+            if platform not in platforms:
                 raise ConfigError(
-                    f"{label}: unknown platform {platform!r}; use " + ", ".join(PLATFORMS),
+                    f"{label}: unknown platform {platform!r}; use " + ", ".join(platforms),
                     variable="HANDLES_FILE",
                 )
             if not isinstance(raw, str):
                 raise ConfigError(f"{label}: {platform} must be a string", "HANDLES_FILE")
-            handle = normalise_handle(raw, platform, f"{label} {platform}", "HANDLES_FILE")
+            handle = normalise_handle(
+                raw, platform, platforms[platform], f"{label} {platform}", "HANDLES_FILE"
+            )
             if handle:
                 handles[platform] = handle
         entries.append((name, handles))

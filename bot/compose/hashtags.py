@@ -41,7 +41,7 @@ def hashtag(category: str) -> str | None:
     """One category as a CamelCase hashtag, or None when nothing usable is left.
 
     Apostrophes vanish inside words ("Women's" -> "Womens"); every other non-letter,
-    non-digit character separates words. A tag needs a letter: X ignores "#2026".
+    non-digit character separates words. A tag needs a letter: platforms ignore "#2026".
     Memoised: a feed's few categories come back on every story and every platform.
     """
     text = unicodedata.normalize("NFC", _APOSTROPHES.sub("", category))

@@ -1,13 +1,14 @@
-"""X's weighted length (twitter-text configuration v3), fast enough to call inside a fitting loop.
+"""The weighted length (the twitter_text package's configuration v3), fast enough to call inside
+a fitting loop; and the URL and emoji spans every counting method and the fitter rely on.
 
-The counting rules are twitter-text-parser's own (it passes every v3 conformance case), but its
-URL and emoji regular expressions are slow on long texts and quadratic on long dotted tokens
+The counting rules are the twitter_text package's own (it passes every v3 conformance case), but
+its URL and emoji regular expressions are slow on long texts and quadratic on long dotted tokens
 ("a.a.a.…"), and fitting measures near-identical drafts dozens of times. No URL or emoji sequence
 can contain a space or a newline, so the text is split there and each token is counted once and
 memoised; the sum is exactly the library's answer (checked against it by the conformance and
 property tests).
 
-Most tokens need no library call at all: twitter-text finds no URL in a text without a '.', no
+Most tokens need no library call at all: the package finds no URL in a text without a '.', no
 emoji among ASCII characters, and weighs every ASCII character 1. So only "special" tokens (with
 a '.' or a non-ASCII character) are looked up; every other character counts as itself.
 """
@@ -31,7 +32,7 @@ from twitter_text.regexp.valid_gtld import valid_gtld
 from twitter_text.regexp.valid_punycode import valid_punycode
 
 V3: dict[str, object] = dict(_TT_CONFIG["version3"])
-"""twitter-text configuration v3: 280 weighted, URLs 23, CJK/emoji 2, emoji sequences once."""
+"""Weighted configuration v3: 280 weighted, URLs 23, CJK/emoji 2, emoji sequences once."""
 
 MAX_WEIGHTED_LENGTH = 280
 URL_WEIGHT = 23
@@ -45,7 +46,7 @@ _SEPARATOR = re.compile(r"[ \n]")
 _SPECIAL = re.compile(r"[^\x00-\x2d\x2f-\x7f]")
 """A character that is not plain ASCII: '.' (URLs) or non-ASCII (weights, emoji, IDN URLs)."""
 _DOT = re.compile(r"\.")
-"""The only tokens where twitter-text can find a URL hold a '.'."""
+"""The only tokens where the package can find a URL hold a '.'."""
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 """The only tokens where an emoji can be hold a non-ASCII character."""
 
@@ -64,7 +65,7 @@ def _tokens_with(text: str, wanted: re.Pattern[str]) -> Iterator[tuple[int, str]
 
 
 def _prepare(text: str) -> str:
-    """The text as X counts it: NFC, with CR and CRLF read as one newline (as twitter-text does)."""
+    """The text as the weighted count sees it: NFC, with CR and CRLF read as one newline."""
     if "\r" in text:
         text = _LINE_ENDINGS.sub("\n", text)
     return unicodedata.normalize("NFC", text)
@@ -73,22 +74,23 @@ def _prepare(text: str) -> str:
 _TLD_AFTER_DOT = re.compile(
     rf"\.(?:{valid_gtld.pattern}|{valid_cctld.pattern}|{valid_punycode.pattern})", re.IGNORECASE
 )
-"""Every URL twitter-text extracts has a domain ending in '.' + a known TLD (or xn--...), matched
+"""Every URL the package extracts has a domain ending in '.' + a known TLD (or xn--...), matched
 case-insensitively, schemes included. Its URL regex is quadratic on long dotted tokens with no
 such ending ("ab.ab.ab.…", "U.S.-based"), so those are answered here without running it."""
 
 
 def _library_urls(text: str) -> list[dict[str, Any]]:
-    """twitter-text's URL entities of `text`, skipping its slow regex where it cannot match."""
+    """The package's URL entities of `text`, skipping its slow regex where it cannot match."""
     if "." not in text or not _TLD_AFTER_DOT.search(text):
         return []
     return extract_urls_with_indices(text)
 
 
 @lru_cache(maxsize=16384)
-def _token_weight(token: str) -> int:
-    """twitter-text's parse_tweet(token, V3).weightedLength, step for step, with its two entity
-    extractors only run where they can find something (URLs need '.' + TLD, emoji non-ASCII)."""
+def _token_weight(token: str, url_scaled: int = _URL_SCALED) -> int:
+    """The package's parse_tweet(token, V3).weightedLength, step for step (with URLs weighing
+    `url_scaled` hundredths), its two entity extractors only run where they can find something
+    (URLs need '.' + TLD, emoji non-ASCII)."""
     text = convert_line_ending(unicodedata.normalize("NFC", token))
     urls = {u["indices"][0]: len(u["url"]) for u in _library_urls(text)}
     emojis = {}
@@ -97,7 +99,7 @@ def _token_weight(token: str) -> int:
     weight, index = 0, 0
     while index < len(text):
         if index in urls:
-            weight += _URL_SCALED
+            weight += url_scaled
             index += urls[index] - 1
         elif index in emojis:
             weight += _EMOJI_SCALED
@@ -108,25 +110,27 @@ def _token_weight(token: str) -> int:
     return int(weight / _SCALE)
 
 
-def weighted_length(text: str) -> int:
-    """X's count of `text` (twitter-text v3): the number to keep at or under 280."""
+def weighted_length(text: str, url_weight: int = URL_WEIGHT) -> int:
+    """The weighted count of `text` (v3, each URL `url_weight`): the number to keep at or under
+    280 where posts are counted this way."""
     text = _prepare(text)
     total = len(text)  # spaces, newlines and plain ASCII characters weigh 1 each
     if text.isascii() and "." not in text:
         return total
     for _, token in _tokens_with(text, _SPECIAL):
-        total += _token_weight(token) - len(token)
+        total += _token_weight(token, url_weight * _SCALE) - len(token)
     return total
 
 
 def is_valid_tweet(text: str, max_length: int = MAX_WEIGHTED_LENGTH) -> bool:
-    """What X would accept: not empty, no U+FFFE/U+FEFF/U+FFFF, weighted length <= max_length."""
+    """What a weighted-count platform accepts: not empty, no U+FFFE/U+FEFF/U+FFFF, weighted
+    length <= max_length."""
     prepared = _prepare(text)
     return 0 < weighted_length(prepared) <= max_length and not has_invalid_characters(prepared)
 
 
 def permillage(text: str, max_length: int = MAX_WEIGHTED_LENGTH) -> int:
-    """Thousandths of the allowance used, as twitter-text reports it."""
+    """Thousandths of the allowance used, as the package reports it."""
     return weighted_length(text) * 1000 // max_length
 
 
@@ -141,7 +145,8 @@ def _token_emojis(token: str) -> tuple[tuple[int, int], ...]:
 
 
 def url_spans(text: str) -> list[tuple[int, int]]:
-    """[start, end) of every URL X recognises in `text` (NFC, LF text), scheme or not."""
+    """[start, end) of every URL the package recognises in `text` (NFC, LF text), scheme or
+    not: the widest view of what a platform links, so nothing any of them links is cut."""
     if "." not in text:
         return []
     spans: list[tuple[int, int]] = []
@@ -151,7 +156,7 @@ def url_spans(text: str) -> list[tuple[int, int]]:
 
 
 def inside_url(text: str, index: int) -> bool:
-    """Whether text[index] (not a space or newline) is part of a URL X recognises.
+    """Whether text[index] (not a space or newline) is part of a URL `url_spans` finds.
 
     The same answer as looking `index` up in url_spans(text), but only the token around `index`
     is examined: a '#' or '@' is asked about far more often than a whole text's URLs are needed.

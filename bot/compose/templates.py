@@ -169,7 +169,7 @@ def load_template(path: Path) -> Template:
     except FileNotFoundError:
         raise ConfigError(
             f"template {path} not found; create it or set TEMPLATE_DIR to a folder holding "
-            "twitter.txt, facebook.txt and instagram.txt",
+            "one <platform>.txt for each platform in PLATFORMS",
             variable="TEMPLATE_DIR",
         ) from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -1,7 +1,8 @@
 """Text hygiene and the small token rules every part of the composer agrees on.
 
-Feeds carry control characters, byte-order marks and decomposed accents; X rejects a post that
-contains U+FFFE, U+FEFF or U+FFFF, and an API body with a lone surrogate cannot even be encoded.
+Feeds carry control characters, byte-order marks and decomposed accents; platforms reject posts
+that contain U+FFFE, U+FEFF or U+FFFF, and an API body with a lone surrogate cannot even be
+encoded.
 Cleaning once, up front, means fitting and counting always see the text that will be sent.
 """
 
@@ -25,7 +26,8 @@ HASHTAG = re.compile(r"#(?<![\w#&]#)\w+")
 """A hashtag as the platforms see one: '#' after a non-word character, then word characters.
 (The '#' comes first and the look-behind after it, so the engine can jump from '#' to '#'.)"""
 MENTION = re.compile(r"@(?<![\w@]@)[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*")
-"""An @mention: '@' after a non-word character, then handle characters (dots: Instagram)."""
+"""An @mention: '@' after a non-word character, then handle characters (dots where a platform's
+handles allow them)."""
 
 
 def clean(text: str | None, *, multiline: bool = False) -> str:
@@ -81,13 +83,14 @@ def find_mentions(text: str) -> list[re.Match[str]]:
 
 WORD_JOINER = "\u2060"
 """Invisible, and no word character: '@\u2060name' reads as @name but is no mention on any
-platform (X's twitter-text, Meta's parsers), '#\u2060tag' no hashtag, '$\u2060TICK' no cashtag."""
+platform's parser, '#\u2060tag' no hashtag, '$\u2060TICK' no cashtag."""
 CASHTAG = re.compile(r"\$(?<![\w$]\$)[A-Za-z]{1,6}(?:[._][A-Za-z]{1,2})?(?![\w$])")
-"""A cashtag as X links one: '$' after a non-word character, 1 to 6 letters ($BRK.A too)."""
+"""A cashtag as the twitter_text package links one: '$' after a non-word character, then 1 to 6
+letters ($BRK.A too)."""
 _ANY_MENTION = re.compile(r"[@\uff20](?<![\w!#$%&*@\uff20][@\uff20])[A-Za-z0-9_]")
-"""Where X (twitter-text) would start a mention: '@' or the full-width '＠' after anything but
-a handle character or one of !#$%&*@, then a handle character. Wider than MENTION on purpose:
-what is neutralised must cover every sigil some platform reads."""
+"""Where the twitter_text package (the widest mention parser) would start a mention: '@' or the
+full-width '＠' after anything but a handle character or one of !#$%&*@, then a handle character.
+Wider than MENTION on purpose: what is neutralised must cover every sigil some platform reads."""
 _SIGILS = re.compile("[@#$\uff20\uff03]")
 _ANY_HASHTAG = re.compile(r"[#\uff03](?<![\w&#\uff03][#\uff03])\w")
 
@@ -97,8 +100,9 @@ def neutralise(
 ) -> str:
     """Feed text with its @mentions (and with `hashtags`, its #tags and $CASHTAGS) made inert:
     a word joiner after the sigil. A stranger's "@someone" in a title must not make the bot
-    mention someone (X suspends accounts for unsolicited automated mentions). Mentions whose
-    casefolded text is in `live` (the bot's own handles) stay; so does anything inside a URL."""
+    mention someone (platforms suspend accounts for unsolicited automated mentions). Mentions
+    whose casefolded text is in `live` (the bot's own handles) stay; so does anything inside a
+    URL."""
     if not text or not _SIGILS.search(text):
         return text
     found: list[re.Match[str]] = []

@@ -45,7 +45,14 @@ class FacebookPublisher(Publisher):
     """Publishes as the Page whose token is configured; one Graph write per publish."""
 
     name: ClassVar[str] = PLATFORM
-    limits: ClassVar[Limits] = Limits(max_length=63206, hourly_cap=10)
+    limits: ClassVar[Limits] = Limits(
+        max_length=63206,
+        link_card=True,  # the story URL goes in `link`, and Facebook unfolds it into a card
+        handle_max_length=50,
+        default_hashtags=3,
+        label="Facebook",
+        hourly_cap=10,
+    )
     credential_variables: ClassVar[tuple[str, ...]] = (TOKEN_VARIABLE,)
     base_url_variable: ClassVar[str] = "GRAPH_API_BASE_URL"
 

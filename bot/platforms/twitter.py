@@ -34,7 +34,7 @@ from bot.errors import (
     Transient,
 )
 from bot.imaging.fit import X_SPEC
-from bot.models import Account, Limits, Post, PublishResult
+from bot.models import Account, Counting, Limits, MentionStyle, Post, PublishResult
 from bot.net import proxy_for
 from bot.netfail import classify, describe
 from bot.platforms.base import Checkpoint, Publisher
@@ -205,7 +205,18 @@ class TwitterPublisher(Publisher):
     """Posts with OAuth 1.0a user context; one HTTP attempt per call, no waiting."""
 
     name: ClassVar[str] = PLATFORM
-    limits: ClassVar[Limits] = Limits(max_length=280, weighted=True, max_hashtags=30, hourly_cap=10)
+    limits: ClassVar[Limits] = Limits(
+        max_length=280,
+        counting=Counting.WEIGHTED,
+        url_weight=23,
+        max_hashtags=30,
+        mention_style=MentionStyle.REPLACE,  # short on room: the handle takes the name's place
+        handle_max_length=15,
+        handle_dots=False,
+        default_hashtags=2,
+        label="X",
+        hourly_cap=10,
+    )
     credential_variables: ClassVar[tuple[str, ...]] = credential_variables(PLATFORM)
     base_url_variable: ClassVar[str] = "TWITTER_API_BASE_URL"
 
