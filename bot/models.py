@@ -184,8 +184,11 @@ class Limits:
     text then need not carry it."""
     handle_max_length: int = 50
     """Longest handle the platform allows, without its '@'."""
-    handle_dots: bool = True
-    """Whether a handle may contain '.' (Instagram's may, X's may not)."""
+    handle_syntax: str = r"[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*"
+    """What follows a handle's '@', as a regular expression (X's: no dots; a domain name for
+    some networks, user@instance for others)."""
+    handle_hint: str = "letters, digits, _ and ."
+    """`handle_syntax` in words, for the message that refuses a handle."""
     default_hashtags: int = 0
     """Hashtags a post gets when the operator set no count of their own."""
     label: str = ""

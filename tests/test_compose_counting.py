@@ -88,14 +88,16 @@ def test_fits_holds_both_the_length_and_the_byte_ceiling() -> None:
     assert fits("a" * 300, limits)
 
 
-def composer_for(tmp_path: Path, limits: Limits, template: str, handles: str = "") -> Composer:
+def composer_for(
+    tmp_path: Path, limits: Limits, template: str, handles: str = "", brand: str = "@jckmagazine"
+) -> Composer:
     """A composer for one platform called "net": nothing about it but its Limits."""
     path = tmp_path / "handles.toml"
     path.write_text(handles, encoding="utf-8")
     return Composer(
         {"net": parse_template(template, "net.txt")},
         load_handles(path, {"net": limits}),
-        brand_handles={"net": "@jckmagazine"},
+        brand_handles={"net": brand},
         hashtag_caps={},
         limits={"net": limits},
     )
@@ -157,19 +159,27 @@ def test_the_same_name_composes_by_whatever_limits_it_is_given() -> None:
 
 
 def test_handle_rules_come_from_the_limits(tmp_path: Path) -> None:
-    strict = Limits(max_length=500, handle_max_length=11, handle_dots=False)  # @jckmagazine fits
+    strict = Limits(  # @jckmagazine fits
+        max_length=500, handle_max_length=11, handle_syntax=r"[a-z_]+", handle_hint="a to z, _"
+    )
     composer_for(tmp_path, strict, "{title}", '["Acme"]\nnet = "@acme_co"\n')
     for handle in ("@acme.co", "@acme_corp_xy"):
-        with pytest.raises(ConfigError, match="is not a net handle"):
+        with pytest.raises(ConfigError, match=r"is not a net handle.*\(a to z, _; at most 11\)"):
             composer_for(tmp_path, strict, "{title}", f'["Acme"]\nnet = "{handle}"\n')
     loose = Limits(max_length=500, handle_max_length=30)
     composer_for(tmp_path, loose, "{title}", '["Acme"]\nnet = "@acme.co"\n')
+    domain = Limits(
+        max_length=500, handle_max_length=253, handle_syntax=r"[a-z0-9-]+(\.[a-z0-9-]+)+"
+    )
+    handles = '["Acme"]\nnet = "acme-co.example.social"\n'
+    book = composer_for(tmp_path, domain, "{title}", handles, brand="jck.example.social")
+    assert book.handles.platform_handles("net") == {"Acme": "@acme-co.example.social"}
 
 
 def test_the_declared_data_of_the_three_platforms() -> None:
     x, fb, ig = LIMITS["twitter"], LIMITS["facebook"], LIMITS["instagram"]
     assert (x.counting, x.url_weight, x.max_length) == (Counting.WEIGHTED, 23, 280)
-    assert (x.mention_style, x.handle_max_length, x.handle_dots) == ("replace", 15, False)
+    assert (x.mention_style, x.handle_max_length) == ("replace", 15)
     assert (fb.link_card, fb.counting, ig.counting) == (True, "code_points", "code_points")
     assert [p.default_hashtags for p in (x, fb, ig)] == [2, 3, 5]
     assert [p.label for p in (x, fb, ig)] == ["X", "Facebook", "Instagram"]

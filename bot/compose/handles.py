@@ -20,8 +20,6 @@ from bot.compose.length import url_spans
 from bot.errors import ConfigError
 from bot.models import Limits, MentionStyle
 
-HANDLE = re.compile(r"@[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*")
-
 REPLACE = MentionStyle.REPLACE
 SUFFIX = MentionStyle.SUFFIX
 
@@ -34,14 +32,10 @@ def normalise_handle(raw: str, platform: str, limits: Limits, where: str, variab
     if not value.startswith("@"):
         value = "@" + value
     limit = limits.handle_max_length
-    if (
-        not HANDLE.fullmatch(value)
-        or len(value) - 1 > limit
-        or (not limits.handle_dots and "." in value)
-    ):
+    if not re.fullmatch("@(?:" + limits.handle_syntax + ")", value) or len(value) - 1 > limit:
         raise ConfigError(
             f"{where}: {raw!r} is not a {platform} handle; use e.g. @jckmagazine "
-            f"(letters, digits, _{' and .' if limits.handle_dots else ''}; at most {limit})",
+            f"({limits.handle_hint}; at most {limit})",
             variable=variable,
         )
     return value

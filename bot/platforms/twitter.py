@@ -212,7 +212,8 @@ class TwitterPublisher(Publisher):
         max_hashtags=30,
         mention_style=MentionStyle.REPLACE,  # short on room: the handle takes the name's place
         handle_max_length=15,
-        handle_dots=False,
+        handle_syntax=r"[A-Za-z0-9_]+",
+        handle_hint="letters, digits and _",
         default_hashtags=2,
         label="X",
         hourly_cap=10,
