@@ -1,0 +1,314 @@
+"""Bluesky: record keys, facets, the session, exactly-once writes and every error row, through
+the real httpx stack against the fake PDS (tests/fakes/bluesky_server.py)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bot.errors import AuthError, NetworkError, PublishError, RateLimited, Rejected, Transient
+from bot.models import Post
+from bot.platforms.bluesky import tid
+from bot.platforms.bluesky.adapter import BlueskyPublisher, created_at, graphemes, text_problem
+from bot.platforms.bluesky.errors import ROWS, map_error
+from bot.platforms.bluesky.richtext import facets, mentioned_handles, spans
+from bot.platforms.bluesky.settings import BlueskySettings
+from bot.platforms.bluesky.xrpc import pds_endpoint
+from bot.settings_values import Secret
+from tests.fakes.bluesky_server import BlueskyServer, xrpc_error
+from tests.fakes.images import jpeg_bytes
+
+URL = "https://www.jckonline.com/editorial-article/de-beers-prices/"
+
+
+@pytest.fixture
+def server() -> Iterator[BlueskyServer]:
+    with BlueskyServer() as fake:
+        yield fake
+
+
+def publisher(server: BlueskyServer, **overrides: Any) -> BlueskyPublisher:
+    settings = BlueskySettings(
+        overrides.pop("handle", server.bsky_handle),
+        Secret(overrides.pop("password", server.bsky_password)),
+        overrides.pop("service", server.base_url),
+    )
+    return BlueskyPublisher(settings, timeout=2.0, **overrides)
+
+
+def story_post(server: BlueskyServer, text: str | None = None, **kw: Any) -> Post:
+    values: dict[str, Any] = {
+        "link": URL,
+        "image_url": server.image_url(),
+        "alt_text": "De Beers cuts rough prices",
+        "story_url": URL,
+        "parts": {"title": "De Beers cuts rough prices", "summary": "The miner cut prices."},
+    }
+    values.update(kw)
+    return Post("bluesky", text or "De Beers cuts rough prices #Diamonds", **values)
+
+
+def since() -> datetime:
+    return datetime.now(UTC) - timedelta(minutes=1)
+
+
+# --- record keys ---------------------------------------------------------------------------------
+
+
+def test_tids_are_what_the_pds_accepts_and_sort_by_time() -> None:
+    rng = random.Random(1)
+    keys = [tid.new_tid(1_765_000_000.0 + n / 1000, rng) for n in range(200)]
+    assert all(tid.TID.fullmatch(k) for k in keys)
+    assert keys == sorted(keys)  # base32-sortable: later is greater
+    micros, clock_id = tid.decode(tid.make_tid(1_765_000_000.123456, 513))
+    assert (micros, clock_id) == (1_765_000_000_123_456, 513)
+    assert tid.decode("3jzfcijpj2z2a")[0] > 0  # the spec's example is a TID
+    for bad in ("3jzfcijpj2z2", "kjzfcijpj2z2a", "3jzfcijpj2z21", "3JZFCIJPJ2Z2A"):
+        assert not tid.is_tid(bad)
+    with pytest.raises(ValueError):
+        tid.make_tid(0.0, 1024)
+
+
+# --- facets --------------------------------------------------------------------------------------
+
+
+def test_facets_count_utf8_bytes_as_the_docs_example() -> None:
+    text = "Café @alice.bsky.social #news"
+    found = facets(text, {"alice.bsky.social": "did:plc:alice"})
+    assert [f["index"] for f in found] == [
+        {"byteStart": 6, "byteEnd": 24},
+        {"byteStart": 25, "byteEnd": 30},
+    ]
+    assert found[0]["features"] == [
+        {"$type": "app.bsky.richtext.facet#mention", "did": "did:plc:alice"}
+    ]
+    assert found[1]["features"] == [{"$type": "app.bsky.richtext.facet#tag", "tag": "news"}]
+
+
+def test_links_keep_their_whole_url_and_leave_punctuation_out() -> None:
+    text = f"💎 Prices (see {URL}#top). Also https://x.example/a_(b)?q=1&r=@me, ok"
+    found = [s for s in spans(text) if s.kind.endswith("#link")]
+    assert [s.value for s in found] == [URL + "#top", "https://x.example/a_(b)?q=1&r=@me"]
+    encoded = text.encode()
+    for facet in facets(text, {}):
+        index = facet["index"]
+        uri = facet["features"][0]["uri"]
+        assert encoded[index["byteStart"] : index["byteEnd"]].decode() == uri
+    assert not [s for s in spans(text) if not s.kind.endswith("#link")]  # no tag, no mention
+
+
+def test_neutralised_sigils_numbers_and_unresolved_handles_get_no_facet() -> None:
+    text = "@\u2060stranger.bsky.social said #\u2060ad and #2026 to @ghost.example.com #Gold"
+    assert mentioned_handles(text) == ["ghost.example.com"]
+    found = facets(text, {})
+    assert [f["features"][0]["$type"].rsplit("#")[1] for f in found] == ["tag"]
+    assert found[0]["features"][0]["tag"] == "Gold"
+
+
+def test_graphemes_and_bytes_are_what_the_pds_counts() -> None:
+    family = "👨‍👩‍👧‍👦"  # 7 code points, 25 bytes, one grapheme
+    assert graphemes(family * 300) == 300 and text_problem(family * 100) is None
+    assert "graphemes" in (text_problem("é" * 301) or "")
+    assert "UTF-8 bytes" in (text_problem(family * 121) or "")  # 121 graphemes, 3,025 bytes
+    assert created_at(0.5) == "1970-01-01T00:00:00.500Z"
+
+
+def test_the_pds_named_in_the_did_document_is_used_when_safe() -> None:
+    def doc(endpoint: str) -> dict[str, Any]:
+        return {"service": [{"id": "#atproto_pds", "serviceEndpoint": endpoint}]}
+
+    service = "https://bsky.social"
+    assert pds_endpoint(doc("https://morel.us-east.host.bsky.network"), service) == (
+        "https://morel.us-east.host.bsky.network"
+    )
+    for unsafe in ("http://evil.example", "https://x.example/path", "ftp://x.example", ""):
+        assert pds_endpoint(doc(unsafe), service) == service
+    assert pds_endpoint(None, service) == service
+
+
+# --- publishing against the fake ---------------------------------------------------------------
+
+
+def test_a_post_carries_facets_and_the_story_card_with_its_thumbnail(
+    server: BlueskyServer,
+) -> None:
+    server.bsky_handles["debeers.bsky.social"] = "did:plc:debeers"
+    text = "De Beers (@debeers.bsky.social) cuts prices #Diamonds"
+    handles: list[dict[str, str]] = []
+    result = publisher(server).publish(story_post(server, text), handles.append)
+    [made] = server.bsky_posts
+    record = made["value"]
+    assert record["text"] == text
+    kinds = [f["features"][0]["$type"].rsplit("#")[1] for f in record["facets"]]
+    assert kinds == ["mention", "tag"]
+    assert record["facets"][0]["features"][0]["did"] == "did:plc:debeers"
+    external = record["embed"]["external"]
+    assert external["uri"] == URL and external["title"] == "De Beers cuts rough prices"
+    assert external["description"] == "The miner cut prices."
+    assert server.bsky_blobs[external["thumb"]["ref"]["$link"]][1] == "image/jpeg"
+    assert handles == [{"rkey": made["rkey"], "created_at": record["createdAt"]}]
+    assert result.remote_id == f"at://{server.bsky_did}/app.bsky.feed.post/{made['rkey']}"
+    assert result.remote_url == f"https://bsky.app/profile/{server.bsky_did}/post/{made['rkey']}"
+
+
+def test_a_retry_with_the_kept_key_makes_no_second_post(server: BlueskyServer) -> None:
+    post = story_post(server)
+    handles: list[dict[str, str]] = []
+    first = publisher(server).publish(post, handles.append)
+    again = publisher(server).publish(post, handles.append, handles[0])
+    assert again == first and len(server.bsky_posts) == 1
+    # A retry whose record differs (here: the picture is gone) finds the key taken: same post.
+    server.images["photo.jpg"] = (b"gone", "text/html")
+    third = publisher(server).publish(post, handles.append, handles[0])
+    assert third.remote_id == first.remote_id and len(server.bsky_posts) == 1
+    assert server.requests_to("/xrpc/com.atproto.repo.getRecord")
+
+
+def test_find_by_the_kept_key_then_by_listing(server: BlueskyServer) -> None:
+    post = story_post(server)
+    bsky = publisher(server)
+    handles: list[dict[str, str]] = []
+    assert bsky.find(post, since(), {"rkey": tid.new_tid(1.8e9)}) is None  # RecordNotFound
+    assert bsky.find(post, since()) is None
+    made = bsky.publish(post, handles.append)
+    assert bsky.find(post, since(), handles[0]) == made
+    assert bsky.find(post, since()) == made  # by text, without a key
+    other = story_post(server, "Other words entirely", link=URL)
+    assert bsky.find(other, since()) == made  # by the card's link
+    later = datetime.now(UTC) + timedelta(minutes=5)
+    assert bsky.find(post, later) is None
+
+
+def test_duplicates_are_accepted_as_the_real_pds_does(server: BlueskyServer) -> None:
+    post = story_post(server)
+    bsky = publisher(server)
+    bsky.publish(post)
+    bsky.publish(post)  # no kept key: a second attempt chooses a second one
+    assert len(server.bsky_posts) == 2
+
+
+def test_an_expired_access_token_is_refreshed_once_without_logging_in(
+    server: BlueskyServer,
+) -> None:
+    bsky = publisher(server)
+    bsky.verify()
+    server.bsky_expire_access()
+    bsky.publish(story_post(server))
+    assert server.bsky_refreshes == 1 and len(server.bsky_logins) == 1
+    server.bsky_expire_access()
+    server.bsky_revoke_refresh()  # "Token has been revoked": log in again
+    bsky.publish(story_post(server, "Second"))
+    assert len(server.bsky_logins) == 2 and len(server.bsky_posts) == 2
+
+
+def test_one_session_per_process(server: BlueskyServer) -> None:
+    bsky = publisher(server)
+    for n in range(3):
+        bsky.publish(story_post(server, f"Post {n}"))
+    assert len(server.bsky_logins) == 1
+
+
+def test_a_wrong_password_names_the_variables(server: BlueskyServer) -> None:
+    with pytest.raises(AuthError) as caught:
+        publisher(server, password="zzzz-zzzz-zzzz-zzzz").verify()
+    assert caught.value.variable == "BLUESKY_APP_PASSWORD"
+    assert "Invalid identifier or password" in caught.value.message
+    assert "BLUESKY_HANDLE" in caught.value.message
+
+
+def test_an_unresolvable_mention_keeps_its_text_and_tags_nobody(server: BlueskyServer) -> None:
+    text = "Met @nobody.example.com today"
+    publisher(server).publish(story_post(server, text))
+    [made] = server.bsky_posts
+    assert made["value"]["text"] == text and "facets" not in made["value"]
+
+
+def test_a_card_without_a_usable_picture_still_goes(server: BlueskyServer) -> None:
+    post = story_post(server, image_url=server.image_url("fake.jpg"))
+    publisher(server).publish(post)
+    [made] = server.bsky_posts
+    assert "thumb" not in made["value"]["embed"]["external"]
+    big = server.add_image("big.jpg", jpeg_bytes(3_000_000), "image/jpeg")
+    publisher(server).publish(story_post(server, "Big picture", image_url=big))
+    thumb = server.bsky_posts[-1]["value"]["embed"]["external"]["thumb"]
+    assert thumb["size"] <= 1_000_000
+
+
+def test_text_too_long_is_refused_before_anything_is_sent(server: BlueskyServer) -> None:
+    with pytest.raises(Rejected, match="graphemes"):
+        publisher(server).publish(story_post(server, "ä" * 301))
+    assert server.requests == []
+
+
+# --- every error row, through the real stack ---------------------------------------------------
+
+KINDS: dict[str, type[PublishError]] = {
+    "InvalidRequest": Rejected,
+    "InvalidSwap": Rejected,
+    "BlobTooLarge": Rejected,
+    "PayloadTooLarge": Rejected,
+    "RateLimitExceeded": RateLimited,
+    "InternalServerError": Transient,
+    "UpstreamFailure": Transient,
+    "NotEnoughResources": Transient,
+    "UpstreamTimeout": Transient,
+    "AccountTakedown": AuthError,
+    "AuthenticationRequired": AuthError,
+    "AuthMissing": AuthError,
+}
+
+
+@pytest.mark.parametrize("row", ROWS, ids=lambda r: f"{r.status}-{r.error}")
+def test_each_error_row_through_the_client_stack(server: BlueskyServer, row: Any) -> None:
+    bsky = publisher(server)
+    bsky.verify()
+    if row.error in ("ExpiredToken", "InvalidToken"):
+        # Refused twice: the call, then the refresh; and the new log-in too.
+        server.fail("POST", "/xrpc/com.atproto.repo.putRecord", status=row.status,
+                    body=xrpc_error(row.error, "Token has expired"))  # fmt: skip
+        server.fail("POST", "/xrpc/com.atproto.server.refreshSession", status=row.status,
+                    body=xrpc_error(row.error, "Token has been revoked"))  # fmt: skip
+        server.fail("POST", "/xrpc/com.atproto.server.createSession", status=row.status,
+                    body=xrpc_error(row.error, "Token has been revoked"))  # fmt: skip
+        expected: type[PublishError] = AuthError
+    else:
+        headers = (
+            {"RateLimit-Reset": "9999999999", "Retry-After": "42"} if row.status == 429 else {}
+        )
+        server.fail("POST", "/xrpc/com.atproto.repo.putRecord", status=row.status,
+                    body=xrpc_error(row.error, f"{row.error} here"), headers=headers)  # fmt: skip
+        expected = KINDS[row.error]
+    with pytest.raises(PublishError) as caught:
+        bsky.publish(story_post(server))
+    assert type(caught.value) is expected, caught.value
+    assert row.error in caught.value.message
+    if expected is RateLimited:
+        assert caught.value.retry_after == 42  # type: ignore[attr-defined]
+    if expected is AuthError:
+        assert caught.value.variable == "BLUESKY_APP_PASSWORD"  # type: ignore[attr-defined]
+
+
+def test_rate_limit_without_retry_after_reads_the_reset_and_a_daily_window() -> None:
+    headers = {"ratelimit-reset": "1000", "ratelimit-policy": "35000;w=86400"}
+    error = map_error(429, xrpc_error("RateLimitExceeded", "Rate Limit Exceeded"), headers, 900.0)
+    assert isinstance(error, RateLimited) and error.retry_after == 100 and error.long_pause
+    assert isinstance(map_error(502, b"<html>", {}, 0.0), Transient)
+    assert isinstance(map_error(418, None, {}, 0.0), Rejected)
+    assert isinstance(map_error(403, {"error": "Forbidden"}, {}, 0.0), AuthError)
+
+
+def test_an_unreachable_service_is_a_network_error_naming_the_host() -> None:
+    settings = BlueskySettings("a.bsky.social", Secret("abcd-efgh-ijkl-mnop"), "http://127.0.0.1:9")
+    with pytest.raises(NetworkError) as caught:
+        BlueskyPublisher(settings, timeout=1.0).verify()
+    assert "127.0.0.1:9" in caught.value.message and caught.value.kind == "refused"
+
+
+def test_a_session_answer_without_tokens_is_transient(server: BlueskyServer) -> None:
+    server.fail("POST", "/xrpc/com.atproto.server.createSession", status=200, body={"did": "x"})
+    with pytest.raises(Transient, match=r"accessJwt|handle"):
+        publisher(server).verify()
