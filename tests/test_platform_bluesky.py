@@ -312,3 +312,62 @@ def test_a_session_answer_without_tokens_is_transient(server: BlueskyServer) -> 
     server.fail("POST", "/xrpc/com.atproto.server.createSession", status=200, body={"did": "x"})
     with pytest.raises(Transient, match=r"accessJwt|handle"):
         publisher(server).verify()
+
+
+# --- the settings section ----------------------------------------------------------------------
+
+
+class Env:
+    """The settings' reader, over a plain dict."""
+
+    def __init__(self, **values: str) -> None:
+        self.values = values
+
+    def raw(self, name: str) -> str | None:
+        value = self.values.get(name)
+        return value if value and value.strip() else None
+
+    def get(self, name: str, parse: Any, default: Any) -> Any:
+        raw = self.raw(name)
+        return default if raw is None else parse(name, raw)
+
+    def secret(self, name: str) -> Secret | None:
+        raw = self.raw(name)
+        return Secret(raw) if raw is not None else None
+
+
+def test_the_section_reads_handle_password_and_service() -> None:
+    from bot.errors import ConfigError
+    from bot.platforms.bluesky.settings import read
+
+    assert read(Env()) is None
+    assert read(Env(BLUESKY_HANDLE="@JCK-Mag.bsky.social")) is None  # a brand handle only
+    found = read(
+        Env(BLUESKY_HANDLE="@JCK-Mag.bsky.social", BLUESKY_APP_PASSWORD="abcd-efgh-ijkl-mnop")
+    )
+    assert found is not None and found.handle == "jck-mag.bsky.social"
+    assert found.service == "https://bsky.social"
+    custom = read(
+        Env(
+            BLUESKY_HANDLE="a.example.com",
+            BLUESKY_APP_PASSWORD="abcd-efgh-ijkl-mnop",
+            BLUESKY_SERVICE="https://pds.example.com/",
+        )
+    )
+    assert custom is not None and custom.service == "https://pds.example.com"
+    cases = {
+        "BLUESKY_HANDLE": Env(BLUESKY_APP_PASSWORD="abcd-efgh-ijkl-mnop"),
+        "BLUESKY_APP_PASSWORD": Env(BLUESKY_HANDLE="a.bsky.social", BLUESKY_APP_PASSWORD="hunter2"),
+        "BLUESKY_SERVICE": Env(
+            BLUESKY_HANDLE="a.bsky.social",
+            BLUESKY_APP_PASSWORD="abcd-efgh-ijkl-mnop",
+            BLUESKY_SERVICE="bsky.social",
+        ),
+    }
+    for variable, env in cases.items():
+        with pytest.raises(ConfigError) as caught:
+            read(env)
+        assert caught.value.variable == variable
+        assert "hunter2" not in str(caught.value)
+    with pytest.raises(ConfigError, match="not a Bluesky handle"):
+        read(Env(BLUESKY_HANDLE="jckmagazine", BLUESKY_APP_PASSWORD="abcd-efgh-ijkl-mnop"))

@@ -284,3 +284,32 @@ def test_an_unreachable_instance_is_a_network_error_naming_the_host() -> None:
     with pytest.raises(NetworkError) as caught:
         MastodonPublisher(settings, timeout=1.0).verify()
     assert "127.0.0.1:9" in caught.value.message and caught.value.kind == "refused"
+
+
+# --- the settings section ----------------------------------------------------------------------
+
+
+def test_the_section_reads_instance_token_and_visibility() -> None:
+    from bot.errors import ConfigError
+    from bot.platforms.mastodon.settings import read
+    from tests.test_platform_bluesky import Env
+
+    assert read(Env()) is None
+    found = read(Env(MASTODON_BASE_URL="https://mastodon.social/", MASTODON_ACCESS_TOKEN="t0k"))
+    assert found is not None and found.base_url == "https://mastodon.social"
+    assert found.visibility == "public" and found.access_token.reveal() == "t0k"
+    unlisted = read(Env(MASTODON_BASE_URL="https://m.example", MASTODON_ACCESS_TOKEN="t",
+                        MASTODON_VISIBILITY="Unlisted"))  # fmt: skip
+    assert unlisted is not None and unlisted.visibility == "unlisted"
+    cases = {
+        "MASTODON_BASE_URL": Env(MASTODON_ACCESS_TOKEN="secret-token"),
+        "MASTODON_ACCESS_TOKEN": Env(MASTODON_BASE_URL="https://mastodon.social"),
+        "MASTODON_VISIBILITY": Env(MASTODON_VISIBILITY="direct"),
+    }
+    for variable, env in cases.items():
+        with pytest.raises(ConfigError) as caught:
+            read(env)
+        assert caught.value.variable == variable
+        assert "secret-token" not in str(caught.value)
+    with pytest.raises(ConfigError, match="instance's address only"):
+        read(Env(MASTODON_BASE_URL="https://mastodon.social/@jck", MASTODON_ACCESS_TOKEN="t"))
