@@ -4,11 +4,14 @@ the real httpx stack against the fake PDS (tests/fakes/bluesky_server.py)."""
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.errors import AuthError, NetworkError, PublishError, RateLimited, Rejected, Transient
 from bot.models import Post
@@ -371,3 +374,40 @@ def test_the_section_reads_handle_password_and_service() -> None:
         assert "hunter2" not in str(caught.value)
     with pytest.raises(ConfigError, match="not a Bluesky handle"):
         read(Env(BLUESKY_HANDLE="jckmagazine", BLUESKY_APP_PASSWORD="abcd-efgh-ijkl-mnop"))
+
+
+# --- facets over hostile text (property) -------------------------------------------------------
+
+PIECES = [
+    "👨‍👩‍👧‍👦", "🇺🇸", "e\u0301", "日本語", "Zürich", "—", "…", "(", ")", ".", ",", "#", "@",
+    "#Diamonds", "#日本", "#2026", "#\u2060ad", "@debeers.bsky.social", "@\u2060x.bsky.social",
+    "@someone", "info@example.com", URL, f"({URL})", f"{URL}.", "https://x.example/a#b@c",
+    "http://example.com/a?b=c&d=e", "example.org", "\n", " ", "  ",
+]  # fmt: skip
+
+
+@given(st.lists(st.sampled_from(PIECES), max_size=30).map("".join))
+@settings(max_examples=300, deadline=None)
+def test_facets_always_point_at_whole_tokens_inside_the_text(text: str) -> None:
+    encoded = text.encode()
+    found = facets(text, {h: f"did:plc:{n}" for n, h in enumerate(mentioned_handles(text))})
+    last_end = 0
+    for facet in found:
+        start, end = facet["index"]["byteStart"], facet["index"]["byteEnd"]
+        assert last_end <= start < end <= len(encoded)  # ordered, no overlap, inside the text
+        last_end = end
+        piece = encoded[start:end].decode()  # never splits a character
+        [feature] = facet["features"]
+        if feature["$type"].endswith("#link"):
+            assert piece == feature["uri"] and piece.startswith(("http://", "https://"))
+            assert piece[-1] not in ".,"
+            assert not piece.endswith(")") or piece.count(")") <= piece.count("(")
+        elif feature["$type"].endswith("#mention"):
+            assert piece.startswith("@") and piece[1:].lower() in mentioned_handles(text)
+        else:
+            assert piece == "#" + feature["tag"] and not feature["tag"].isdigit()
+    links = [f["features"][0]["uri"] for f in found if f["features"][0]["$type"].endswith("#link")]
+    # A URL after a space or a line break (as templates place it), in brackets or not, is
+    # always a whole link.
+    if re.search(r"(?:^|\s)\(?" + re.escape(URL), text):
+        assert any(link.startswith(URL) for link in links)

@@ -15,6 +15,7 @@ text, as the composer wrote it.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -46,7 +47,12 @@ class Span:
 
 
 def _strip_url(url: str) -> str:
-    """A URL as a reader means it: trailing punctuation and an unbalanced ')' are not part of it."""
+    """A URL as a reader means it: it ends before a non-ASCII symbol or invisible character (an
+    emoji glued to it), and trailing punctuation and an unbalanced ')' are not part of it."""
+    for index, char in enumerate(url):
+        if not char.isascii() and unicodedata.category(char)[0] in "SCZ":
+            url = url[:index]
+            break
     while url:
         if url[-1] in _TRAILING or (url[-1] == ")" and url.count(")") > url.count("(")):
             url = url[:-1]
