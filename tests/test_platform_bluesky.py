@@ -411,3 +411,14 @@ def test_facets_always_point_at_whole_tokens_inside_the_text(text: str) -> None:
     # always a whole link.
     if re.search(r"(?:^|\s)\(?" + re.escape(URL), text):
         assert any(link.startswith(URL) for link in links)
+
+
+def test_check_names_the_pds_the_did_document_gives(server: BlueskyServer) -> None:
+    server.bsky_pds = server.base_url.replace("127.0.0.1", "localhost")
+    bsky = publisher(server)
+    assert bsky.access_lines() == [
+        f"posts go to the account's PDS at {server.bsky_pds} (DID {server.bsky_did})"
+    ]
+    bsky.publish(story_post(server))
+    [write] = server.requests_to("/xrpc/com.atproto.repo.putRecord")
+    assert write.headers["host"] == server.bsky_pds.split("//")[1]  # calls go to the PDS

@@ -313,3 +313,13 @@ def test_the_section_reads_instance_token_and_visibility() -> None:
         assert "secret-token" not in str(caught.value)
     with pytest.raises(ConfigError, match="instance's address only"):
         read(Env(MASTODON_BASE_URL="https://mastodon.social/@jck", MASTODON_ACCESS_TOKEN="t"))
+
+
+def test_check_says_what_the_token_can_read(server: MastodonServer) -> None:
+    masto = publisher(server)
+    lines = masto.access_lines()
+    assert lines[0].startswith("instance: 500 characters a post, links count 23 (Mastodon 4.3.2)")
+    assert lines[1].startswith("reads its own posts: yes")
+    server.fail("GET", "/api/v1/accounts/*/statuses", status=403,
+                body=masto_error("This action is outside the authorized scopes"))  # fmt: skip
+    assert "CANNOT read its own posts" in masto.access_lines()[1]

@@ -131,6 +131,11 @@ class BlueskyPublisher(Publisher):
         session = self.xrpc.login()
         return Account(PLATFORM, session.did, f"@{session.handle}")
 
+    def access_lines(self) -> list[str]:
+        """Where the account's posts are written (its PDS, from its DID document)."""
+        session = self.xrpc.current()
+        return [f"posts go to the account's PDS at {session.pds} (DID {session.did})"]
+
     def account_url(self) -> str | None:
         session = self.xrpc.current()
         return f"https://bsky.app/profile/{session.handle}"

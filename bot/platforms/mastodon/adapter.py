@@ -140,11 +140,24 @@ class MastodonPublisher(Publisher):
         return _with_rules(self.limits, rules)
 
     def access_lines(self) -> list[str]:
+        """The instance's rules, and one read of the account's own statuses as `find` makes
+        it past the key's hour (a token without read:statuses cannot confirm a lost answer)."""
         rules = self.rules()
-        return [
+        lines = [
             f"instance: {rules.max_characters} characters a post, links count "
             f"{rules.url_weight}" + (f" (Mastodon {rules.version})" if rules.version else "")
         ]
+        account_id, _, _ = self._account()
+        try:
+            self.api.call("GET", f"/api/v1/accounts/{account_id}/statuses", params={"limit": 1})
+        except PublishError as exc:
+            lines.append(
+                f"CANNOT read its own posts ({exc.message}): a post whose answer is lost over an "
+                "hour ago cannot be confirmed; give the token read:statuses"
+            )
+        else:
+            lines.append("reads its own posts: yes (a post whose answer is lost can be confirmed)")
+        return lines
 
     # --- checks -----------------------------------------------------------------------------
 
