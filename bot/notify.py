@@ -334,9 +334,11 @@ def feed_events(
     return []
 
 
-def token_events(info: TokenInfo, now: float) -> list[Event]:
-    """A Facebook or Instagram token (or its data access) ending within 14 days."""
+def token_events(info: TokenInfo, now: float, sharing: tuple[str, ...] = ()) -> list[Event]:
+    """A token (or its data access) ending within 14 days. `sharing`: the other platforms
+    that post with the very same token (same variable), named in the one warning it gets."""
     events = []
+    who = " and ".join((info.platform, *sharing))
     for what, at in (("token", info.expires_at), ("data access", info.data_access_expires_at)):
         if not at or at - now > TOKEN_WARNING:
             continue
@@ -348,10 +350,10 @@ def token_events(info: TokenInfo, now: float) -> list[Event]:
                 f"token_expiring:{info.platform}:{what}:{at:.0f}",
                 f"token_expiring:{info.platform}:{what}",
                 "warning",
-                f"feedbot: the {info.platform} {what} {ended} {left}",
-                f"The {info.platform} {what} of {info.variable} {ended} on {day} ({left}). "
-                f"Renew the token and set {info.variable} before then, or {info.platform} "
-                "pauses when it ends.",
+                f"feedbot: the {who} {what} {ended} {left}",
+                f"The {who} {what} of {info.variable} {ended} on {day} ({left}). "
+                f"Renew the token and set {info.variable} before then, or {who} "
+                f"{'pause' if sharing else 'pauses'} when it ends.",
             )
         )
     return events

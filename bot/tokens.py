@@ -61,9 +61,18 @@ def daily_token_check(
 
 
 def notify_expiry(notifier: Notifier, infos: list[TokenInfo], now: float) -> int:
+    """One warning per token, not per platform: Instagram posting with the Page's token
+    (FACEBOOK_PAGE_ACCESS_TOKEN) has one token to renew with Facebook, so it is said once."""
     from bot.notify import token_events
 
-    return notifier.notify(e for info in infos for e in token_events(info, now))
+    by_token: dict[str, list[TokenInfo]] = {}
+    for info in infos:
+        by_token.setdefault(info.variable, []).append(info)
+    return notifier.notify(
+        event
+        for same in by_token.values()
+        for event in token_events(same[0], now, tuple(i.platform for i in same[1:]))
+    )
 
 
 def describe_token(info: TokenInfo, now: float) -> list[str]:

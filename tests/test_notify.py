@@ -162,6 +162,26 @@ def test_token_expiring_within_14_days(clock: FakeClock) -> None:
     assert token_events(never, clock.now) == []
 
 
+def test_a_token_two_platforms_share_is_warned_about_once(
+    store: Store, hook: Webhook, clock: FakeClock
+) -> None:
+    from bot.tokens import notify_expiry
+
+    n = notifier(store, hook, clock)
+    ends = clock.now + 5 * 86400
+    page = TokenInfo("facebook", "FACEBOOK_PAGE_ACCESS_TOKEN", True, "PAGE", (), ends, None)
+    # Instagram without INSTAGRAM_ACCESS_TOKEN posts with the Page's token: the same one.
+    shared = TokenInfo("instagram", "FACEBOOK_PAGE_ACCESS_TOKEN", True, "PAGE", (), ends, None)
+    own = TokenInfo("threads", "THREADS_ACCESS_TOKEN", True, "USER", (), ends, None)
+    notify_expiry(n, [page, shared, own], clock.now)
+    assert hook.titles() == [
+        "feedbot: the facebook and instagram token expires in 5 days",
+        "feedbot: the threads token expires in 5 days",
+    ]
+    notify_expiry(n, [page, shared, own], clock.now + 3600)  # the next day's look: sent once
+    assert len(hook.titles()) == 2
+
+
 def test_a_failing_notifier_is_survived_retried_and_masked(
     store: Store, hook: Webhook, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
