@@ -1,5 +1,5 @@
-"""One contract, every adapter: the same behaviour from X, Facebook, Instagram, Threads, LinkedIn
-and the dry run.
+"""One contract, every adapter: the same behaviour from X, Facebook, Instagram, Threads, LinkedIn,
+Bluesky, Mastodon and the dry run.
 
 Each case builds an adapter against a fresh fake server and a post it can accept; the tests
 below know nothing platform-specific.
@@ -17,12 +17,19 @@ from bot.errors import PublishError
 from bot.models import Account, Limits, Post, PublishResult
 from bot.platforms import DryRunPublisher, limits_for
 from bot.platforms.base import Publisher
+from bot.platforms.bluesky.adapter import BlueskyPublisher
+from bot.platforms.bluesky.settings import BlueskySettings
 from bot.platforms.facebook import FacebookPublisher
 from bot.platforms.instagram import InstagramPublisher
 from bot.platforms.linkedin.adapter import LinkedInPublisher
+from bot.platforms.mastodon.adapter import MastodonPublisher
+from bot.platforms.mastodon.settings import MastodonSettings
 from bot.platforms.threads.adapter import ThreadsPublisher
 from bot.platforms.twitter import TwitterPublisher
+from bot.settings_values import Secret
+from tests.fakes.bluesky_server import BlueskyServer
 from tests.fakes.linkedin_server import FakeLinkedInServer
+from tests.fakes.mastodon_server import MastodonServer
 from tests.fakes.platform_server import FakePlatformServer
 from tests.fakes.threads_server import FakeThreadsServer
 
@@ -74,6 +81,37 @@ def _linkedin(s: FakePlatformServer) -> Case:
     return Case(publisher, post, True, fake, lambda: len(fake.li_posts))
 
 
+def _bluesky(s: FakePlatformServer) -> Case:
+    fake = BlueskyServer().start()
+    settings = BlueskySettings(fake.bsky_handle, Secret(fake.bsky_password), fake.base_url)
+    post = Post(
+        "bluesky",
+        "Contract",
+        link="https://www.jckonline.com/c",
+        image_url=fake.image_url(),
+        story_url="https://www.jckonline.com/c",
+        parts={"title": "Contract", "summary": "The contract, on Bluesky."},
+    )
+    return Case(
+        BlueskyPublisher(settings, timeout=1.0), post, True, fake, lambda: len(fake.bsky_posts)
+    )
+
+
+def _mastodon(s: FakePlatformServer) -> Case:
+    fake = MastodonServer().start()
+    settings = MastodonSettings(fake.base_url, Secret(fake.masto_token))
+    post = Post(
+        "mastodon",
+        "Contract https://www.jckonline.com/c",
+        image_url=fake.image_url(),
+        alt_text="Contract",
+        story_url="https://www.jckonline.com/c",
+    )
+    return Case(
+        MastodonPublisher(settings, timeout=1.0), post, True, fake, lambda: len(fake.masto_statuses)
+    )
+
+
 def _dryrun(s: FakePlatformServer) -> Case:
     return Case(DryRunPublisher("twitter", limits_for("twitter")), Post("twitter", "Dry"), False)
 
@@ -84,9 +122,11 @@ BUILDERS: dict[str, Callable[[FakePlatformServer], Case]] = {
     "instagram": _instagram,
     "threads": _threads,
     "linkedin": _linkedin,
+    "bluesky": _bluesky,
+    "mastodon": _mastodon,
     "dryrun": _dryrun,
 }
-REAL = ["twitter", "facebook", "instagram", "threads", "linkedin"]
+REAL = ["twitter", "facebook", "instagram", "threads", "linkedin", "bluesky", "mastodon"]
 
 
 @pytest.fixture
@@ -153,7 +193,9 @@ def test_dry_run_result_is_marked_and_stable(server: FakePlatformServer) -> None
     assert server.requests == []
 
 
-API = "/[2vr]*"  # X's /2/, Graph's and Threads' /vN.N/, LinkedIn's /rest/: not the test images
+API = "/[2vrxa]*"
+"""X's /2/, Graph's and Threads' /vN.N/, LinkedIn's /rest/, Bluesky's /xrpc/, Mastodon's /api/:
+not the test images."""
 FAULTS: list[Callable[[FakePlatformServer], object]] = [
     lambda s: s.fail("*", API, status=500, body=b"<html>oops</html>", times=99),
     lambda s: s.fail("*", API, status=401, body={"error": "?"}, times=99),
