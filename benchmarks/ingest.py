@@ -78,8 +78,8 @@ def _instrument(app: Any, clock: _Clock) -> None:
     engine._collect = clock.wrap("parse", engine._collect)
     engine.composer.compose = clock.wrap("compose", engine.composer.compose)
     owner = app.store
-    pieces = [owner.feeds, owner.stories, owner.deliveries, owner.platforms, owner.media]
-    pieces += [owner.health, owner.notices, owner.spend, owner.review, owner.websub]
+    pieces = [owner.feeds, owner.stories, owner.deliveries, owner.queue, owner.platforms]
+    pieces += [owner.media, owner.health, owner.notices, owner.spend, owner.review, owner.websub]
     for piece in pieces:
         for name in dir(type(piece)):
             attr = getattr(piece, name)

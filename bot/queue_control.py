@@ -2,7 +2,7 @@
 
 `queue`, `cancel`, `retry`, `pause`, `resume` and `history` read and change only the store, so
 they work from any machine sharing the database, while a worker runs. Every change is one
-conditional update that a worker's claim has to get past too (see DeliveryStore.cancel_delivery):
+conditional update that a worker's claim has to get past too (see QueueStore.cancel_delivery):
 a delivery a worker holds is never changed behind its back, and the person is told so.
 
 Each function returns an Outcome: the lines to show, the JSON records for --json, and the exit
@@ -105,7 +105,7 @@ def _label(row: DeliveryRow) -> str:
 def show_queue(store: Store, now: float, platform: str | None = None) -> Outcome:
     """Every delivery not yet settled: queued, deferred, being sent, unconfirmed, needing you."""
     states = store.platforms.platform_states()
-    entries = store.deliveries.pending_deliveries(now, platform)
+    entries = store.queue.pending_deliveries(now, platform)
     out = Outcome()
     for name, state in sorted(states.items()):
         if state.get("paused") and (platform is None or name == platform):
@@ -194,7 +194,7 @@ def cancel(store: Store, target: str, now: float, platform: str | None = None) -
         rows = _story_deliveries(store, target, platform)
     out = Outcome()
     for row in rows:
-        change = store.deliveries.cancel_delivery(row.id, now)
+        change = store.queue.cancel_delivery(row.id, now)
         if change is None:  # deleted meanwhile: cannot happen today, but never crash on it
             raise ConfigError(f"unknown delivery id {row.id}: see `main.py queue`")
         _cancel_result(change, out)
@@ -272,9 +272,9 @@ def retry(store: Store, target: str | int, now: float) -> Outcome:
     row = _delivery(store, delivery_id)
     out = Outcome()
     if row.status == S.DEFERRED:
-        change = store.deliveries.hurry_delivery(delivery_id, now)
+        change = store.queue.hurry_delivery(delivery_id, now)
     else:
-        change = store.deliveries.requeue_delivery(delivery_id, now)
+        change = store.queue.requeue_delivery(delivery_id, now)
     assert change is not None  # the row exists: rows are never deleted
     row = change.before
     # An announcement (`post --text`, no story URL) is posted again the way it was made.
@@ -333,7 +333,7 @@ def pause(store: Store, platform: str, now: float) -> Outcome:
         since = when(before["paused_at"], now) if before.get("paused_at") else "earlier"
         out.lines.append(f"{platform} was already paused by hand (since {since})")
         return out
-    waiting = store.deliveries.pending_deliveries(now, platform)
+    waiting = store.queue.pending_deliveries(now, platform)
     out.lines.append(
         f"{platform} paused: nothing is sent there until `main.py resume {platform}`; "
         f"{sum(1 for e in waiting if not _in_flight(e))} delivery(ies) wait in the queue"
@@ -363,7 +363,7 @@ def resume(store: Store, platform: str, now: float) -> Outcome:
     if not store.platforms.resume_platform(platform, now, by_hand=True):
         out.lines.append(f"{platform} was not paused")
         return out
-    waiting = len(store.deliveries.pending_deliveries(now, platform))
+    waiting = len(store.queue.pending_deliveries(now, platform))
     wake_workers(store.platforms, now)
     out.lines.append(
         f"{platform} resumed: {waiting} delivery(ies) in the queue go out from the worker's "
@@ -383,7 +383,7 @@ def resume(store: Store, platform: str, now: float) -> Outcome:
 def history(store: Store, now: float, platform: str | None = None, limit: int = 20) -> Outcome:
     """What went out, newest first, with the link to each live post."""
     out = Outcome()
-    for entry in store.deliveries.sent_history(platform=platform, limit=parse_limit(limit)):
+    for entry in store.queue.sent_history(platform=platform, limit=parse_limit(limit)):
         out.records.append(
             {
                 "id": entry.id,

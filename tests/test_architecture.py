@@ -115,7 +115,6 @@ KNOWN: set[str] = {
     "long: bot/feeds/parse.py",
     "long: bot/manual.py",
     "long: bot/settings.py",
-    "long: bot/store/delivery_queue.py",
     # platform names outside their package
     "name: bot/cli.py",
     "name: bot/settings.py",

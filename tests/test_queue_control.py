@@ -169,7 +169,7 @@ def race(store: Store, did: int) -> tuple[bool, bool]:
 
     def cancel() -> None:
         barrier.wait()
-        change = store.deliveries.cancel_delivery(did, NOW)
+        change = store.queue.cancel_delivery(did, NOW)
         got["cancelled"] = change is not None and change.done
 
     threads = [threading.Thread(target=claim), threading.Thread(target=cancel)]

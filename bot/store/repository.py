@@ -1,4 +1,4 @@
-"""The store the engine talks to: one truth for seen stories, deliveries and pacing.
+"""The store: one truth for seen stories, deliveries and pacing, handed out in narrow pieces.
 
 Everything that must survive a crash lives here, and every state change is one short transaction,
 so a process killed at any instant leaves a consistent database. Work shared by several workers
@@ -35,6 +35,7 @@ from bot.store.media import MediaStore
 from bot.store.notices import NoticeStore
 from bot.store.platform_state import PlatformStore
 from bot.store.problems import StoreUnavailable, describe, sqlite_preflight
+from bot.store.queue_hand import QueueStore
 from bot.store.review import ReviewStore
 from bot.store.spend import SpendStore
 from bot.store.story_log import StoryStore
@@ -47,9 +48,10 @@ class Store:
     """The owner of the database: opens it, migrates it, closes it, and hands out narrow stores.
 
     Code that needs stored state receives only the piece it works with: `feeds` (polling state),
-    `stories` (what has been seen), `deliveries` (the queue and its leases), `platforms` (pauses,
-    pacing history, meta), and the smaller `media`, `health`, `notices`, `spend`, `review`,
-    `websub` and `hosted`. All share one Database: one engine, one clock, one write lock.
+    `stories` (what has been seen), `deliveries` (claimed under leases and settled by the
+    worker), `queue` (what a person sees and changes by hand), `platforms` (pauses, pacing
+    history, meta), and the smaller `media`, `health`, `notices`, `spend`, `review`, `websub`
+    and `hosted`. All share one Database: one engine, one clock, one write lock.
     """
 
     def __init__(self, engine: Engine, db_clock: Callable[[], float] | None = None) -> None:
@@ -59,6 +61,7 @@ class Store:
         self.feeds = FeedStore(self.db)
         self.stories = StoryStore(self.db)
         self.deliveries = DeliveryStore(self.db)
+        self.queue = QueueStore(self.db)
         self.platforms = PlatformStore(self.db)
         self.media = MediaStore(self.db)
         self.health = HealthStore(self.db)
@@ -186,7 +189,7 @@ def _sqlite_engine(url: str) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         # IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading;
-        # reads (Store._read) begin deferred and run beside a writer.
+        # reads (StoreBase._read) begin deferred and run beside a writer.
         if conn.get_execution_options().get("feedbot_read"):
             conn.exec_driver_sql("BEGIN")
         else:

@@ -229,8 +229,8 @@ class WebFace:
         done = {
             "approve": lambda: store.review.approve_delivery(delivery_id, now, by="web face"),
             "reject": lambda: store.review.reject_delivery(delivery_id, now, by="web face"),
-            "cancel": lambda: _hand(store.deliveries.cancel_delivery(delivery_id, now)),
-            "retry": lambda: _hand(store.deliveries.requeue_delivery(delivery_id, now)),
+            "cancel": lambda: _hand(store.queue.cancel_delivery(delivery_id, now)),
+            "retry": lambda: _hand(store.queue.requeue_delivery(delivery_id, now)),
             "post-now": lambda: self._post_now(delivery_id, now),
         }
         outcome = {
@@ -259,7 +259,7 @@ class WebFace:
         if row is None or row.status not in (S.QUEUED, S.DEFERRED):
             return False
         if row.status == S.DEFERRED:
-            return _hand(self.ctx.store.deliveries.hurry_delivery(delivery_id, now))
+            return _hand(self.ctx.store.queue.hurry_delivery(delivery_id, now))
         return True
 
     # --- machine endpoints ---------------------------------------------------------------------
