@@ -117,8 +117,11 @@ class Engine:
         """Told how many new posts wait for approval (a notifier hooks in here)."""
         self.filter = StoryFilter.from_settings(settings)
         self.deliverer = Deliverer(
-            store,
             self.publishers,
+            deliveries=store.deliveries,
+            platforms=store.platforms,
+            spend=store.spend,
+            media=store.media,
             owner=self.owner,
             pacing=Pacing(
                 settings.post_spacing,

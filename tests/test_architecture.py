@@ -108,7 +108,6 @@ KNOWN: set[str] = {
     "up: bot.preview -> bot.app",
     # long modules
     "long: bot/cli.py",
-    "long: bot/delivery.py",
     "long: bot/engine.py",
     "long: bot/feeds/fetch.py",
     "long: bot/feeds/normalize.py",

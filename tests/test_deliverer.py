@@ -68,7 +68,8 @@ def store(tmp_path: Path, clock: FakeClock) -> Store:
 
 def deliverer(store: Store, publisher: Publisher, clock: FakeClock, owner: str = "w1") -> Deliverer:
     return Deliverer(
-        store, {"twitter": publisher}, owner=owner, pacing=Pacing(), retry_base=30,
+        {"twitter": publisher}, deliveries=store.deliveries, platforms=store.platforms,
+        spend=store.spend, media=store.media, owner=owner, pacing=Pacing(), retry_base=30,
         max_attempts=8, lease=60, clock=clock, rng=lambda: 0.5,
         credential_hint=lambda p: "TWITTER_ACCESS_TOKEN",
     )  # fmt: skip

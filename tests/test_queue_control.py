@@ -309,7 +309,8 @@ def test_a_refused_token_does_not_turn_a_pause_by_hand_into_one_the_worker_lifts
 
 def deliverer_for(store: Store, publisher: ScriptedPublisher, clock: FakeClock) -> Deliverer:
     return Deliverer(
-        store, {"twitter": publisher}, owner="w1", pacing=Pacing(), retry_base=30,
+        {"twitter": publisher}, deliveries=store.deliveries, platforms=store.platforms,
+        spend=store.spend, media=store.media, owner="w1", pacing=Pacing(), retry_base=30,
         max_attempts=8, lease=60, clock=clock, rng=lambda: 0.5,
         credential_hint=lambda p: "TWITTER_ACCESS_TOKEN",
     )  # fmt: skip
