@@ -10,6 +10,8 @@
        ├─ Unsuitable         cannot work on this platform (e.g. no JPEG): skipped, not failed
        ├─ AlreadyPublished   the platform says it is a duplicate: recorded as published
        ├─ RateLimited(retry_after)   429 or Graph throttling codes, with the reset time
+       ├─ NotReady(retry_after)      the platform is still preparing the attempt (a media
+       │                             container): due again shortly, nothing counted as failed
        └─ Transient          5xx, timeouts, connection errors
           └─ NetworkError(host, kind)   DNS, refused, TLS, timeout: the host was not reached
 
@@ -121,6 +123,19 @@ class RateLimited(PublishError):
         super().__init__(platform, message, code=code)
         self.retry_after = retry_after
         self.long_pause = long_pause
+
+
+class NotReady(PublishError):
+    """The attempt is under way on the platform but not ready for its next step yet (a media
+    container still processing). Nothing was posted, and the handles to finish the attempt were
+    already checkpointed: the engine makes the delivery due again after `retry_after` seconds
+    (the next poll or tick), counting no failure, instead of the adapter waiting in a sleep."""
+
+    def __init__(
+        self, platform: str, message: str, *, retry_after: float, code: str | None = None
+    ) -> None:
+        super().__init__(platform, message, code=code)
+        self.retry_after = retry_after
 
 
 class Transient(PublishError):

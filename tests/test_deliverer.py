@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.delivery import Deliverer
-from bot.errors import AuthError, PublishError, Transient
+from bot.errors import AuthError, NotReady, PublishError, Transient
 from bot.models import Account, Limits, Post, PublishResult
 from bot.pacing import Pacing
 from bot.platforms.base import Checkpoint, Publisher
@@ -95,6 +95,41 @@ def test_after_a_transient_failure_the_platform_is_asked_before_resending(
     [second] = d.drain()
     assert second.status == "published" and second.remote_id == "42"
     assert pub.calls == ["publish", "find"]  # found: never sent twice
+
+
+def test_not_ready_is_due_again_soon_without_a_failure_or_a_wait(
+    store: Store, clock: FakeClock
+) -> None:
+    """A container still processing: the attempt returns at once and is picked up again by the
+    next drain after the re-check time; no failure counted, no doubt, no pause, no hold."""
+    wait = NotReady("twitter", "container 17 is not ready yet (IN_PROGRESS)", retry_after=10)
+    pub = ScriptedPublisher([wait, PublishResult("17", "https://x.com/a/status/17")])
+    d = deliverer(store, pub, clock)
+    delivery_id = queue_one(store, clock)
+    [first] = d.drain()
+    assert first.status == "deferred" and "not ready" in (first.error or "")
+    assert first.next_attempt_at == clock() + 10
+    row = store.deliveries.delivery(delivery_id)
+    assert (row.failures, row.uncertain, row.status) == (0, False, "deferred")
+    state = store.platforms.platform_states().get("twitter", {})
+    assert not state.get("paused") and not state.get("hold_until") and not state.get("last_error")
+    clock.advance(9)
+    assert d.drain() == []  # not before its re-check time
+    clock.advance(1)
+    [second] = d.drain()
+    assert second.status == "published" and pub.calls == ["publish", "publish"]
+
+
+def test_a_not_ready_re_check_time_is_bounded(store: Store, clock: FakeClock) -> None:
+    pub = ScriptedPublisher([NotReady("twitter", "still processing", retry_after=86400),
+                             NotReady("twitter", "still processing", retry_after=0)])  # fmt: skip
+    d = deliverer(store, pub, clock)
+    queue_one(store, clock)
+    [late] = d.drain()
+    assert late.next_attempt_at == clock() + 120  # never a day, whatever the adapter asks
+    clock.advance(120)
+    [soon] = d.drain()
+    assert soon.next_attempt_at == clock() + 1  # never a busy loop either
 
 
 def test_uncertainty_survives_an_auth_error_in_between(store: Store, clock: FakeClock) -> None:

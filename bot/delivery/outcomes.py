@@ -13,6 +13,7 @@ from bot.errors import (
     AlreadyPublished,
     AuthError,
     LeaseLost,
+    NotReady,
     PublishError,
     RateLimited,
     Rejected,
@@ -28,6 +29,10 @@ from bot.store.platform_state import PlatformStore
 log = logging.getLogger("bot.delivery")
 S = DeliveryStatus
 LONG_PAUSE = 6 * 3600.0
+NOT_READY_MIN = 1.0
+NOT_READY_MAX = 120.0
+"""Bounds on when a platform's unfinished attempt (NotReady) is looked at again: soon, but
+never in a loop faster than a second, nor later than two minutes whatever the adapter asks."""
 ATTENTION_LOOKUPS = 5
 ATTENTION_AFTER = 6 * 3600.0
 """A delivery whose look-ups failed at least ATTENTION_LOOKUPS times over at least
@@ -157,6 +162,20 @@ class Outcomes:
                     extra=context,
                 )
             return report_for(row, S.QUEUED.value, error=reason)
+        if isinstance(exc, NotReady):
+            # Nothing was posted and the attempt's handles are kept: it is picked up again at
+            # the next poll or tick that finds it due. Not a failure, not uncertain.
+            until = now + min(max(exc.retry_after, NOT_READY_MIN), NOT_READY_MAX)
+            self.commit(
+                row,
+                S.DEFERRED,
+                now,
+                reason=exc.message,
+                next_attempt_at=until,
+                event_kind="not_ready",
+            )
+            log.info("not ready on the platform yet: checked again soon", extra=context)
+            return report_for(row, S.DEFERRED.value, error=exc.message, next_attempt_at=until)
         if isinstance(exc, RateLimited):
             delay = exc.retry_after
             if delay is None:
