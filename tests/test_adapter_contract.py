@@ -61,7 +61,8 @@ def _facebook(s: FakePlatformServer) -> Case:
 
 
 def _instagram(s: FakePlatformServer) -> Case:
-    publisher = InstagramPublisher(s.instagram_settings(), timeout=1.0, sleep=lambda _: None)
+    s.ig_in_progress_reads = 0  # ready at once (tests/test_container_wait.py: when it is not)
+    publisher = InstagramPublisher(s.instagram_settings(), timeout=1.0)
     return Case(publisher, Post("instagram", "Contract", image_url=s.image_url()), True)
 
 

@@ -69,7 +69,7 @@ def test_facebook_find_follows_the_cursor(server: FakePlatformServer) -> None:
 
 def test_instagram_find_follows_the_cursor(server: FakePlatformServer) -> None:
     since = datetime.now(UTC) - timedelta(minutes=1)
-    publisher = InstagramPublisher(server.instagram_settings(), sleep=lambda _: None)
+    publisher = InstagramPublisher(server.instagram_settings())
     post = Post("instagram", "The one we look for", image_url=server.image_url("photo.jpg"))
     made = publisher.publish(post)
     bury(server.ig_media, "created")

@@ -68,7 +68,8 @@ def facebook(server: FakePlatformServer) -> FacebookPublisher:
 
 
 def instagram(server: FakePlatformServer) -> InstagramPublisher:
-    return InstagramPublisher(server.instagram_settings(), timeout=1.0, sleep=lambda _: None)
+    server.ig_in_progress_reads = 0  # containers ready at once: one call publishes
+    return InstagramPublisher(server.instagram_settings(), timeout=1.0)
 
 
 @pytest.mark.parametrize(("code", "subcode", "kind", "retry_after", "long_pause"), ROWS)

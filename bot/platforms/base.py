@@ -3,6 +3,19 @@
 An adapter makes exactly one attempt per call and never sleeps: deciding to retry, defer or give
 up belongs to the engine. It raises only the errors of `bot.errors` (translated from its
 library's exceptions at its edge, in one place), each carrying the platform's own message.
+
+Two-step platforms (a media container is made, then a separate call publishes it) do not wait
+for the container inside `publish` either; the checkpoint carries the attempt across calls:
+1. a new container's id goes to `checkpoint` at once (making a container posts nothing);
+2. its status is read once; not ready yet: raise `container_not_ready(...)` (NotReady). The
+   engine keeps the handles and makes the delivery due again after CONTAINER_RECHECK seconds,
+   so the next poll or tick picks it up; no failure is counted and nothing is in doubt;
+3. that next call gets the handles back in `recovery` and reads the status again: ready ->
+   `checkpoint` once more (the engine proves its lease) and publish; already published -> find
+   the post, never publish twice; failed -> a clear Rejected naming the container and the
+   platform's status text (Unsuitable or Transient where the platform's code says so);
+   expired -> a fresh container, back to 1.
+`find` reads a kept container the same way (only "published" counts as out).
 """
 
 from __future__ import annotations
@@ -12,12 +25,28 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import ClassVar
 
+from bot.errors import NotReady
 from bot.models import Account, Limits, Post, PublishResult, TokenInfo
 from bot.settings import Settings
 
 Checkpoint = Callable[[Mapping[str, str]], None]
 """Called by an adapter with recovery handles (e.g. Instagram's container id) that the engine
 must persist before the adapter takes its one effectful, non-idempotent step."""
+
+CONTAINER_RECHECK = 10.0
+"""Seconds before a container that was not ready is read again: the worker's next drain (every
+15 s) or the next `poll` picks it up. Meta's image containers are usually ready within seconds."""
+
+
+def container_not_ready(platform: str, container_id: str, status: str) -> NotReady:
+    """What a two-step adapter raises for a container still being prepared (see above)."""
+    return NotReady(
+        platform,
+        f"media container {container_id} is not ready yet ({status or 'no status'}); it is "
+        "read again at the next poll or tick",
+        retry_after=CONTAINER_RECHECK,
+        code="not_ready",
+    )
 
 
 class Publisher(ABC):

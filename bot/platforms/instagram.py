@@ -1,17 +1,16 @@
-"""Instagram publisher (Instagram API with Facebook Login): container, wait, media_publish.
+"""Instagram publisher (Instagram API with Facebook Login): container, then media_publish.
 
 Only `media_publish` makes anything visible, so the container id is handed to the engine's
 checkpoint before that step; after a crash `find`/`publish` read the container's status to tell
-"already published" from "safe to publish" instead of guessing. The status poll is the one
-wait inside an adapter: it uses the injected sleep and clock and gives up as Transient after
-`max_wait` seconds.
+"already published" from "safe to publish" instead of guessing. A container Instagram is still
+preparing is not waited for here: the attempt ends NotReady and the kept container is read
+again at the next poll or tick (the two-step contract in `bot.platforms.base`).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import time
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -24,7 +23,7 @@ import httpx
 from bot.errors import ConfigError, PublishError, RateLimited, Rejected, Transient, Unsuitable
 from bot.imaging.fit import SOURCE_MAX_BYTES, FittedImage, ImageSpec, instagram_spec
 from bot.models import Account, Limits, Post, PublishResult, TokenInfo
-from bot.platforms.base import Checkpoint, Publisher
+from bot.platforms.base import Checkpoint, Publisher, container_not_ready
 from bot.platforms.graph import GraphApi, rule_for
 from bot.platforms.hosting import ImageHost, build_image_host
 from bot.platforms.images import (
@@ -44,9 +43,6 @@ TOKEN_VARIABLE = "INSTAGRAM_ACCESS_TOKEN"
 QUOTA_RETRY_AFTER = 3600.0
 """The quota is a rolling 24 h window and Meta does not say when the oldest post drops out of
 it; checking again in an hour costs one cheap read and never waits a whole day needlessly."""
-MAX_WAIT = 60.0
-FIRST_DELAY = 0.5
-MAX_DELAY = 8.0
 _NOT_JPEG = {"png", "gif", "webp", "bmp", "tif", "tiff", "svg", "avif", "heic"}
 _SUBCODE = re.compile(r"\b(2207\d{3})\b")
 HOSTED = "hosted_image"
@@ -93,9 +89,6 @@ class InstagramPublisher(Publisher):
         *,
         http: httpx.Client | None = None,
         timeout: float = 20.0,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        max_wait: float = MAX_WAIT,
         host: ImageHost | None = None,
         spec: ImageSpec | None = None,
         title_cards: TitleCards | None = None,
@@ -107,9 +100,6 @@ class InstagramPublisher(Publisher):
         self.limits = _limits(host is not None, title_cards is not None)
         self._own_http = http is None
         self.http = http or httpx.Client(timeout=timeout)
-        self.sleep = sleep
-        self.clock = clock
-        self.max_wait = max_wait
         self.graph = GraphApi(
             platform=PLATFORM,
             base_url=settings.graph_base_url,
@@ -185,13 +175,19 @@ class InstagramPublisher(Publisher):
         if handles.get("media_id"):  # an earlier attempt published and we kept its media id
             self._discard(hosted)
             return self._known_media(handles["media_id"], container_id)
-        if container_id:
-            code, _ = self._status(container_id)
+        code = status = ""
+        if container_id:  # a kept container: where is it now?
+            code, status = self._status(container_id)
             if code == "PUBLISHED":
                 self._discard(hosted)
                 return self._published(post, container_id, since=None)
+            if code == "ERROR":
+                failure = self._container_error(container_id, status)
+                if not isinstance(failure, Transient):
+                    self._discard(hosted)
+                    raise failure  # the media itself was refused: a clear rejection
             if code not in {"FINISHED", "IN_PROGRESS"}:
-                container_id = None  # expired or failed: a fresh container is needed
+                container_id = None  # expired, or failed for a passing reason: a fresh one
                 self._discard(hosted)
                 hosted = None
         if not container_id:
@@ -207,18 +203,16 @@ class InstagramPublisher(Publisher):
             except BaseException:
                 self._discard(hosted)
                 raise
-        else:
-            self._check_quota()
-        try:
-            if self._wait_until_ready(container_id) == "PUBLISHED":
-                result = self._published(post, container_id, since=None)
-                self._discard(hosted)
-                return result
-        except Transient:
-            raise  # the container may still be reading the copy: it goes once the post is out
-        except PublishError:
-            self._discard(hosted)  # the container failed for good; a new one gets a new copy
-            raise
+            code, status = self._status(container_id)
+            if code in {"ERROR", "EXPIRED"}:
+                self._discard(hosted)  # a retry makes a new container with a new copy
+                if code == "EXPIRED":
+                    raise Transient(PLATFORM, f"container {container_id} expired: {status}")
+                raise self._container_error(container_id, status)
+        if code != "FINISHED":  # never waited for here: read again at the next poll or tick
+            raise container_not_ready(PLATFORM, container_id, code or status)
+        if handles.get("container_id") == container_id:
+            self._check_quota()  # a kept container: the quota may have filled meanwhile
         if checkpoint is not None:  # the engine proves its lease right before the one publish
             checkpoint({"container_id": container_id, **({HOSTED: hosted} if hosted else {})})
         answer = self.graph.post(f"{self.user_id}/media_publish", {"creation_id": container_id})
@@ -345,33 +339,11 @@ class InstagramPublisher(Publisher):
         answer = self.graph.get(container_id, {"fields": "status_code,status"})
         return str(answer.get("status_code", "")), str(answer.get("status", ""))
 
-    def _wait_until_ready(self, container_id: str) -> str:
-        """Poll with doubling delays until FINISHED (or PUBLISHED); bounded by `max_wait`."""
-        deadline = self.clock() + self.max_wait
-        delay = FIRST_DELAY
-        while True:
-            code, status = self._status(container_id)
-            if code in {"FINISHED", "PUBLISHED"}:
-                return code
-            if code == "ERROR":
-                raise self._container_error(container_id, status)
-            if code == "EXPIRED":
-                raise Transient(PLATFORM, f"container {container_id} expired: {status}")
-            remaining = deadline - self.clock()
-            if remaining <= 0:
-                raise Transient(
-                    PLATFORM,
-                    f"container {container_id} still {code or 'unknown'} after "
-                    f"{self.max_wait:.0f}s: {status}",
-                )
-            self.sleep(min(delay, remaining))
-            delay = min(delay * 2, MAX_DELAY)
-
     @staticmethod
     def _container_error(container_id: str, status: str) -> PublishError:
         match = _SUBCODE.search(status)
         rule = rule_for(None, int(match.group(1))) if match else None
-        message = f"container {container_id} failed: {status}"
+        message = f"Instagram could not prepare the media of container {container_id}: {status}"
         code = match.group(1) if match else None
         if rule is not None and rule.kind in {Transient, Unsuitable}:
             return rule.kind(PLATFORM, message, code=code)
