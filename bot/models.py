@@ -6,47 +6,9 @@ what the platform answered. They carry no behaviour beyond small derived views.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, TypeVar
-
-_T = TypeVar("_T")
-
-
-def slot_setting_init(cls: type[_T]) -> type[_T]:
-    """Give a frozen slots dataclass an __init__ that stores each field through its slot's
-    descriptor, with the same signature and defaults.
-
-    dataclasses' frozen __init__ goes through object.__setattr__ for every field, to get past
-    the frozen __setattr__; for Story's eleven fields that was 40% of building one, and the feed
-    parser builds one per item of every changed feed. The slot descriptors write the same
-    slots without the attribute lookup; __setattr__ stays frozen for everyone else.
-    """
-    params, body, cells = [], [], {}
-    for f in fields(cls):  # type: ignore[arg-type]
-        if f.default_factory is not MISSING or not f.init:
-            raise TypeError(f"{cls.__name__}.{f.name}: only plain defaults are supported")
-        if f.default is MISSING:
-            params.append(f.name)
-        else:
-            cells[f"_default_{f.name}"] = f.default
-            params.append(f"{f.name}=_default_{f.name}")
-        cells[f"_set_{f.name}"] = cls.__dict__[f.name].__set__
-        body.append(f"  _set_{f.name}(self, {f.name})")
-    source = (
-        f"def _make({', '.join(cells)}):\n"
-        f" def __init__(self, {', '.join(params)}) -> None:\n" + "\n".join(body) + "\n"
-        " return __init__\n"
-    )
-    namespace: dict[str, Any] = {}
-    exec(source, namespace)  # built from the field names only, as dataclasses does itself
-    init: Callable[..., None] = namespace["_make"](**cells)
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    init.__module__ = cls.__module__
-    cls.__init__ = init  # type: ignore[misc]
-    return cls
 
 
 @dataclass(frozen=True)
@@ -110,7 +72,6 @@ TERMINAL_STATUSES = frozenset(
 )
 
 
-@slot_setting_init
 @dataclass(frozen=True, slots=True)
 class Story:
     """One article as the feed described it, normalised to plain text and UTC.
