@@ -90,7 +90,6 @@ PART_BANS: dict[str, tuple[str, ...]] = {
 
 KNOWN: set[str] = {
     # cycles
-    "cycle: bot.feeds.jsonfeed -> bot.feeds.parse",
     "cycle: bot.notify -> bot.scheduler -> bot.status -> bot.tokens",
     # upward imports
     "up: bot.feeds.filters -> bot.settings",
@@ -110,8 +109,6 @@ KNOWN: set[str] = {
     "long: bot/cli.py",
     "long: bot/engine.py",
     "long: bot/feeds/fetch.py",
-    "long: bot/feeds/normalize.py",
-    "long: bot/feeds/parse.py",
     "long: bot/manual.py",
     "long: bot/settings.py",
     # platform names outside their package

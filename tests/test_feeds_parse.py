@@ -13,6 +13,7 @@ from bot.errors import FeedError
 from bot.feeds import parse as P
 from bot.feeds.normalize import canonical_url, clean_summary, plain_text
 from bot.feeds.parse import parse_feed, parse_with_feedparser, strip_doctype, xml_parser
+from bot.feeds.parsed import Unsure
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -535,7 +536,7 @@ def test_fast_path_agrees_with_feedparser_on_corpus() -> None:
         raw = strip_doctype(path.read_bytes(), "x")
         try:
             fast = P.parse_fast(raw, url="http://127.0.0.1:8097/", now=NOW)
-        except P._Unsure:
+        except Unsure:
             continue
         slow = parse_with_feedparser(raw, url="http://127.0.0.1:8097/", now=NOW)
         compared += 1
@@ -567,13 +568,14 @@ def test_fast_path_agrees_with_feedparser_on_corpus() -> None:
     ],
 )
 def test_fixed_width_rfc822_dates_read_as_the_general_parser_reads_them(value: str) -> None:
-    from bot.feeds import normalize as N
+    from bot.feeds.normalize import parse_date
+    from tests.frozen import normalize_v0 as N0
 
-    match = N._RFC822_RE.match(value)
-    general = N._rfc822(match) if match else None
-    assert N._fixed_rfc822(value) in (None, general)
+    match = N0._RFC822_RE.match(value)
+    general = N0._rfc822(match) if match else None
     if general is not None:
-        assert N.parse_date(value) == general
+        assert parse_date(value) == general
+    assert parse_date(value) == N0.parse_date(value)
 
 
 # --- plain_text's one-split path agrees with the general two-sub path ------------------------
@@ -594,8 +596,8 @@ def test_fixed_width_rfc822_dates_read_as_the_general_parser_reads_them(value: s
         "trailing <p",
     ],
 )
-def test_plain_text_fast_path_matches_general_path(markup: str) -> None:
-    from bot.feeds.normalize import _plain_text_general
+def test_plain_text_is_the_old_general_path(markup: str) -> None:
+    from tests.frozen.normalize_v0 import _plain_text_general
 
     assert plain_text(markup) == _plain_text_general(markup)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.errors import FeedError
 from bot.feeds.normalize import RawItem, build_story, collapse, drop_shared_guids, parse_date
-from bot.feeds.parse import ParsedFeed
+from bot.feeds.parsed import ParsedFeed
 
 VERSION_PREFIX = "https://jsonfeed.org/version/"
 _JSON_TYPES = ("application/feed+json", "application/json")

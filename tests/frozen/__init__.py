@@ -1,0 +1,1 @@
+"""Frozen copies of code whose outputs must never change (see each module)."""
