@@ -108,7 +108,6 @@ KNOWN: set[str] = {
     # long modules
     "long: bot/cli.py",
     "long: bot/engine.py",
-    "long: bot/feeds/fetch.py",
     "long: bot/manual.py",
     "long: bot/settings.py",
     # platform names outside their package

@@ -5,6 +5,8 @@ it, so keep-alive connections survive from one poll cycle to the next while call
 synchronous. Each feed is bounded three ways: a size cap checked while streaming (on decoded
 bytes), per-operation timeouts, and an overall deadline so a server trickling one byte a second
 is cut off. One feed's failure becomes its own FetchResult.error and never disturbs the others.
+What one response means (redirect, 304, error, capped body) is bot.feeds.reply's job; the
+request and result types are in bot.feeds.fetched.
 
 Why aiohttp here and httpx elsewhere: a poll is a thousand small conditional GETs, nearly all
 answered 304, so the client's own CPU per request is the cost of a poll. aiohttp's C parser
@@ -18,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import hashlib
 import queue
 import threading
 import time
@@ -26,82 +27,27 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import unquote, urlsplit
 
 import aiohttp
 import httpx
 
 import bot
 from bot.errors import FeedError
-from bot.feeds.backoff import parse_retry_after
+from bot.feeds.fetched import FeedRequest, FetchResult, content_digest, failure
+from bot.feeds.reply import PERMANENT, Failed, describe, one_hop
 from bot.net import proxy_for
 from bot.netpolicy import PINNED, NetworkPolicy, Pin, PinnedResolver, Refused
+
+__all__ = ["ACCEPT", "FeedRequest", "FetchResult", "Fetcher", "content_digest"]
 
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, application/rdf+xml;q=0.9,"
     " application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5"
 )
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_PERMANENT = frozenset({301, 308})
-_DRAIN_LIMIT = 64 * 1024
 _HEADER_LIMIT = 16 * 1024
 """Longest header line or field accepted (aiohttp's default of 8 KiB refuses some real sites'
 cookies and policies; h11, behind httpx, allowed 16 KiB)."""
-
-
-@dataclass(frozen=True)
-class FeedRequest:
-    url: str
-    etag: str | None = None
-    last_modified: str | None = None
-
-
-@dataclass(frozen=True)
-class FetchResult:
-    request: FeedRequest
-    status: int | None
-    """Final HTTP status; None for file:// or when no response arrived."""
-    body: bytes | None
-    """None on 304 or on error."""
-    content_type: str | None
-    final_url: str
-    permanent_url: str | None
-    """The new URL when every redirect hop was permanent (301/308): store it instead."""
-    etag: str | None
-    last_modified: str | None
-    not_modified: bool
-    error: FeedError | None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-
-_GIL_FREE_SLICE = 2047
-"""hashlib lets go of the GIL for 2,048 bytes and more (HASHLIB_GIL_MINSIZE)."""
-
-
-def content_digest(body: bytes) -> str:
-    """A fingerprint (SHA-256) of a feed body. Many feeds send no ETag or Last-Modified, so
-    every poll is a full 200: the same fingerprint as the last body processed in full means
-    nothing in it is new, and the parse and the seen-lookups are skipped.
-
-    Fed in slices that keep the GIL: hashing 45 KB takes 0.05 ms, but a thread that lets go of
-    the GIL while the fetcher's thread is busy waits up to the 5 ms switch interval to get it
-    back, and the first poll of 1,000 feeds spent 0.45 s (11% of it) waiting so."""
-    digest = hashlib.sha256()
-    view = memoryview(body)
-    for start in range(0, len(view), _GIL_FREE_SLICE):
-        digest.update(view[start : start + _GIL_FREE_SLICE])
-    return digest.hexdigest()
-
-
-class _Failed(Exception):
-    """Internal: carries a FeedError out of the hop loop together with the last status."""
-
-    def __init__(self, error: FeedError) -> None:
-        super().__init__(str(error))
-        self.error = error
 
 
 class Fetcher:
@@ -232,7 +178,7 @@ class Fetcher:
                     result = await self._fetch_one(request)
                 except Exception as exc:  # a bug for one feed must not sink the batch
                     reason = f"unexpected {type(exc).__name__}: {exc}"
-                    result = _failure(request, FeedError(request.url, reason), request.url)
+                    result = failure(request, FeedError(request.url, reason), request.url)
             if on_result is not None:
                 on_result(index, result)
             return result
@@ -274,7 +220,7 @@ class Fetcher:
         if scheme == "file":
             return self._read_file(request)
         if scheme not in ("http", "https"):
-            return _failure(request, FeedError(url, f"unsupported URL scheme {scheme!r}"), url)
+            return failure(request, FeedError(url, f"unsupported URL scheme {scheme!r}"), url)
         headers: dict[str, str] = {}
         if request.etag:
             headers["If-None-Match"] = request.etag
@@ -293,10 +239,10 @@ class Fetcher:
                     pin = await self._vet(url, proxied=proxy is not None)
             except TimeoutError:
                 reason = f"timed out after {self.timeout:g} s"
-                return _failure(request, FeedError(url, reason, status=status), url, status)
+                return failure(request, FeedError(url, reason, status=status), url, status)
             except Refused as refused:
                 error = FeedError(url, f"refused: {refused.reason}", status=status)
-                return _failure(request, error, url, status)
+                return failure(request, error, url, status)
             budget -= time.monotonic() - started
             host = self._host(hostname)
             host.busy += 1
@@ -307,16 +253,23 @@ class Fetcher:
                         async with asyncio.timeout(budget):
                             token = PINNED.set(pin)
                             try:
-                                outcome = await self._one_hop(host.session, url, headers, proxy)
+                                outcome = await one_hop(
+                                    host.session,
+                                    url,
+                                    headers,
+                                    proxy,
+                                    max_bytes=self.max_bytes,
+                                    clock=self._clock,
+                                )
                             finally:
                                 PINNED.reset(token)
                     except TimeoutError:
                         reason = f"timed out after {self.timeout:g} s"
-                        return _failure(request, FeedError(url, reason, status=status), url, status)
-                    except _Failed as failed:
-                        return _failure(request, failed.error, url, failed.error.status)
+                        return failure(request, FeedError(url, reason, status=status), url, status)
+                    except Failed as failed:
+                        return failure(request, failed.error, url, failed.error.status)
                     except aiohttp.ClientError as exc:
-                        return _failure(request, FeedError(url, _describe(exc)), url)
+                        return failure(request, FeedError(url, describe(exc)), url)
                     budget -= time.monotonic() - started
             finally:
                 host.busy -= 1
@@ -324,13 +277,13 @@ class Fetcher:
             if outcome.location is None:
                 permanent = url if hop and all_permanent else None
                 return outcome.result(request, url, permanent)
-            all_permanent = all_permanent and status in _PERMANENT
+            all_permanent = all_permanent and status in PERMANENT
             url = outcome.location
             if budget <= 0:
                 error = FeedError(url, f"timed out after {self.timeout:g} s", status=status)
-                return _failure(request, error, url, status)
+                return failure(request, error, url, status)
         error = FeedError(request.url, f"too many redirects (more than {self.max_redirects})")
-        return _failure(request, error, url, status)
+        return failure(request, error, url, status)
 
     async def _vet(self, url: str, *, proxied: bool) -> Pin | None:
         """The policy's verdict on one hop: None at a trusted origin (nothing to look up, the
@@ -346,92 +299,20 @@ class Fetcher:
         port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
         return Pin((parts.hostname or "").rstrip("."), port, tuple(addresses))
 
-    async def _one_hop(
-        self, session: aiohttp.ClientSession, url: str, headers: dict[str, str], proxy: str | None
-    ) -> _Hop:
-        get = session.get(url, headers=headers, allow_redirects=False, proxy=proxy)
-        async with get as response:
-            status = response.status
-            if status in _REDIRECTS or status == 304 or status >= 400:
-                # Read the (empty or short) body: a response closed unread cannot go back to
-                # the pool, and a new connection per 304 tripled the cost of a warm poll.
-                await self._drain(response)
-            if status in _REDIRECTS:
-                location = response.headers.get("location")
-                if not location:
-                    raise _Failed(FeedError(url, f"HTTP {status} without Location", status=status))
-                target = urljoin(url, location.strip())
-                if urlsplit(target).scheme.lower() not in ("http", "https"):
-                    reason = f"redirect to a non-http URL {target!r}"
-                    raise _Failed(FeedError(url, reason, status=status))
-                return _Hop(status, target)
-            etag = response.headers.get("etag") or None
-            modified = response.headers.get("last-modified") or None
-            if status == 304:
-                return _Hop(status, None, None, None, etag, modified, not_modified=True)
-            if status >= 400 or status < 200:
-                raise _Failed(self._http_error(url, response))
-            if status != 200 and status >= 300:
-                raise _Failed(FeedError(url, f"unexpected HTTP {status}", status=status))
-            body = await self._read_capped(url, response)
-            content_type = response.headers.get("content-type")
-            return _Hop(status, None, body, content_type, etag, modified)
-
-    def _http_error(self, url: str, response: aiohttp.ClientResponse) -> FeedError:
-        status = response.status
-        if status == 410:
-            return FeedError(url, "HTTP 410 Gone: the feed was removed", gone=True, status=status)
-        retry_after = None
-        if status in (429, 503):
-            retry_after = parse_retry_after(response.headers.get("retry-after"), self._clock())
-        phrase = response.reason or ""
-        reason = f"HTTP {status} {phrase}".strip()
-        if retry_after is not None:
-            reason += f" (retry after {retry_after:g} s)"
-        return FeedError(url, reason, retry_after=retry_after, status=status)
-
-    async def _drain(self, response: aiohttp.ClientResponse) -> None:
-        """Consume up to 64 KiB so the connection is reusable; a longer body is abandoned
-        (aiohttp then closes the connection), never read whole."""
-        declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > _DRAIN_LIMIT:
-            return
-        size = 0
-        async for chunk in response.content.iter_any():
-            size += len(chunk)
-            if size > _DRAIN_LIMIT:
-                return
-
-    async def _read_capped(self, url: str, response: aiohttp.ClientResponse) -> bytes:
-        """The decoded body (gzip, deflate...), refused or cut off once over max_bytes."""
-        declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            reason = f"body of {int(declared)} bytes is over the {self.max_bytes}-byte cap"
-            raise _Failed(FeedError(url, reason, status=response.status))
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.content.iter_any():
-            size += len(chunk)
-            if size > self.max_bytes:
-                reason = f"body over the {self.max_bytes}-byte cap, cut off while streaming"
-                raise _Failed(FeedError(url, reason, status=response.status))
-            chunks.append(chunk)
-        return b"".join(chunks)
-
     def _read_file(self, request: FeedRequest) -> FetchResult:
         url = request.url
         parts = urlsplit(url)
         if parts.netloc not in ("", "localhost"):
-            return _failure(request, FeedError(url, "file:// URLs must be local"), url)
+            return failure(request, FeedError(url, "file:// URLs must be local"), url)
         path = Path(unquote(parts.path))
         try:
             with path.open("rb") as handle:
                 body = handle.read(self.max_bytes + 1)
         except OSError as exc:
-            return _failure(request, FeedError(url, f"cannot read {path}: {exc.strerror}"), url)
+            return failure(request, FeedError(url, f"cannot read {path}: {exc.strerror}"), url)
         if len(body) > self.max_bytes:
             reason = f"file is over the {self.max_bytes}-byte cap"
-            return _failure(request, FeedError(url, reason), url)
+            return failure(request, FeedError(url, reason), url)
         return FetchResult(request, None, body, None, url, None, None, None, False, None)
 
 
@@ -442,68 +323,3 @@ class _Host:
     session: aiohttp.ClientSession
     busy: int = 0
     """Requests waiting for or holding a slot; a busy host is never closed."""
-
-
-@dataclass(frozen=True)
-class _Hop:
-    status: int
-    location: str | None
-    body: bytes | None = None
-    content_type: str | None = None
-    etag: str | None = None
-    last_modified: str | None = None
-    not_modified: bool = False
-
-    def result(self, request: FeedRequest, url: str, permanent: str | None) -> FetchResult:
-        etag = self.etag or (request.etag if self.not_modified else None)
-        modified = self.last_modified or (request.last_modified if self.not_modified else None)
-        return FetchResult(
-            request=request,
-            status=self.status,
-            body=None if self.not_modified else self.body,
-            content_type=self.content_type,
-            final_url=url,
-            permanent_url=permanent,
-            etag=etag,
-            last_modified=modified,
-            not_modified=self.not_modified,
-            error=None,
-        )
-
-
-def _failure(
-    request: FeedRequest, error: FeedError, final_url: str, status: int | None = None
-) -> FetchResult:
-    """A failed fetch keeps the old validators, so the next try is still conditional."""
-    return FetchResult(
-        request=request,
-        status=status,
-        body=None,
-        content_type=None,
-        final_url=final_url,
-        permanent_url=None,
-        etag=request.etag,
-        last_modified=request.last_modified,
-        not_modified=False,
-        error=error,
-    )
-
-
-_REASON_CHARS = 300
-
-
-def _describe(exc: aiohttp.ClientError) -> str:
-    """A one-line reason for the feed's last_error and the log. aiohttp quotes the bytes it
-    could not parse, which from a broken server can be kilobytes of body: cut to 300."""
-    detail = " ".join(str(exc).split())
-    if len(detail) > _REASON_CHARS:
-        detail = detail[:_REASON_CHARS] + "…"
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return f"cannot connect: {detail}" if detail else "cannot connect"
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        return f"cannot decode the response: {detail}"
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return "the server closed the connection before answering"
-    if isinstance(exc, aiohttp.ClientResponseError):  # never raise_for_status: a parse failure
-        return f"not a valid HTTP response: {detail}"
-    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__

@@ -27,7 +27,7 @@ from bot.feeds.sniff import (
 from bot.feeds.xmlfeed import parse_fast, xml_parser
 
 if TYPE_CHECKING:
-    from bot.feeds.fetch import FetchResult
+    from bot.feeds.fetched import FetchResult
 
 __all__ = [
     "MAX_OPEN_ELEMENTS",
