@@ -118,12 +118,12 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
 
-# The floors and goals every table judges against.
+# The floors and goals every table judges against. The parse ratio against feedparser (table 3)
+# is reported, not judged: what must hold is the whole cycle's (issue 17).
 TARGETS = {
     "warm_wall_s": 2.0,
     "warm_vs_naive": 30.0,
     "cold_vs_naive": 10.0,
-    "parse_ratio": 20.0,
     "peak_rss_mb": 200.0,
     "seen_slowdown": 1.20,
     "help_s": 0.3,

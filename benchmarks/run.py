@@ -134,14 +134,13 @@ def _tables(
     t3 = Table(
         f"3. Parse throughput on {parse['documents']} farm documents of "
         f"{parse['items_per_document']} items ({parse['document_bytes']:,} bytes each)",
-        ["parser", "items/s", "ms/document", "target"],
+        ["parser", "items/s", "ms/document", "faster by (reported, no target)"],
     )
     t3.add(
         f"bot parse_feed ({'+'.join(parse['path'])} path, to Story)",
         parse["bot_items_per_s"],
         parse["bot_ms_per_document"],
-        f">= {TARGETS['parse_ratio']:g}x: {parse['ratio']:.1f}x "
-        f"{verdict(parse['ratio'] >= TARGETS['parse_ratio'])}",
+        f"{parse['ratio']:.1f}x",
     )
     t3.add(
         "feedparser.parse", parse["feedparser_items_per_s"], parse["feedparser_ms_per_document"], ""

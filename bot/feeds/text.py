@@ -102,8 +102,13 @@ def clean_summary(text: str) -> str:
 def _read_more_start(text: str) -> int | None:
     """Where a trailing "Read more"-style link starts: a phrase that begins a sentence (only
     spaces and "[" between it and the end of the sentence before, or nothing before it) within
-    the last 300 characters, so "…read more about it in May." mid-sentence is kept."""
-    for match in _READ_MORE_RE.finditer(text, max(0, len(text) - _READ_MORE_WINDOW)):
+    the last 300 characters, so "…read more about it in May." mid-sentence is kept. Every
+    phrase holds a "read" or a "more": a window without either holds none."""
+    start = max(0, len(text) - _READ_MORE_WINDOW)
+    window = text[start:].lower()
+    if "read" not in window and "more" not in window:
+        return None
+    for match in _READ_MORE_RE.finditer(text, start):
         before = text[: match.start()].rstrip(" [")
         if not before or before[-1] in _SENTENCE_END:
             return match.start()
