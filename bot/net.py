@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import ssl
+import threading
 import time
 import typing
 import urllib.request
@@ -162,7 +163,9 @@ def download(
 
 
 def proxy_for(proxies: Mapping[str, str], scheme: str, hostname: str) -> str | None:
-    """The proxy URL a request to `scheme://hostname` goes through, None for direct.
+    """The proxy URL a request to `scheme://hostname` goes through, None for direct: the one
+    routing rule of every client the bot has (PolicyTransport for httpx, the feed fetcher's
+    aiohttp requests, the X client's requests session).
 
     `proxies` is Settings.proxies: "http", "https" and "all" map to proxy URLs, "no" to
     NO_PROXY's list, which urllib reads as curl does (hosts, domains, "*").
@@ -171,37 +174,6 @@ def proxy_for(proxies: Mapping[str, str], scheme: str, hostname: str) -> str | N
     if not proxy or urllib.request.proxy_bypass_environment(hostname, proxies):  # type: ignore[arg-type]
         return None
     return proxy
-
-
-class ProxyTransport(httpx.BaseTransport):
-    """Sends each request through the proxy the settings name for its host, or directly.
-
-    The proxy variables may come from the env file, which httpx never sees (it reads only
-    the process environment), so the settings' routing is applied here, as the feed fetcher
-    applies it; the platforms' API calls and image downloads then leave the way feeds do.
-    """
-
-    def __init__(self, proxies: Mapping[str, str]) -> None:
-        self._proxies = dict(proxies)
-        self._direct = _transport()
-        self._via: dict[str, httpx.HTTPTransport] = {}
-
-    def proxied(self, request: httpx.Request) -> bool:
-        return proxy_for(self._proxies, request.url.scheme, request.url.host) is not None
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        proxy = proxy_for(self._proxies, request.url.scheme, request.url.host)
-        if proxy is None:
-            return self._direct.handle_request(request)
-        transport = self._via.get(proxy)
-        if transport is None:
-            transport = self._via[proxy] = _transport(proxy)
-        return transport.handle_request(request)
-
-    def close(self) -> None:
-        self._direct.close()
-        for transport in self._via.values():
-            transport.close()
 
 
 # --- the network policy on httpx ---------------------------------------------------------------
@@ -217,22 +189,39 @@ class RefusedRequest(httpx.TransportError):
 
 
 class PolicyTransport(httpx.BaseTransport):
-    """Vets every request (httpx follows redirects through here, one call a hop) and pins the
-    connection to the checked addresses; proxied requests leave through their proxy, which
-    then resolves the name (the address was still checked here)."""
+    """The one transport of the shared httpx client: every request passes here (httpx follows
+    redirects through it, one call a hop), leaves through the proxy `proxy_for` names for its
+    host or directly, and is vetted by the network policy on the way; a direct connection is
+    pinned to the addresses the policy checked, a proxy resolves the name itself (the address
+    was still checked here).
+
+    The proxy variables may come from the env file, which httpx never sees (it reads only the
+    process environment), so the settings' routing is applied here, by the same rule as the
+    feed fetcher's (`proxy_for`): article pages, images and API calls leave the way feeds do.
+    """
 
     def __init__(self, policy: NetworkPolicy, proxies: Mapping[str, str] | None = None) -> None:
         self.policy = policy
-        self._inner: httpx.BaseTransport = ProxyTransport(proxies) if proxies else _transport()
+        self._proxies = dict(proxies or {})
+        self._routes: dict[str | None, httpx.HTTPTransport] = {None: _transport()}
+        """A connection pool per proxy URL (None: direct), made when first needed."""
+        self._lock = threading.Lock()
+
+    def _route(self, proxy: str | None) -> httpx.HTTPTransport:
+        with self._lock:
+            transport = self._routes.get(proxy)
+            if transport is None:
+                transport = self._routes[proxy] = _transport(proxy)
+            return transport
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        inner = self._inner
-        proxied = isinstance(inner, ProxyTransport) and inner.proxied(request)
+        proxy = proxy_for(self._proxies, request.url.scheme, request.url.host)
+        inner = self._route(proxy)
         try:
-            addresses = self.policy.vet(str(request.url), proxied=proxied)
+            addresses = self.policy.vet(str(request.url), proxied=proxy is not None)
         except Refused as exc:
             raise RefusedRequest(exc, request) from None
-        if addresses is None or proxied:
+        if addresses is None or proxy is not None:
             return inner.handle_request(request)
         port = request.url.port or (443 if request.url.scheme == "https" else 80)
         token = PINNED.set(Pin(request.url.host.rstrip("."), port, tuple(addresses)))
@@ -242,7 +231,10 @@ class PolicyTransport(httpx.BaseTransport):
             PINNED.reset(token)
 
     def close(self) -> None:
-        self._inner.close()
+        with self._lock:
+            routes = list(self._routes.values())
+        for transport in routes:
+            transport.close()
 
 
 _DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline", default=None)

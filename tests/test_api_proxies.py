@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from bot.app import make_http
-from bot.net import proxy_for
+from bot.app import make_fetcher, make_http
+from bot.feeds.fetch import FeedRequest
+from bot.net import RefusedRequest, proxy_for
 from bot.platforms.twitter import TwitterPublisher, XSession
 from bot.settings import credential_variables, load_settings
 from tests.botenv import bot_env
@@ -95,3 +96,16 @@ def test_proxy_for_reads_the_variables_as_curl_does(
     proxies: dict[str, str], scheme: str, host: str, expected: str | None
 ) -> None:
     assert proxy_for(proxies, scheme, host) == expected
+
+
+def test_the_network_policy_vets_proxied_requests_too(proxy: FeedServer, tmp_path: Path) -> None:
+    # A proxy resolves names itself, but an internal address written in the URL is refused
+    # before anything is sent, by the shared client and the feed fetcher alike.
+    (tmp_path / ".env").write_text(f"HTTP_PROXY={proxy.url('')}\n")
+    settings = load_settings(bot_env(tmp_path, FEED_URLS="https://news.example/feed"), tmp_path)
+    with make_http(settings) as client, pytest.raises(RefusedRequest):
+        client.get("http://10.1.2.3/admin")
+    with make_fetcher(settings) as fetcher:
+        result = fetcher.fetch(FeedRequest("http://10.1.2.3/feed"))
+    assert result.error is not None and "refused" in str(result.error)
+    assert proxy.requests == []
