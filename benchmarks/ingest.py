@@ -75,7 +75,7 @@ def _instrument(app: Any, clock: _Clock) -> None:
     # Parsing runs inline or in the parse helper: its cost here is the inline work plus the
     # wait for the helper's results once the share is fetched.
     engine.parser.submit = clock.wrap("parse", engine.parser.submit)
-    engine._collect = clock.wrap("parse", engine._collect)
+    engine.poller._collect = clock.wrap("parse", engine.poller._collect)
     engine.composer.compose = clock.wrap("compose", engine.composer.compose)
     owner = app.store
     pieces = [owner.feeds, owner.stories, owner.deliveries, owner.queue, owner.platforms]

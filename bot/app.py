@@ -1,4 +1,5 @@
-"""The composition root: builds store, fetcher, composer, adapters and engine from Settings.
+"""The composition root: builds store, fetcher, composer, adapters, the story rules, pacing,
+the deliverer and the engine from Settings.
 
 Nothing below this module reads the environment or picks an implementation by itself; tests build
 the same objects with their own fakes (a clock, a local server URL) through the same function.
@@ -7,25 +8,35 @@ the same objects with their own fakes (a clock, a local server URL) through the 
 from __future__ import annotations
 
 import logging
+import random
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 
 import httpx
 
 from bot import USER_AGENT
+from bot.budget import Budget
 from bot.compose import Composer, load_composer
+from bot.delivery import Deliverer
 from bot.engine import Engine
-from bot.errors import ConfigError
+from bot.errors import ConfigError, FeedError
 from bot.feeds.fetch import Fetcher
+from bot.feeds.filters import StoryFilter
 from bot.feeds.parse_pool import ParsePool
-from bot.models import Platform
+from bot.intake import Intake
+from bot.models import Limits, Platform
 from bot.net import PolicyTransport
 from bot.netpolicy import NetworkPolicy, Resolver, system_resolver
+from bot.pacing import Pacing
+from bot.pipeline import FeedRules, Rules
 from bot.platforms import REGISTRY, build_publishers, limits_for, require_platforms
-from bot.settings import Settings
-from bot.status import poll_period
-from bot.store import Store
+from bot.platforms.base import Publisher
+from bot.poll_schedule import poll_period
+from bot.polling import Poller
+from bot.preview import Preview, newest_stories, preview_platforms, preview_rows, story_for_url
+from bot.settings import Settings, credential_variables
+from bot.store import Store, worker_id
 
 log = logging.getLogger("bot")
 NO_LINK_TEMPLATE = "twitter-nolink.txt"
@@ -40,6 +51,11 @@ class App:
     composer: Composer
     http: httpx.Client
     engine: Engine
+
+    def client_trusting(self, url: str) -> httpx.Client:
+        """A client like `http` that also trusts the origin of `url`, which the user typed on
+        the command line (`post URL`) as a configured feed's would be."""
+        return make_http(self.settings, network_policy(self.settings, also_trust=(url,)))
 
     def close(self) -> None:
         for publisher in self.engine.publishers.values():
@@ -157,16 +173,145 @@ def build_app(
     http = make_http(settings, policy)
     fetcher = make_fetcher(settings, policy)
     publishers = build_publishers(settings, dry_run=dry, http=http)
+    deliverer = make_deliverer(settings, store, publishers, clock=clock)
+    rules = FeedRules(story_rules(settings, composer, {n: p.limits for n, p in publishers.items()}))
+    intake = Intake(http, policy, settings.http_timeout)
+    poller = Poller(
+        settings,
+        fetcher,
+        ParsePool(workers=1),
+        intake,
+        feeds=store.feeds,
+        stories=store.stories,
+        meta=store.platforms,
+        rules_for=rules,
+        clock=clock,
+        owner=deliverer.owner,
+        stop=deliverer.stop,
+        poll_period=poll_period(settings),
+    )
     engine = Engine(
         settings,
         store,
-        fetcher,
-        composer,
         publishers,
-        http=http,
+        rules=rules,
+        intake=intake,
+        poller=poller,
+        deliverer=deliverer,
         clock=clock,
-        poll_period=poll_period(settings),
-        parser=ParsePool(workers=1),
-        policy=policy,
     )
     return App(settings, store, fetcher, composer, http, engine)
+
+
+def story_rules(settings: Settings, composer: Composer, limits: Mapping[str, Limits]) -> Rules:
+    """The env file's rules of what a story becomes, for the platforms of `limits` (in order)."""
+    return Rules(
+        composer=composer,
+        limits=dict(limits),
+        story_filter=StoryFilter(
+            include_keywords=settings.include_keywords,
+            exclude_keywords=settings.exclude_keywords,
+            include_categories=settings.include_categories,
+            exclude_categories=settings.exclude_categories,
+        ),
+        max_story_age=settings.max_story_age,
+        tz=settings.tz,
+    )
+
+
+def make_pacing(settings: Settings, publishers: Mapping[str, Publisher]) -> Pacing:
+    """The sending rules as the settings say, with each platform's own default hourly cap."""
+    return Pacing(
+        settings.post_spacing,
+        settings.max_posts_per_hour,
+        settings.quiet_hours,
+        settings.tz,
+        settings.reach.slots,
+        settings.reach.slot_size,
+        hourly_caps={
+            name: p.limits.hourly_cap for name, p in publishers.items() if p.limits.hourly_cap
+        },
+    )
+
+
+def make_deliverer(
+    settings: Settings,
+    store: Store,
+    publishers: Mapping[str, Publisher],
+    *,
+    clock: Callable[[], float] = time.time,
+    rng: Callable[[], float] = random.random,
+) -> Deliverer:
+    """The one place that sends, under this process's worker identity."""
+    return Deliverer(
+        publishers,
+        deliveries=store.deliveries,
+        platforms=store.platforms,
+        spend=store.spend,
+        media=store.media,
+        owner=worker_id(),
+        pacing=make_pacing(settings, publishers),
+        budgets=budgets_for(settings),
+        retry_base=settings.retry_base_seconds,
+        max_attempts=settings.max_attempts,
+        lease=settings.lease_seconds,
+        clock=clock,
+        rng=rng,
+        credential_hint=lambda p: " and ".join(credential_variables(p)) or p,
+        http_timeout=settings.http_timeout,
+    )
+
+
+def budgets_for(settings: Settings) -> dict[str, Budget]:
+    """The platforms that charge per post: X, whose spend is always recorded (for `status`) and
+    capped when X_MONTHLY_BUDGET is set."""
+    spend = settings.reach.spend
+    return {
+        Platform.TWITTER.value: Budget(spend.price_post, spend.price_post_url, spend.monthly_budget)
+    }
+
+
+def preview_posts(
+    settings: Settings,
+    *,
+    url: str | None,
+    platforms: Sequence[str],
+    limit: int,
+    now: float | None = None,
+    policy: NetworkPolicy | None = None,
+) -> Preview:
+    """`preview`: the newest stories of the feeds (or the one at `url`), taken in and planned by
+    the worker's own code for the platforms asked for, with the checks a live run makes before
+    sending. Templates are loaded first: one that cannot fit is exit 2 before any fetch."""
+    now = time.time() if now is None else now
+    names = preview_platforms(settings, platforms)
+    composer = load_composer_for(settings, names)
+    policy = policy or network_policy(settings)
+    feed_errors: list[FeedError] = []
+    if url:
+        store = Store.open(settings.database_url)
+        typed = make_http(settings, network_policy(settings, also_trust=(url,)))
+        try:
+            found = story_for_url(store.stories, typed, url, now, max_bytes=settings.max_feed_bytes)
+        finally:
+            typed.close()
+            store.close()
+        stories = [found]
+    else:
+        fetcher = make_fetcher(settings, policy)
+        try:
+            stories, feed_errors = newest_stories(fetcher, settings.feed_urls, limit, now)
+        finally:
+            fetcher.close()
+    http = make_http(settings, policy)
+    checkers = build_publishers(replace(settings, platforms=tuple(names)), dry_run=True, http=http)
+    try:
+        limits = {name: checkers[name].limits for name in names}
+        rules = story_rules(settings, composer, limits)
+        intake = Intake(http, policy, settings.http_timeout)
+        rows = preview_rows(stories, rules, intake, checkers, now)
+    finally:
+        for checker in checkers.values():
+            checker.close()
+        http.close()
+    return Preview(rows, feed_errors)

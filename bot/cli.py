@@ -391,15 +391,11 @@ def post(
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines on stdout.")
 def preview(url: str | None, platforms: tuple[str, ...], limit: int, as_json: bool) -> int:
     """Show the posts that would be made, publishing and marking nothing; exit 1 if a feed fails."""
-    from bot.app import load_composer_for
-    from bot.preview import preview_platforms, preview_posts
+    from bot.app import preview_posts
 
     ctx = _start()
-    composer = load_composer_for(
-        ctx.settings, preview_platforms(ctx.settings, [p.lower() for p in platforms])
-    )
     shown = preview_posts(
-        ctx.settings, composer, url=url, platforms=[p.lower() for p in platforms], limit=limit
+        ctx.settings, url=url, platforms=[p.lower() for p in platforms], limit=limit
     )
     for row in shown.rows:
         if as_json:
@@ -511,9 +507,8 @@ def check(as_json: bool) -> int:
 
 def _notify_expiry(settings: Settings, tokens: list[Any]) -> None:
     """A token ending within 14 days is notified (once: the store remembers)."""
-    from bot.notify import Notifier
+    from bot.notify import Notifier, notify_expiry
     from bot.store import Store
-    from bot.tokens import notify_expiry
 
     try:
         store = Store.open(settings.database_url)

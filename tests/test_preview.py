@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.app import load_composer_for
-from bot.preview import preview_posts
+from bot.app import preview_posts
 from bot.settings import load_settings
 from tests.botenv import BASE_TIME, Item, bot_env, write_feed
 
@@ -15,8 +14,7 @@ def test_preview_warns_when_the_worker_would_skip_a_story(tmp_path: Path) -> Non
     env = bot_env(tmp_path, FEED_URLS=url, DRY_RUN="true", PLATFORMS="facebook",
                   EXCLUDE_KEYWORDS="lab-grown")  # fmt: skip
     settings = load_settings(env, tmp_path)
-    rows = preview_posts(settings, load_composer_for(settings), url=None, platforms=[], limit=5,
-                         now=BASE_TIME.timestamp()).rows  # fmt: skip
+    rows = preview_posts(settings, url=None, platforms=[], limit=5, now=BASE_TIME.timestamp()).rows
     by_title = {r["title"]: r for r in rows}
     assert any("would skip" in w for w in by_title["Lab-grown prices fall"]["warnings"])
     assert not any("would skip" in w for w in by_title["Story number 2"]["warnings"])

@@ -28,8 +28,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
-from bot.engine import FRESH_SHARE
 from bot.models import DeliveryStatus, Post, Story
+from bot.polling import FRESH_SHARE
 from bot.settings import PROJECT_ROOT
 from bot.store import NewDelivery, Store, worker_id
 from tests.botenv import Item, bot_env, rss, run_main, write_feed

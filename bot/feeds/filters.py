@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from bot.models import Story
-from bot.settings import Settings
 
 
 def _phrase_pattern(phrases: tuple[str, ...]) -> re.Pattern[str] | None:
@@ -30,15 +29,6 @@ class StoryFilter:
     exclude_keywords: tuple[str, ...] = ()
     include_categories: tuple[str, ...] = ()
     exclude_categories: tuple[str, ...] = ()
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> StoryFilter:
-        return cls(
-            include_keywords=settings.include_keywords,
-            exclude_keywords=settings.exclude_keywords,
-            include_categories=settings.include_categories,
-            exclude_categories=settings.exclude_categories,
-        )
 
     @cached_property
     def _include(self) -> re.Pattern[str] | None:
