@@ -7,8 +7,34 @@ what the platform answered. They carry no behaviour beyond small derived views.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 from enum import StrEnum
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What the first poll of a never-seen feed does (BACKLOG), or what a platform added to a
+    store with stories gets of them (NEW_PLATFORM_BACKLOG): skip all, the newest N, or all."""
+
+    mode: str  # "skip" | "latest" | "all"
+    count: int = 0
+
+    def __str__(self) -> str:
+        """As the setting is written: `skip`, `latest:N` or `all`."""
+        return f"latest:{self.count}" if self.mode == "latest" else self.mode
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """A daily window (in TIMEZONE) during which nothing is posted; it may wrap midnight."""
+
+    start: time
+    end: time
+
+    def contains(self, t: time) -> bool:
+        if self.start <= self.end:
+            return self.start <= t < self.end
+        return t >= self.start or t < self.end
 
 
 @dataclass(frozen=True)

@@ -372,9 +372,24 @@ def after_cycle(
     from bot.tokens import daily_token_check
 
     try:
-        daily_token_check(publishers, store.platforms, notifier, now)
+        found = daily_token_check(publishers, store.platforms, now)
+        if notifier is not None and found:
+            notify_expiry(notifier, found, now)
     except Exception as exc:  # the store is down: the tick's own failure handling says so
         log.info(f"token expiry check skipped: {type(exc).__name__}")
         log.debug("the failure in full", exc_info=exc)
     if notifier is not None:
         notifier.cycle(settings)
+
+
+def notify_expiry(notifier: Notifier, infos: Iterable[TokenInfo], now: float) -> int:
+    """One warning per token, not per platform: Instagram posting with the Page's token
+    (FACEBOOK_PAGE_ACCESS_TOKEN) has one token to renew with Facebook, so it is said once."""
+    by_token: dict[str, list[TokenInfo]] = {}
+    for info in infos:
+        by_token.setdefault(info.variable, []).append(info)
+    return notifier.notify(
+        event
+        for same in by_token.values()
+        for event in token_events(same[0], now, tuple(i.platform for i in same[1:]))
+    )

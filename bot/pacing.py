@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.settings import QuietHours
+from bot.models import QuietHours
 
 MAX_RETRY_DELAY = 3600.0
 UTC_ZONE = ZoneInfo("UTC")

@@ -15,8 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from bot.feeds.filters import age_reason
-from bot.models import DeliveryStatus, Post, Story
-from bot.settings_values import Backlog
+from bot.models import Backlog, DeliveryStatus, Post, Story
 from bot.store import NewDelivery
 from bot.store.platform_state import PlatformStore
 from bot.store.story_log import StoryStore
@@ -36,10 +35,6 @@ class Admission:
 
     def as_dict(self) -> dict[str, object]:
         return {"backlog": self.backlog, "queued": self.queued, "skipped": self.skipped}
-
-
-def backlog_text(backlog: Backlog) -> str:
-    return f"latest:{backlog.count}" if backlog.mode == "latest" else backlog.mode
 
 
 def admit_new_platforms(
@@ -78,7 +73,7 @@ def _admit(
     now: float,
     compose: Callable[[Story, str], NewDelivery],
 ) -> Admission:
-    mode = backlog_text(backlog)
+    mode = str(backlog)
     reason = f"seen before {platform} was added (NEW_PLATFORM_BACKLOG={mode})"
     items: list[tuple[int, NewDelivery]] = []
     queued = 0

@@ -21,11 +21,11 @@ from types import FrameType
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.engine import CycleReport, Engine
 from bot.notify import Notifier, after_cycle
+from bot.poll_schedule import make_trigger
 from bot.settings import Settings
 from bot.tick_failures import TickFailures
 from bot.wakeup import WAKE_CHECK_EVERY, WakeWatch
@@ -35,12 +35,6 @@ DRAIN_EVERY = 15.0
 STOP_GRACE = 8.0
 HEARTBEAT_EVERY = 30.0
 """The worker writes its heartbeat this often; `status` calls it gone after three missed."""
-
-
-def make_trigger(settings: Settings) -> CronTrigger | IntervalTrigger:
-    if settings.poll_cron:
-        return CronTrigger.from_crontab(settings.poll_cron, timezone=settings.tz)
-    return IntervalTrigger(seconds=settings.poll_interval, timezone=settings.tz)
 
 
 class Worker:

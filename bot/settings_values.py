@@ -7,36 +7,13 @@ the example of a good value that the error message gives.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import ConfigError
-from bot.models import Platform
-
-
-@dataclass(frozen=True)
-class Backlog:
-    """What the first poll of a never-seen feed does: skip all, post the newest N, or post all."""
-
-    mode: str  # "skip" | "latest" | "all"
-    count: int = 0
-
-
-@dataclass(frozen=True)
-class QuietHours:
-    """A daily window (in TIMEZONE) during which nothing is posted; it may wrap midnight."""
-
-    start: time
-    end: time
-
-    def contains(self, t: time) -> bool:
-        if self.start <= self.end:
-            return self.start <= t < self.end
-        return t >= self.start or t < self.end
-
+from bot.models import Backlog, Platform, QuietHours
 
 _DURATION_RE = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*([smhd]?)\s*)+$", re.IGNORECASE)
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd]?)", re.IGNORECASE)

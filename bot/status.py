@@ -21,6 +21,7 @@ from bot.health import (
     poll_reasons,
     relative,
 )
+from bot.poll_schedule import poll_period
 from bot.settings import Settings
 from bot.spend_status import format_spend, spend_status
 from bot.store import FeedRow, Store
@@ -46,20 +47,6 @@ def _epoch(iso: str | None) -> float | None:
     except ValueError:
         return None
     return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
-
-
-def poll_period(settings: Settings) -> float:
-    """Seconds between two polls: the interval, or for cron the gap between its next two runs."""
-    if not settings.poll_cron:
-        return settings.poll_interval
-    from bot.scheduler import make_trigger
-
-    trigger = make_trigger(settings)
-    first = trigger.get_next_fire_time(None, datetime.now(settings.tz))
-    second = trigger.get_next_fire_time(first, first) if first else None
-    if first is None or second is None:
-        return settings.poll_interval
-    return max(60.0, (second - first).total_seconds())
 
 
 def gather_status(store: Store, settings: Settings, now: float) -> dict[str, Any]:

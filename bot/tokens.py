@@ -18,7 +18,6 @@ from bot.health import duration
 
 if TYPE_CHECKING:
     from bot.models import TokenInfo
-    from bot.notify import Notifier
     from bot.platforms.base import Publisher
     from bot.store.platform_state import PlatformStore
 
@@ -37,12 +36,10 @@ def read_token(publisher: Publisher) -> TokenInfo | None:
 
 
 def daily_token_check(
-    publishers: Mapping[str, Publisher],
-    platforms: PlatformStore,
-    notifier: Notifier | None,
-    now: float,
+    publishers: Mapping[str, Publisher], platforms: PlatformStore, now: float
 ) -> list[TokenInfo]:
-    """Once a day per platform (across workers: the time of the last look is in the store)."""
+    """Once a day per platform (across workers: the time of the last look is in the store).
+    What was read is returned; bot.notify says what is about to expire."""
     found: list[TokenInfo] = []
     for name, publisher in publishers.items():
         if not publisher.has_token_info:
@@ -55,24 +52,7 @@ def daily_token_check(
         info = read_token(publisher)
         if info is not None:
             found.append(info)
-    if notifier is not None and found:
-        notify_expiry(notifier, found, now)
     return found
-
-
-def notify_expiry(notifier: Notifier, infos: list[TokenInfo], now: float) -> int:
-    """One warning per token, not per platform: Instagram posting with the Page's token
-    (FACEBOOK_PAGE_ACCESS_TOKEN) has one token to renew with Facebook, so it is said once."""
-    from bot.notify import token_events
-
-    by_token: dict[str, list[TokenInfo]] = {}
-    for info in infos:
-        by_token.setdefault(info.variable, []).append(info)
-    return notifier.notify(
-        event
-        for same in by_token.values()
-        for event in token_events(same[0], now, tuple(i.platform for i in same[1:]))
-    )
 
 
 def describe_token(info: TokenInfo, now: float) -> list[str]:
