@@ -165,7 +165,7 @@ def test_token_expiring_within_14_days(clock: FakeClock) -> None:
 def test_a_token_two_platforms_share_is_warned_about_once(
     store: Store, hook: Webhook, clock: FakeClock
 ) -> None:
-    from bot.tokens import notify_expiry
+    from bot.notify import notify_expiry
 
     n = notifier(store, hook, clock)
     ends = clock.now + 5 * 86400
