@@ -25,22 +25,21 @@ from bot.feeds.fetch import Fetcher
 from bot.feeds.filters import StoryFilter
 from bot.feeds.parse_pool import ParsePool
 from bot.intake import Intake
-from bot.models import Limits, Platform
+from bot.models import Limits
 from bot.net import PolicyTransport
 from bot.netpolicy import NetworkPolicy, Resolver, system_resolver
 from bot.pacing import Pacing
 from bot.pipeline import FeedRules, Rules
-from bot.platforms import REGISTRY, build_publishers, limits_for, require_platforms
+from bot.platforms import registry
 from bot.platforms.base import Publisher
 from bot.poll_schedule import poll_period
 from bot.polling import Poller
 from bot.preview import Preview, newest_stories, preview_platforms, preview_rows, story_for_url
-from bot.settings import Settings, credential_variables
+from bot.publishers import build_publishers, require_platforms
+from bot.settings import Settings
 from bot.store import Store, worker_id
 
 log = logging.getLogger("bot")
-NO_LINK_TEMPLATE = "twitter-nolink.txt"
-"""X's template for X_LINK_MODE=none: the post without its URL, at X's lower price."""
 
 
 @dataclass
@@ -72,12 +71,11 @@ def network_policy(
     """The one policy of both HTTP clients: the configured feeds, API base URLs and image hosts
     (PUBLIC_URL, S3) are trusted (exact origins), everything else a feed names is checked.
     `also_trust`: URLs the user typed on the command line (preview, post)."""
-    apis: list[str] = []
-    if settings.twitter is not None:
-        apis.append(settings.twitter.base_url)
-    for group in (settings.facebook, settings.instagram):
-        if group is not None:
-            apis.append(group.graph_base_url)
+    apis = [
+        registry.spec(name).section.api_url(group)
+        for name, group in settings.sections.items()
+        if group is not None
+    ]
     images = settings.reach.images  # where the bot hosts fitted images: the user's own hosts
     apis.extend(u for u in (images.public_url,) if u)
     if images.s3 is not None:
@@ -127,16 +125,16 @@ def load_composer_for(settings: Settings, platforms: Sequence[str] | None = None
     is sent, and a platform that is not used needs no template. Doubtful templates (`{{title}}`
     prints braces) are logged here, once."""
     names = tuple(settings.platforms if platforms is None else platforms)
-    files: dict[str, str] = {}
-    if settings.reach.spend.link_mode == "none" and Platform.TWITTER.value in names:
-        files[Platform.TWITTER.value] = NO_LINK_TEMPLATE
+    files: dict[str, str] = {}  # X_LINK_MODE=none: the charging platform's template without URL
+    if settings.reach.spend.link_mode == "none":
+        files = {n: t for n in names if (t := registry.spec(n).no_link_template) is not None}
     composer = load_composer(
         settings.template_dir,
         settings.handles_file,
         brand_handles=settings.handles,
         hashtag_caps=settings.hashtag_caps,
         platforms=names,
-        limits={name: limits_for(name) for name in REGISTRY},  # the handles file may name any
+        limits={s.name: s.limits for s in registry.specs()},  # the handles file may name any
         utm=settings.reach.utm,
         template_files=files,
         feed_mentions=settings.feed_mentions == "keep",
@@ -145,9 +143,11 @@ def load_composer_for(settings: Settings, platforms: Sequence[str] | None = None
     for template in composer.templates.values():
         for warning in template.warnings:
             log.warning(warning)
-    if files and "url" in composer.template(Platform.TWITTER.value).fields:
+    for name, no_link in files.items():
+        if "url" not in composer.template(name).fields:
+            continue
         raise ConfigError(
-            f"X_LINK_MODE=none posts without the link, but {NO_LINK_TEMPLATE} in TEMPLATE_DIR "
+            f"X_LINK_MODE=none posts without the link, but {no_link} in TEMPLATE_DIR "
             "uses {url}; remove {url} from it (or set X_LINK_MODE=inline)",
             "TEMPLATE_DIR",
         )
@@ -257,7 +257,7 @@ def make_deliverer(
         lease=settings.lease_seconds,
         clock=clock,
         rng=rng,
-        credential_hint=lambda p: " and ".join(credential_variables(p)) or p,
+        credential_hint=lambda p: " and ".join(registry.auth_variables(p)) or p,
         http_timeout=settings.http_timeout,
     )
 
@@ -267,7 +267,9 @@ def budgets_for(settings: Settings) -> dict[str, Budget]:
     capped when X_MONTHLY_BUDGET is set."""
     spend = settings.reach.spend
     return {
-        Platform.TWITTER.value: Budget(spend.price_post, spend.price_post_url, spend.monthly_budget)
+        spec.name: Budget(spend.price_post, spend.price_post_url, spend.monthly_budget)
+        for spec in registry.specs()
+        if spec.charges_per_post
     }
 
 

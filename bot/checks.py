@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.errors import AuthError, NetworkError, PublishError
-from bot.settings import credential_variables
+from bot.platforms import registry
 
 if TYPE_CHECKING:
     from bot.models import TokenInfo
@@ -49,9 +49,10 @@ def check_publisher(
                    fix=publisher.base_url_variable or "the network")  # fmt: skip
         return row, None
     except PublishError as exc:
-        variables = getattr(exc, "variable", None) or " and ".join(credential_variables(name))
-        if variables == "INSTAGRAM_ACCESS_TOKEN" and _shares_page_token(settings):
-            variables = "INSTAGRAM_ACCESS_TOKEN (unset: FACEBOOK_PAGE_ACCESS_TOKEN is used)"
+        variables = getattr(exc, "variable", None) or " and ".join(registry.auth_variables(name))
+        hint = registry.spec(name).check_hint
+        if hint is not None:  # the package knows more about what to fix
+            variables = hint(variables, settings.sections)
         problem = "credentials" if isinstance(exc, AuthError) else "platform"
         row.update(ok=False, error=exc.message, problem=problem, fix=variables)
         return row, None
@@ -86,9 +87,3 @@ def format_row(row: dict[str, Any]) -> list[str]:
     if row["problem"] == "credentials":
         return [f"{name}: FAILED, credentials refused: {row['error']} (check {row['fix']})"]
     return [f"{name}: FAILED: {row['error']} (check {row['fix']})"]
-
-
-def _shares_page_token(settings: Settings) -> bool:
-    """Instagram falls back on the Page token; then that is the variable a user may fix."""
-    ig, fb = settings.instagram, settings.facebook
-    return bool(ig and fb and ig.access_token == fb.page_access_token)

@@ -5,9 +5,10 @@ is unhealthy), 2 bad configuration or usage. With --json, stdout carries only JS
 human-readable text go to stderr.
 
 Imports are per command, inside the command's function: `--help` and `status` must answer in a few
-tenths of a second, and tweepy, SQLAlchemy, twitter-text, aiohttp, httpx and feedparser take most
-of a second to import. Only light modules (click, the settings, logging, models and errors) belong
-at the top of this file; tests/test_cli_imports.py fails when a heavy one is imported with it.
+tenths of a second, and the platforms' client libraries, SQLAlchemy, aiohttp, httpx and feedparser
+take most of a second to import. Only light modules (click, the settings, the platform registry,
+logging, models and errors) belong at the top of this file; tests/test_cli_imports.py fails when
+a heavy one is imported with it.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import click
 from bot import __version__
 from bot.errors import BotError, ConfigError, FeedError
 from bot.logs import Redactor, configure_logging
-from bot.models import Platform
+from bot.platforms import registry
 from bot.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from bot.progress import LiveLine
 
 log = logging.getLogger("bot")
-PLATFORM_CHOICE = click.Choice([p.value for p in Platform], case_sensitive=False)
+PLATFORM_CHOICE = click.Choice(registry.names(), case_sensitive=False)
 
 
 class Context:
@@ -113,7 +114,14 @@ def _print_reports(ctx: Context, reports: Sequence[DeliveryReport], as_json: boo
             ctx.out(f"  image: {r.image_url}")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help=f"""Turn a newsroom's feed into posts on {registry.labels()}, once per story.
+
+    Configure with environment variables or a .env file (see .env.example). With no .env and no
+    FEED_URLS, the bundled demo runs in dry run.
+    """,
+)
 @click.version_option(__version__, prog_name="feedbot")
 @click.option(
     "--env-file",
@@ -124,11 +132,7 @@ def _print_reports(ctx: Context, reports: Sequence[DeliveryReport], as_json: boo
     "against its folder; the process environment still wins).",
 )
 def cli(env_file: Path | None) -> None:
-    """Turn a newsroom's feed into posts on X, Facebook and Instagram, once per story.
-
-    Configure with environment variables or a .env file (see .env.example). With no .env and no
-    FEED_URLS, the bundled demo runs in dry run.
-    """
+    """The command group; its help names the platforms the registry found."""
 
 
 @cli.command()
@@ -272,7 +276,7 @@ def _live_line(app: App) -> LiveLine:
     return line
 
 
-PLATFORM_NAMES = tuple(p.value for p in Platform)
+PLATFORM_NAMES = registry.names()
 
 
 def _per_platform_texts(command: Any) -> Any:
@@ -476,7 +480,7 @@ def check(as_json: bool) -> int:
     """Verify each configured platform's credentials with one cheap call."""
     from bot.app import make_http
     from bot.checks import check_publisher, format_row
-    from bot.platforms import build_publishers
+    from bot.publishers import build_publishers
 
     ctx = _start(dry_run=False)
     if not ctx.settings.platforms:

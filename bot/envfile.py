@@ -19,7 +19,6 @@ from dotenv import dotenv_values
 from dotenv.parser import parse_stream
 
 from bot.errors import ConfigError
-from bot.models import Platform
 
 SYSTEMD_UNIT_DIRS = (Path("/etc/systemd/system"),)
 """Where an installed unit of this bot is looked for before falling into the demo."""
@@ -29,8 +28,6 @@ _PROCESS_NAMES = re.compile(
     r"^(PATH|HOME|USER|LANG|LANGUAGE|TZ|TERM|LC_[A-Z]+|PYTHON[A-Z0-9_]*|SSL_CERT_(FILE|DIR)"
     r"|REQUESTS_CA_BUNDLE|CURL_CA_BUNDLE)$"
 )
-# Environment names that look meant for this bot (the feed and each platform's prefix).
-_OURS = ("FEED", *(p.value.upper() + "_" for p in Platform))
 
 
 @dataclass(frozen=True)
@@ -228,11 +225,12 @@ def did_you_mean(name: str, known: Iterable[str], cutoff: float = 0.75) -> str |
 
 
 def unknown_name_warnings(
-    sources: Sources, environ: Mapping[str, str], known: Iterable[str]
+    sources: Sources, environ: Mapping[str, str], known: Iterable[str], platforms: Iterable[str]
 ) -> list[str]:
     """One line per name in the env file that no setting reads, and per name in the environment
     that looks meant for the bot (a feed or platform prefix, or a near miss of a setting)."""
     known = set(known)
+    ours = ("FEED", *(name.upper() + "_" for name in platforms))
     warnings: list[str] = []
     for name, line in sources.file_names.items():
         if name in known or _PROCESS_NAMES.match(name):
@@ -245,7 +243,7 @@ def unknown_name_warnings(
         if name in known or name in sources.file_names:
             continue
         near = did_you_mean(name, known, cutoff=0.9)
-        if not (name.upper().startswith(_OURS) or near):
+        if not (name.upper().startswith(ours) or near):
             continue
         warnings.append(
             f"the environment has {name}, which is not a setting, so it is ignored; "

@@ -53,14 +53,6 @@ class TokenInfo:
     data_access_expires_at: float | None
 
 
-class Platform(StrEnum):
-    """The platforms we publish to; the values are the names used in PLATFORMS and in output."""
-
-    TWITTER = "twitter"
-    FACEBOOK = "facebook"
-    INSTAGRAM = "instagram"
-
-
 class DeliveryStatus(StrEnum):
     """Life cycle of one (story, platform) delivery.
 

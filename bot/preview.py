@@ -22,9 +22,9 @@ from bot.feeds.fetch import FeedRequest, Fetcher
 from bot.feeds.normalize import canonical_url
 from bot.feeds.sandbox import parse_bounded
 from bot.intake import Intake
-from bot.models import DeliveryStatus, Platform, Story
+from bot.models import DeliveryStatus, Story
 from bot.pipeline import NO_IMAGE, Plan, Rules, plan
-from bot.platforms import Publisher
+from bot.platforms import Publisher, registry
 from bot.settings import Settings
 from bot.store.story_log import StoryStore
 
@@ -79,7 +79,7 @@ def story_for_url(
 
 def preview_platforms(settings: Settings, platforms: Sequence[str]) -> list[str]:
     """The platforms asked for, else the active ones, else all (a preview with no settings)."""
-    return list(platforms) or list(settings.platforms) or [p.value for p in Platform]
+    return list(platforms) or list(settings.platforms) or list(registry.names())
 
 
 def preview_rows(

@@ -17,14 +17,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.errors import ConfigError
-from bot.models import DeliveryStatus, Platform
+from bot.models import DeliveryStatus
+from bot.platforms import registry
 from bot.store import Store
 from bot.store.platform_state import PAUSED_BY_HAND
 from bot.store.rows import DeliveryRow, HandChange, QueueEntry
 from bot.wakeup import wake_workers
 
 S = DeliveryStatus
-PLATFORM_NAMES = tuple(p.value for p in Platform)
+PLATFORM_NAMES = registry.names()
 MAYBE_OUT = ("unconfirmed", "needs_attention")
 """Statuses (from the exactly-once work) of a delivery whose earlier attempt may have gone out."""
 

@@ -16,13 +16,14 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 from bot.envfile import demo_database_url, find_sources, unknown_name_warnings
 from bot.errors import ConfigError
-from bot.models import Platform
+from bot.platforms import registry
+from bot.platforms.spec import PlatformSpec
 from bot.settings_reach import READ_WHEN_NEEDED as _REACH_WHEN_NEEDED
 from bot.settings_reach import Reach, read_reach
 from bot.settings_values import (
@@ -38,7 +39,6 @@ from bot.settings_values import (
     parse_database_url,
     parse_duration,
     parse_feed_urls,
-    parse_graph_version,
     parse_handle,
     parse_int,
     parse_log_level,
@@ -48,7 +48,6 @@ from bot.settings_values import (
     parse_quiet_hours,
     parse_size,
     parse_timezone,
-    parse_url,
     split_phrases,
     url_password,
 )
@@ -57,13 +56,9 @@ from bot.settings_web import WebSettings, parse_web
 __all__ = [
     "PROJECT_ROOT",
     "Backlog",
-    "FacebookSettings",
-    "InstagramSettings",
     "QuietHours",
     "Secret",
     "Settings",
-    "TwitterSettings",
-    "credential_variables",
     "load_settings",
 ]
 
@@ -72,32 +67,6 @@ CONFIG_DIR = PROJECT_ROOT / "config"
 DEMO_ENV = CONFIG_DIR / "demo.env"
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class TwitterSettings:
-    api_key: Secret
-    api_secret: Secret
-    access_token: Secret
-    access_token_secret: Secret
-    base_url: str = "https://api.x.com"
-
-
-@dataclass(frozen=True)
-class FacebookSettings:
-    page_id: str
-    page_access_token: Secret
-    graph_base_url: str = "https://graph.facebook.com"
-    graph_version: str = "v25.0"
-    post_type: str = "link"
-
-
-@dataclass(frozen=True)
-class InstagramSettings:
-    user_id: str
-    access_token: Secret
-    graph_base_url: str = "https://graph.facebook.com"
-    graph_version: str = "v25.0"
 
 
 @dataclass(frozen=True)
@@ -139,12 +108,12 @@ class Settings:
     feed_hashtags: str = "neutralise"
     """FEED_HASHTAGS: "keep" leaves a story's own #tags and $CASHTAGS live."""
     hashtag_caps: Mapping[str, int] = field(
-        default_factory=lambda: {"twitter": 2, "facebook": 3, "instagram": 5}
+        default_factory=lambda: {s.name: s.default_hashtags for s in registry.specs()}
     )
     # platforms
-    twitter: TwitterSettings | None = None
-    facebook: FacebookSettings | None = None
-    instagram: InstagramSettings | None = None
+    sections: Mapping[str, Any] = field(default_factory=dict)
+    """Each platform's own settings, read by its package's section (bot/platforms/<name>/);
+    a platform without credentials is absent (or None)."""
     # delivery
     post_spacing: float = 0.0
     max_posts_per_hour: int | None = None
@@ -175,10 +144,14 @@ class Settings:
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    def section(self, platform: str) -> Any:
+        """`platform`'s own settings, handed to its adapter; None when it has no credentials."""
+        return self.sections.get(platform)
+
     def secrets(self) -> list[str]:
         """Every credential value, so logging can mask them wherever they might leak."""
         values: list[str] = []
-        for group in (self.twitter, self.facebook, self.instagram):
+        for group in self.sections.values():
             if group is None:
                 continue
             for value in vars(group).values():
@@ -281,26 +254,18 @@ def load_settings(
         path = Path(raw.strip())
         return path if path.is_absolute() else (base / path).resolve()
 
-    graph_base = r.get("GRAPH_API_BASE_URL", parse_url, "https://graph.facebook.com")
-    graph_version = r.get("GRAPH_API_VERSION", parse_graph_version, "v25.0")
-
-    twitter = _twitter(r)
-    facebook = _facebook(r, graph_base, graph_version)
-    instagram = _instagram(r, graph_base, graph_version)
-    configured = {
-        Platform.TWITTER.value: twitter,
-        Platform.FACEBOOK.value: facebook,
-        Platform.INSTAGRAM.value: instagram,
-    }
-    platforms = r.get("PLATFORMS", parse_platforms, ())
+    specs = registry.specs()
+    sections = {spec.name: spec.section.read(r) for spec in specs}  # each validates its own
+    known = registry.names()
+    platforms = r.get("PLATFORMS", lambda n, v: parse_platforms(n, v, known), ())
     if not platforms:
-        platforms = tuple(name for name, group in configured.items() if group is not None)
+        platforms = tuple(name for name, group in sections.items() if group is not None)
         if not platforms and is_dry:  # a dry run needs no credentials: show every platform
-            platforms = tuple(p.value for p in Platform)
+            platforms = known
     elif not is_dry:
         for name in platforms:
-            if configured[name] is None:
-                missing = _missing_credentials(name, r)
+            if sections[name] is None:
+                missing = _missing_credentials(registry.spec(name), r)
                 verb = "are" if " and " in missing else "is"
                 raise ConfigError(
                     f"PLATFORMS lists {name!r} but {missing} {verb} not set; set "
@@ -309,15 +274,12 @@ def load_settings(
                     variable=missing.split(" and ")[0],
                 )
 
-    handles = {
-        "twitter": r.get("TWITTER_HANDLE", parse_handle, ""),
-        "facebook": r.get("FACEBOOK_HANDLE", parse_handle, ""),
-        "instagram": r.get("INSTAGRAM_HANDLE", parse_handle, ""),
-    }
+    handles = {spec.name: r.get(spec.handle_variable, parse_handle, "") for spec in specs}
     caps = {
-        "twitter": r.get("HASHTAGS_TWITTER", lambda n, v: parse_int(n, v, maximum=30), 2),
-        "facebook": r.get("HASHTAGS_FACEBOOK", lambda n, v: parse_int(n, v, maximum=30), 3),
-        "instagram": r.get("HASHTAGS_INSTAGRAM", lambda n, v: parse_int(n, v, maximum=30), 5),
+        spec.name: r.get(
+            spec.hashtags_variable, lambda n, v: parse_int(n, v, maximum=30), spec.default_hashtags
+        )
+        for spec in specs
     }
     poll_cron = r.get("POLL_CRON", parse_cron, None)
     max_age = r.get("MAX_STORY_AGE", lambda n, v: parse_duration(n, v, allow_zero=True), 172800.0)
@@ -354,9 +316,7 @@ def load_settings(
         hashtag_caps=caps,
         feed_mentions=r.get("FEED_MENTIONS", _feed_sigils, "neutralise"),
         feed_hashtags=r.get("FEED_HASHTAGS", _feed_sigils, "neutralise"),
-        twitter=twitter,
-        facebook=facebook,
-        instagram=instagram,
+        sections={name: group for name, group in sections.items() if group is not None},
         post_spacing=r.get("POST_SPACING", lambda n, v: parse_duration(n, v, allow_zero=True), 0.0),
         max_posts_per_hour=r.get(
             "MAX_POSTS_PER_HOUR", lambda n, v: parse_int(n, v, minimum=0), None
@@ -376,8 +336,9 @@ def load_settings(
         sources=sources,
     )
     # Last, once every setting was read: the names nobody asked for are not settings.
-    known = r.asked | set(_READ_WHEN_NEEDED)
-    return replace(settings, warnings=tuple(unknown_name_warnings(found, environ, known)))
+    asked = r.asked | set(_READ_WHEN_NEEDED)
+    asked |= {name for spec in specs for name in spec.section.read_when_needed}
+    return replace(settings, warnings=tuple(unknown_name_warnings(found, environ, asked, known)))
 
 
 def resolve_sqlite_path(url: str, base: Path) -> str:
@@ -406,8 +367,6 @@ _PROXY_VARIABLES = (
 """Each scheme's two spellings, the lower-case one first: it wins, as in curl and urllib."""
 
 _READ_WHEN_NEEDED = (
-    "TWITTER_API_BASE_URL",  # read with the X credentials only
-    "FACEBOOK_POST_TYPE",  # read with a Page only
     *(name for _, names in _PROXY_VARIABLES for name in names),  # the first one set wins
     *_REACH_WHEN_NEEDED,  # IMAGE_HOST=s3 only
     "POSTGRES_PASSWORD",  # not the bot's: deploy/docker-compose.yml reads it from .env
@@ -426,95 +385,6 @@ def _proxies(r: _Reader) -> dict[str, str]:
     return proxies
 
 
-_TWITTER_VARS = (
-    "TWITTER_API_KEY",
-    "TWITTER_API_SECRET",
-    "TWITTER_ACCESS_TOKEN",
-    "TWITTER_ACCESS_TOKEN_SECRET",
-)
-
-
-def _missing_credentials(platform: str, r: _Reader) -> str:
-    required = {
-        "twitter": _TWITTER_VARS,
-        "facebook": ("FACEBOOK_PAGE_ID", "FACEBOOK_PAGE_ACCESS_TOKEN"),
-        "instagram": ("INSTAGRAM_USER_ID", "INSTAGRAM_ACCESS_TOKEN"),
-    }[platform]
-    missing = [name for name in required if r.raw(name) is None]
-    if platform == "instagram" and r.raw("FACEBOOK_PAGE_ACCESS_TOKEN") is not None:
-        missing = [m for m in missing if m != "INSTAGRAM_ACCESS_TOKEN"]
-    return " and ".join(missing) or required[0]
-
-
-def _twitter(r: _Reader) -> TwitterSettings | None:
-    secrets = [r.secret(name) for name in _TWITTER_VARS]
-    present = [s for s in secrets if s is not None]
-    if not present:
-        return None
-    if len(present) != len(secrets):
-        missing = [n for n, s in zip(_TWITTER_VARS, secrets, strict=True) if s is None]
-        raise ConfigError(
-            f"{missing[0]} is not set but the other X credentials are; set all four of "
-            + ", ".join(_TWITTER_VARS),
-            variable=missing[0],
-        )
-    key, secret, token, token_secret = present
-    return TwitterSettings(
-        key,
-        secret,
-        token,
-        token_secret,
-        base_url=r.get("TWITTER_API_BASE_URL", parse_url, "https://api.x.com"),
-    )
-
-
-def _facebook(r: _Reader, base: str, version: str) -> FacebookSettings | None:
-    page_id = r.raw("FACEBOOK_PAGE_ID")
-    token = r.secret("FACEBOOK_PAGE_ACCESS_TOKEN")
-    if page_id is None and token is None:
-        return None
-    if page_id is None or token is None:
-        name = "FACEBOOK_PAGE_ID" if page_id is None else "FACEBOOK_PAGE_ACCESS_TOKEN"
-        raise ConfigError(
-            f"{name} is not set but the other Facebook setting is; set both "
-            "FACEBOOK_PAGE_ID (e.g. 104123456789012) and FACEBOOK_PAGE_ACCESS_TOKEN",
-            variable=name,
-        )
-    if not re.fullmatch(r"\d+", page_id.strip()):
-        raise ConfigError(
-            f"FACEBOOK_PAGE_ID={page_id!r} is not a numeric Page id; use e.g. 104123456789012",
-            variable="FACEBOOK_PAGE_ID",
-        )
-    post_type = r.get(
-        "FACEBOOK_POST_TYPE", lambda n, v: parse_choice(n, v, ("link", "photo")), "link"
-    )
-    return FacebookSettings(page_id.strip(), token, base, version, post_type)
-
-
-def _instagram(r: _Reader, base: str, version: str) -> InstagramSettings | None:
-    user_id = r.raw("INSTAGRAM_USER_ID")
-    token = r.secret("INSTAGRAM_ACCESS_TOKEN") or r.secret("FACEBOOK_PAGE_ACCESS_TOKEN")
-    if user_id is None:
-        return None
-    if not re.fullmatch(r"\d+", user_id.strip()):
-        raise ConfigError(
-            f"INSTAGRAM_USER_ID={user_id!r} is not a numeric account id; "
-            "use e.g. 17841400000000000",
-            variable="INSTAGRAM_USER_ID",
-        )
-    if token is None:
-        raise ConfigError(
-            "INSTAGRAM_ACCESS_TOKEN is not set (nor FACEBOOK_PAGE_ACCESS_TOKEN to fall back on); "
-            "set the token of the Page linked to the Instagram account",
-            variable="INSTAGRAM_ACCESS_TOKEN",
-        )
-    return InstagramSettings(user_id.strip(), token, base, version)
-
-
-def credential_variables(platform: str) -> tuple[str, ...]:
-    """The variables a user fixes when a platform's token is refused (for loud auth errors)."""
-    return {
-        "twitter": _TWITTER_VARS,
-        "facebook": ("FACEBOOK_PAGE_ACCESS_TOKEN",),
-        "instagram": ("INSTAGRAM_ACCESS_TOKEN",),
-    }.get(platform, ())
+def _missing_credentials(spec: PlatformSpec, r: _Reader) -> str:
+    section = spec.section
+    return " and ".join(section.missing_credentials(r)) or section.credentials[0]

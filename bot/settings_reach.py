@@ -14,11 +14,19 @@ from pathlib import Path
 from typing import Protocol
 
 from bot.errors import ConfigError
-from bot.models import Platform
-from bot.settings_values import parse_bool, parse_choice, parse_int, parse_url
+from bot.platforms import registry
+from bot.settings_values import (
+    ImageSettings,
+    S3Settings,
+    parse_bool,
+    parse_choice,
+    parse_int,
+    parse_url,
+)
 from bot.utm import UtmTemplate, parse_utm
 
-IMAGE_HOSTS = (Platform.FACEBOOK.value, "s3", "web")
+IMAGE_HOSTS = (*(s.name for s in registry.specs() if s.hosts_images), "s3", "web")
+"""IMAGE_HOST's choices: a platform whose account can host images (its spec says), S3, the web."""
 X_LINK_MODES = ("inline", "none")
 _COLOR = re.compile(r"#?([0-9a-fA-F]{6})")
 
@@ -37,34 +45,6 @@ READ_WHEN_NEEDED = (
 
 class _Reads(Protocol):
     def raw(self, name: str) -> str | None: ...
-
-
-@dataclass(frozen=True)
-class S3Settings:
-    """An S3-compatible bucket for hosted images (AWS, MinIO, R2, ...)."""
-
-    bucket: str
-    region: str | None = None
-    endpoint_url: str | None = None
-    public_url: str | None = None
-    """Where the bucket's objects are served from, if not the endpoint's /{bucket}/{key}."""
-    prefix: str = "feedbot/"
-    access_key_id: str | None = None
-    secret_access_key: str | None = None
-
-
-@dataclass(frozen=True)
-class ImageSettings:
-    image_host: str | None = None
-    fit: str = "pad"
-    pad: str = "blur"
-    title_card: bool = False
-    brand_name: str = ""
-    brand_color: tuple[int, int, int] = (17, 24, 39)
-    brand_text_color: tuple[int, int, int] = (255, 255, 255)
-    brand_dir: Path | None = None
-    s3: S3Settings | None = None
-    public_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -164,11 +144,10 @@ def read_reach(r: _Reads, base: Path) -> Reach:
         link_mode=get("X_LINK_MODE", lambda n, v: parse_choice(n, v, X_LINK_MODES), "inline"),  # type: ignore[arg-type]
     )
     slots: dict[str, tuple[time, ...]] = {}
-    for platform in Platform:
-        name = f"POST_SLOTS_{platform.value.upper()}"
-        raw = r.raw(name)
+    for spec in registry.specs():
+        raw = r.raw(spec.slots_variable)
         if raw is not None:
-            slots[platform.value] = parse_slots(name, raw)
+            slots[spec.name] = parse_slots(spec.slots_variable, raw)
     return Reach(
         utm=parse_utm(utm_raw) if utm_raw is not None else None,
         images=images,

@@ -7,13 +7,14 @@ the example of a good value that the error message gives.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import ConfigError
-from bot.models import Backlog, Platform, QuietHours
+from bot.models import Backlog, QuietHours
 
 _DURATION_RE = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*([smhd]?)\s*)+$", re.IGNORECASE)
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd]?)", re.IGNORECASE)
@@ -149,14 +150,14 @@ def parse_timezone(name: str, raw: str) -> str:
     return raw.strip()
 
 
-def parse_platforms(name: str, raw: str) -> tuple[str, ...]:
+def parse_platforms(name: str, raw: str, known: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma list of platform names, each one of `known` (the registry's)."""
     names = tuple(dict.fromkeys(p.lower() for p in split_list(raw)))
-    known = {p.value for p in Platform}
     for p in names:
         if p not in known:
             raise ConfigError(
                 f"{name} has {p!r}, which is not a platform; use a comma list of "
-                "twitter, facebook, instagram",
+                + ", ".join(known),
                 name,
             )
     return names
@@ -362,3 +363,31 @@ class Secret:
 
     def __bool__(self) -> bool:
         return bool(self._value)
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """An S3-compatible bucket for hosted images (AWS, MinIO, R2, ...)."""
+
+    bucket: str
+    region: str | None = None
+    endpoint_url: str | None = None
+    public_url: str | None = None
+    """Where the bucket's objects are served from, if not the endpoint's /{bucket}/{key}."""
+    prefix: str = "feedbot/"
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+
+
+@dataclass(frozen=True)
+class ImageSettings:
+    image_host: str | None = None
+    fit: str = "pad"
+    pad: str = "blur"
+    title_card: bool = False
+    brand_name: str = ""
+    brand_color: tuple[int, int, int] = (17, 24, 39)
+    brand_text_color: tuple[int, int, int] = (255, 255, 255)
+    brand_dir: Path | None = None
+    s3: S3Settings | None = None
+    public_url: str | None = None

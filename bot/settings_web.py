@@ -13,7 +13,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from bot.errors import ConfigError
-from bot.models import Platform
+from bot.platforms import registry
 from bot.settings_values import (
     Secret,
     parse_choice,
@@ -100,8 +100,8 @@ def _public_url(name: str, raw: str) -> str:
 
 def _approval(name: str, raw: str) -> tuple[str, ...]:
     if raw.strip().lower() == "all":
-        return tuple(p.value for p in Platform)
-    return parse_platforms(name, raw)
+        return registry.names()
+    return parse_platforms(name, raw, registry.names())
 
 
 def _trusted_proxies(name: str, raw: str) -> tuple[str, ...]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from bot import health
 from bot.health import Reason
-from bot.models import Platform
+from bot.platforms import registry
 from bot.settings import Settings
 from bot.store import Store
 from bot.store.spend import SpendStore
@@ -26,7 +26,7 @@ def spend_status(spend: SpendStore, settings: Settings, now: float) -> dict[str,
     month = datetime.fromtimestamp(now, UTC).strftime("%Y-%m")
     spent = spend.spend_by_month(month)
     budget = settings.reach.spend.monthly_budget
-    charging = Platform.TWITTER.value
+    charging = registry.charging()
     names = sorted(set(spent) | ({charging} if charging in settings.platforms else set()))
     platforms: dict[str, Any] = {}
     for name in names:
@@ -60,10 +60,11 @@ def _budget_state(
 ) -> tuple[str, float, float] | None:
     """(month, spent, budget) for X when a budget is set and X is in use; else None."""
     budget = settings.reach.spend.monthly_budget
-    if budget is None or Platform.TWITTER.value not in settings.platforms:
+    charging = registry.charging()
+    if budget is None or charging is None or charging not in settings.platforms:
         return None
     month = datetime.fromtimestamp(now, UTC).strftime("%Y-%m")
-    return month, spend.spent_in_month(Platform.TWITTER.value, month), budget
+    return month, spend.spent_in_month(charging, month), budget
 
 
 def budget_reasons(store: Store, settings: Settings, now: float) -> list[Reason]:
@@ -80,7 +81,7 @@ def budget_reasons(store: Store, settings: Settings, now: float) -> list[Reason]
         f"X_MONTHLY_BUDGET of ${budget:.2f} reached in {month} (${spent:.2f} spent): "
         "X posts wait for the 1st of next month (UTC); raise X_MONTHLY_BUDGET to send them now"
     )
-    return [Reason("budget", text, platform=Platform.TWITTER.value)]
+    return [Reason("budget", text, platform=registry.charging())]
 
 
 def budget_warnings(spend: SpendStore, settings: Settings, now: float) -> list[tuple[str, str]]:
@@ -95,7 +96,7 @@ def budget_warnings(spend: SpendStore, settings: Settings, now: float) -> list[t
         f"{spent / budget:.0%} of X_MONTHLY_BUDGET spent in {month}: ${spent:.2f} of "
         f"${budget:.2f}; X posts wait for next month once it is reached"
     )
-    return [(f"budget80:{Platform.TWITTER.value}:{month}", message)]
+    return [(f"budget80:{registry.charging()}:{month}", message)]
 
 
 health.EXTRA_CHECKS.append(budget_reasons)

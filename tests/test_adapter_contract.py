@@ -19,13 +19,13 @@ from bot.platforms import DryRunPublisher, limits_for
 from bot.platforms.base import Publisher
 from bot.platforms.bluesky.adapter import BlueskyPublisher
 from bot.platforms.bluesky.settings import BlueskySettings
-from bot.platforms.facebook import FacebookPublisher
-from bot.platforms.instagram import InstagramPublisher
+from bot.platforms.facebook.adapter import FacebookPublisher
+from bot.platforms.instagram.adapter import InstagramPublisher
 from bot.platforms.linkedin.adapter import LinkedInPublisher
 from bot.platforms.mastodon.adapter import MastodonPublisher
 from bot.platforms.mastodon.settings import MastodonSettings
 from bot.platforms.threads.adapter import ThreadsPublisher
-from bot.platforms.twitter import TwitterPublisher
+from bot.platforms.twitter.adapter import TwitterPublisher
 from bot.settings_values import Secret
 from tests.fakes.bluesky_server import BlueskyServer
 from tests.fakes.linkedin_server import FakeLinkedInServer

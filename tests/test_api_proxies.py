@@ -16,8 +16,10 @@ import requests
 from bot.app import make_fetcher, make_http
 from bot.feeds.fetch import FeedRequest
 from bot.net import RefusedRequest, proxy_for
-from bot.platforms.twitter import TwitterPublisher, XSession
-from bot.settings import credential_variables, load_settings
+from bot.platforms import registry
+from bot.platforms.twitter.adapter import TwitterPublisher, XSession
+from bot.publishers import wiring
+from bot.settings import load_settings
 from tests.botenv import bot_env
 from tests.fakes.feed_server import FeedServer
 
@@ -50,10 +52,11 @@ def test_the_shared_client_uses_the_env_files_proxy_and_honours_no_proxy(
 def test_x_requests_go_through_the_env_files_proxy(proxy: FeedServer, tmp_path: Path) -> None:
     proxy.route("http://api.x.example/2/users/me", body=b'{"data": {}}', content_type="text/json")
     (tmp_path / ".env").write_text(f"HTTP_PROXY={proxy.url('')}\n")
-    credentials = {name: "x" for name in credential_variables("twitter")}
+    credentials = {name: "x" for name in registry.auth_variables("twitter")}
     env = bot_env(tmp_path, FEED_URLS="https://news.example/feed", PLATFORMS="twitter",
                   TWITTER_API_BASE_URL="http://api.x.example", **credentials)  # fmt: skip
-    publisher = TwitterPublisher.from_settings(load_settings(env, tmp_path))
+    settings = load_settings(env, tmp_path)
+    publisher = TwitterPublisher.from_section(settings.section("twitter"), wiring(settings))
     try:
         # tweepy asks for api.twitter.com; XSession sends it to the base URL, via the proxy
         answer = publisher.session.get("https://api.twitter.com/2/users/me")

@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.imaging.fit import FACEBOOK_SPEC, X_SPEC, fit_image
-from bot.models import Platform
-from bot.platforms import REGISTRY
+from bot.platforms import registry
 from tests.botenv import run_main
 from tests.fakes.images import jpeg_bytes, png_bytes
 from tests.fakes.platform_server import FakePlatformServer
@@ -94,7 +93,7 @@ def test_each_platform_gets_its_own_text(server: FakePlatformServer, tmp_path: P
 
 def test_every_platform_of_the_registry_has_its_own_text_option(tmp_path: Path) -> None:
     help_text = run_main(["post", "--help"], {"PATH": "/usr/bin:/bin"}, tmp_path).stdout
-    for name in [*REGISTRY, *(p.value for p in Platform)]:
+    for name in registry.names():
         assert f"--text-{name}" in help_text
 
 

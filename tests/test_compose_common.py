@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bot.compose import Composer, load_composer
 from bot.models import Story
-from bot.platforms import REGISTRY, limits_for
+from bot.platforms import limits_for, registry
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = ROOT / "config" / "templates"
@@ -20,7 +20,7 @@ BRAND = "@jckmagazine"
 BRANDS = {"twitter": BRAND, "facebook": BRAND, "instagram": BRAND}
 CAPS = {"twitter": 2, "facebook": 3, "instagram": 5}
 
-LIMITS = {name: limits_for(name) for name in REGISTRY}
+LIMITS = {name: limits_for(name) for name in registry.names()}
 
 KP_STORY = Story(
     identity="guid:https://www.jckonline.com/?p=412087",

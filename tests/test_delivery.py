@@ -165,7 +165,8 @@ def test_auth_error_pauses_one_platform_and_a_good_token_resumes_it(
     server: FakePlatformServer, tmp_path: Path, clock: FakeClock
 ) -> None:
     good = settings_for(server, tmp_path, [Item(1)])
-    bad = replace(good, twitter=replace(good.twitter, access_token_secret=Secret("wrong-secret")))
+    wrong = replace(good.section("twitter"), access_token_secret=Secret("wrong-secret"))
+    bad = replace(good, sections={**good.sections, "twitter": wrong})
     rows = tick(bad, clock)
     assert [r["status"] for r in by_platform(rows, "twitter")] == ["queued"]
     assert "TWITTER_" in str(by_platform(rows, "twitter")[0]["error"])

@@ -81,7 +81,7 @@ def test_without_credentials_the_image_is_checked_where_it_lives(
 
     from bot.errors import Unsuitable
     from bot.models import Post
-    from bot.platforms.instagram import InstagramPublisher
+    from bot.platforms.instagram.adapter import InstagramPublisher
 
     def check(url: str) -> None:
         InstagramPublisher.offline_checks(Post("instagram", "Hi", image_url=url), http)

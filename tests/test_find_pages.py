@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.models import Post
-from bot.platforms.facebook import FacebookPublisher
-from bot.platforms.instagram import InstagramPublisher
-from bot.platforms.twitter import TwitterPublisher
+from bot.platforms.facebook.adapter import FacebookPublisher
+from bot.platforms.instagram.adapter import InstagramPublisher
+from bot.platforms.twitter.adapter import TwitterPublisher
 from tests.fakes.platform_server import FakePlatformServer
 
 NEWER = 150

@@ -15,7 +15,8 @@ from PIL import Image
 
 from bot.errors import Unsuitable
 from bot.models import Post
-from bot.platforms.instagram import InstagramPublisher
+from bot.platforms.instagram.adapter import InstagramPublisher
+from bot.publishers import wiring
 from bot.settings import Settings
 from bot.settings_reach import ImageSettings, Reach, S3Settings
 from tests.fakes.platform_server import FakePlatformServer, _multipart_fields
@@ -38,7 +39,7 @@ def with_images(settings: Settings, **images: object) -> Settings:
 
 
 def publisher(settings: Settings, http: httpx.Client) -> InstagramPublisher:
-    ig = InstagramPublisher.from_settings(settings, http)
+    ig = InstagramPublisher.from_section(settings.section("instagram"), wiring(settings, http))
     ig.sleep = lambda seconds: None
     return ig
 
@@ -102,7 +103,7 @@ def test_without_a_host_an_image_that_fits_is_used_where_it_is(server: FakePlatf
 def test_image_host_facebook_needs_the_page_credentials(server: FakePlatformServer) -> None:
     settings = with_images(server.settings(facebook=None), image_host="facebook")
     with httpx.Client() as http, pytest.raises(Exception, match="FACEBOOK_PAGE_ID"):
-        InstagramPublisher.from_settings(settings, http)
+        InstagramPublisher.from_section(settings.section("instagram"), wiring(settings, http))
 
 
 # --- S3 on moto's server ------------------------------------------------------------------------

@@ -43,11 +43,12 @@ def clock() -> FakeClock:
 
 
 def settings_for(server: FakePlatformServer, tmp: Path, **kw: object) -> Settings:
+    sections = {"instagram": None} | {k: kw.pop(k) for k in ("facebook",) if k in kw}
     base = server.settings(
         feed_urls=(write_feed(tmp / "feed.xml", [Item(1)]),),
         database_url=f"sqlite:///{tmp / 'bot.db'}",
         platforms=("twitter", "facebook"),
-        instagram=None,
+        **sections,
         backlog=Backlog("all"),
         max_story_age=None,
         http_timeout=2.0,

@@ -9,7 +9,7 @@ import pytest
 
 from bot.errors import AlreadyPublished, AuthError
 from bot.models import Post
-from bot.platforms.facebook import FacebookPublisher
+from bot.platforms.facebook.adapter import FacebookPublisher
 from bot.settings import Secret
 from tests.fakes.platform_server import FakePlatformServer
 

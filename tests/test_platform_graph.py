@@ -19,9 +19,9 @@ from bot.errors import (
     Unsuitable,
 )
 from bot.models import Post
-from bot.platforms.facebook import FacebookPublisher
+from bot.platforms.facebook.adapter import FacebookPublisher
 from bot.platforms.graph import map_graph_error, usage_peak, usage_retry_after
-from bot.platforms.instagram import InstagramPublisher
+from bot.platforms.instagram.adapter import InstagramPublisher
 from tests.fakes.platform_server import FakePlatformServer, graph_error, graph_status
 
 H = 3600.0

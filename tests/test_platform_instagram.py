@@ -10,7 +10,7 @@ import pytest
 from bot.errors import NotReady, RateLimited, Rejected, Transient, Unsuitable
 from bot.models import Post
 from bot.platforms.base import CONTAINER_RECHECK
-from bot.platforms.instagram import InstagramPublisher
+from bot.platforms.instagram.adapter import InstagramPublisher
 from tests.fakes.images import jpeg_bytes
 from tests.fakes.platform_server import FakePlatformServer
 

@@ -10,11 +10,12 @@ import pytest
 
 from bot.errors import ConfigError, Unsuitable
 from bot.models import Post
-from bot.platforms import REGISTRY, DryRunPublisher, build_publishers, limits_for
-from bot.platforms.facebook import FacebookPublisher
-from bot.platforms.instagram import InstagramPublisher
+from bot.platforms import DryRunPublisher, limits_for, registry
+from bot.platforms.facebook.adapter import FacebookPublisher
+from bot.platforms.instagram.adapter import InstagramPublisher
 from bot.platforms.media import ImageProblem, fetch_image, probe_image, sniff_type
-from bot.platforms.twitter import TwitterPublisher
+from bot.platforms.twitter.adapter import TwitterPublisher
+from bot.publishers import build_publishers, wiring
 from bot.settings import Settings
 from tests.fakes.images import jpeg_bytes, png_bytes
 from tests.fakes.platform_server import FakePlatformServer
@@ -26,15 +27,19 @@ def server() -> Iterator[FakePlatformServer]:
         yield fake
 
 
-def test_registry_is_explicit() -> None:
-    expected = {
-        "twitter": TwitterPublisher,
-        "facebook": FacebookPublisher,
-        "instagram": InstagramPublisher,
-    }
-    assert expected == REGISTRY
-    for name, cls in REGISTRY.items():
-        assert cls.name == name and cls.credential_variables
+EXPECTED = {
+    "twitter": TwitterPublisher,
+    "facebook": FacebookPublisher,
+    "instagram": InstagramPublisher,
+}
+
+
+def test_the_registry_finds_every_platform_package() -> None:
+    assert {s.name: s.publisher_class() for s in registry.specs()} == EXPECTED
+    for spec in registry.specs():
+        cls = spec.publisher_class()
+        assert cls.name == spec.name and cls.credential_variables
+        assert cls.limits == spec.limits
 
 
 def test_limits_are_declared() -> None:
@@ -50,7 +55,7 @@ def test_limits_are_declared() -> None:
 def test_build_publishers_for_real(server: FakePlatformServer) -> None:
     with httpx.Client() as http:
         publishers = build_publishers(server.settings(), dry_run=False, http=http)
-        assert {k: type(v) for k, v in publishers.items()} == REGISTRY
+        assert {k: type(v) for k, v in publishers.items()} == EXPECTED
         assert publishers["facebook"].verify().name == "JCK Test Page"
         assert publishers["twitter"].verify().name == "@jcktest"
         for publisher in publishers.values():
@@ -69,14 +74,14 @@ def test_dry_run_needs_no_credentials() -> None:
 
 
 def test_missing_settings_name_the_variable(server: FakePlatformServer) -> None:
-    settings = replace(server.settings(), twitter=None, facebook=None, instagram=None)
+    settings = replace(server.settings(), sections={})
     for cls, variable in (
         (TwitterPublisher, "TWITTER_API_KEY"),
         (FacebookPublisher, "FACEBOOK_PAGE_ID"),
         (InstagramPublisher, "INSTAGRAM_USER_ID"),
     ):
         with pytest.raises(ConfigError) as caught:
-            cls.from_settings(settings)
+            cls.from_section(settings.section(cls.name), wiring(settings))
         assert caught.value.variable == variable
 
 

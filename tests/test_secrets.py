@@ -17,7 +17,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from bot.errors import PublishError
-from bot.platforms import build_publishers
+from bot.publishers import build_publishers
 from tests.botenv import Item, run_main, write_feed
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.platform_server import (

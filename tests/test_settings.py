@@ -172,7 +172,7 @@ def test_listed_platform_without_credentials_is_refused_unless_dry_run(clean_env
 def test_platforms_default_to_those_with_credentials(clean_env: Path) -> None:
     settings = load({**TW, "FACEBOOK_PAGE_ID": "1", "FACEBOOK_PAGE_ACCESS_TOKEN": "tok"}, clean_env)
     assert settings.platforms == ("twitter", "facebook")
-    assert isinstance(settings.twitter.api_key, Secret)
+    assert isinstance(settings.section("twitter").api_key, Secret)
     assert "ck-123456" not in repr(settings)
 
 
@@ -180,7 +180,7 @@ def test_instagram_token_falls_back_to_page_token(clean_env: Path) -> None:
     env = {"FACEBOOK_PAGE_ID": "1", "FACEBOOK_PAGE_ACCESS_TOKEN": "page-tok",
            "INSTAGRAM_USER_ID": "1784"}  # fmt: skip
     settings = load(env, clean_env)
-    assert settings.instagram.access_token.reveal() == "page-tok"
+    assert settings.section("instagram").access_token.reveal() == "page-tok"
 
 
 def test_local_paths_become_file_urls(clean_env: Path) -> None:

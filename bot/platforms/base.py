@@ -22,12 +22,37 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from bot.errors import NotReady
 from bot.models import Account, Limits, Post, PublishResult, TokenInfo
-from bot.settings import Settings
+from bot.settings_values import ImageSettings
+
+if TYPE_CHECKING:
+    import httpx
+
+    from bot.platforms.hosting import ImageHost
+
+
+def _no_host(platform: str, http: httpx.Client) -> ImageHost | None:
+    return None
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """What the edge (bot.publishers) hands every adapter besides its own section: values read
+    once from the settings, so no adapter looks anything up."""
+
+    http: httpx.Client | None = None
+    """The shared client (the network policy's transport); None: the adapter makes its own."""
+    timeout: float = 20.0
+    proxies: Mapping[str, str] = field(default_factory=dict)
+    images: ImageSettings = field(default_factory=ImageSettings)
+    image_host: Callable[[str, httpx.Client], ImageHost | None] = _no_host
+    """IMAGE_HOST for `platform`'s publisher over a client (None without IMAGE_HOST)."""
+
 
 Checkpoint = Callable[[Mapping[str, str]], None]
 """Called by an adapter with recovery handles (e.g. Instagram's container id) that the engine
@@ -50,7 +75,7 @@ def container_not_ready(platform: str, container_id: str, status: str) -> NotRea
 
 
 class Publisher(ABC):
-    """One subclass per platform, registered by name in `bot.platforms.REGISTRY`."""
+    """One subclass per platform, named by its package's spec (`bot.platforms.registry`)."""
 
     name: ClassVar[str]
     limits: ClassVar[Limits]
@@ -60,9 +85,20 @@ class Publisher(ABC):
     """The setting naming the API host, for `check` to point at when the host is unreachable."""
 
     @classmethod
-    def limits_for(cls, settings: Settings) -> Limits:
+    def limits_for(cls, wiring: Wiring) -> Limits:
         """The limits under these settings (a setting may lift a rule, e.g. title cards)."""
         return cls.limits
+
+    @classmethod
+    def from_section(cls, section: Any, wiring: Wiring) -> Publisher:
+        """The publisher for the platform's own settings (None: not configured, a ConfigError
+        naming what to set) and what the edge hands every adapter. Every platform's adapter
+        has one; the dry-run stand-in is built by hand."""
+        raise NotImplementedError(f"{cls.__name__} is not built from settings")
+
+    @classmethod  # noqa: B027 - optional: the default has nothing to check
+    def offline_checks(cls, post: Post, http: httpx.Client) -> None:
+        """What a dry run without credentials checks: what needs no account (text, image)."""
 
     @abstractmethod
     def verify(self) -> Account:

@@ -32,7 +32,7 @@ from bot.errors import (
 )
 from bot.models import TokenInfo
 from bot.netfail import classify, describe
-from bot.settings import Secret
+from bot.settings_values import Secret
 
 log = logging.getLogger(__name__)
 

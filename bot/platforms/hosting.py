@@ -27,11 +27,10 @@ from typing import Any
 
 import httpx
 
-from bot.errors import AuthError, ConfigError, PublishError, Transient
+from bot.errors import AuthError, PublishError, Transient
 from bot.imaging.fit import FittedImage
 from bot.platforms.graph import GraphApi
-from bot.settings import Settings
-from bot.settings_reach import S3Settings
+from bot.settings_values import S3Settings
 
 log = logging.getLogger(__name__)
 
@@ -254,42 +253,3 @@ class WebFaceHost(ImageHost):
                 f"the web face at PUBLIC_URL answered {answer.status_code} to {method} {url}",
             )
         return answer
-
-
-def build_image_host(
-    settings: Settings, platform: str, http: httpx.Client, timeout: float
-) -> ImageHost | None:
-    """The IMAGE_HOST the settings name, for `platform`'s publisher; None without one."""
-    images = settings.reach.images
-    kind = images.image_host
-    if kind is None:
-        return None
-    if kind == "facebook":
-        fb = settings.facebook
-        if fb is None:
-            raise ConfigError(
-                "IMAGE_HOST=facebook hosts images on the Page: set FACEBOOK_PAGE_ID and "
-                "FACEBOOK_PAGE_ACCESS_TOKEN (facebook need not be in PLATFORMS)",
-                "FACEBOOK_PAGE_ID",
-            )
-        graph = GraphApi(
-            platform=platform,
-            base_url=fb.graph_base_url,
-            version=fb.graph_version,
-            token=fb.page_access_token,
-            variable="FACEBOOK_PAGE_ACCESS_TOKEN",
-            http=http,
-        )
-        return FacebookPageHost(graph, fb.page_id)
-    if kind == "s3":
-        assert settings.reach.images.s3 is not None
-        return S3Host(settings.reach.images.s3, platform)
-    password = settings.web.password
-    if password is None or not images.public_url:
-        raise ConfigError(
-            "IMAGE_HOST=web uploads images to the web face at PUBLIC_URL, which takes them only "
-            "with a key derived from WEB_PASSWORD: set WEB_PASSWORD (the same for the workers "
-            "and the web face) and PUBLIC_URL",
-            "WEB_PASSWORD",
-        )
-    return WebFaceHost(images.public_url, media_upload_key(password.reveal()), http, platform)

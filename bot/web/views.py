@@ -10,7 +10,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from bot.errors import Unsuitable
-from bot.models import DeliveryStatus, Platform, Post
+from bot.models import DeliveryStatus, Post
+from bot.platforms import registry
 from bot.settings import Settings
 from bot.store.review import ListedDelivery
 from bot.web.context import WebContext
@@ -217,12 +218,11 @@ def settings_rows(settings: Settings) -> list[tuple[str, str]]:
     ]
     for scheme, url in sorted(settings.proxies.items()):
         rows.append((f"{scheme.upper()}_PROXY", url if scheme == "no" else _mask_url(url)))
-    for platform in Platform:
-        group_name = platform.value
-        group = getattr(settings, group_name, None)
+    for platform in registry.names():
+        group = settings.section(platform)
         if group is None:
             continue
         for key, value in vars(group).items():
             shown = secret(value) if hasattr(value, "reveal") else str(value)
-            rows.append((f"{group_name}.{key}", shown))
+            rows.append((f"{platform}.{key}", shown))
     return rows

@@ -53,7 +53,10 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 from twitter_text import parse_tweet
 from twitter_text.extract_urls import extract_urls_with_indices
 
-from bot.settings import FacebookSettings, InstagramSettings, Secret, Settings, TwitterSettings
+from bot.platforms.facebook.settings import FacebookSettings
+from bot.platforms.instagram.settings import InstagramSettings
+from bot.platforms.twitter.settings import TwitterSettings
+from bot.settings import Secret, Settings
 from tests.fakes.images import jpeg_bytes, png_bytes
 
 Body = dict[str, Any] | list[Any] | bytes | str | None
@@ -309,13 +312,20 @@ class FakePlatformServer:
         return replace(InstagramSettings(self.ig_user_id, token, self.base_url), **overrides)
 
     def settings(self, **overrides: Any) -> Settings:
-        """Full Settings with all three platforms pointing here (override anything)."""
-        values: dict[str, Any] = {
-            "feed_urls": (self.base_url + "/feed.xml",),
-            "platforms": ("twitter", "facebook", "instagram"),
+        """Full Settings with all three platforms pointing here (override anything; a
+        platform's name overrides its section, None removes it)."""
+        sections: dict[str, Any] = {
             "twitter": self.twitter_settings(),
             "facebook": self.facebook_settings(),
             "instagram": self.instagram_settings(),
+        }
+        for name in list(sections):
+            if name in overrides:
+                sections[name] = overrides.pop(name)
+        values: dict[str, Any] = {
+            "feed_urls": (self.base_url + "/feed.xml",),
+            "platforms": ("twitter", "facebook", "instagram"),
+            "sections": {k: v for k, v in sections.items() if v is not None},
             "http_timeout": 5.0,
         }
         values.update(overrides)

@@ -34,16 +34,17 @@ from bot.errors import (
     Transient,
 )
 from bot.imaging.fit import X_SPEC
-from bot.models import Account, Counting, Limits, MentionStyle, Post, PublishResult
+from bot.models import Account, Limits, Post, PublishResult
 from bot.net import proxy_for
 from bot.netfail import classify, describe
-from bot.platforms.base import Checkpoint, Publisher
+from bot.platforms.base import Checkpoint, Publisher, Wiring
 from bot.platforms.images import ImageUnavailable, fetch_fitted, fit_bytes
-from bot.settings import Settings, TwitterSettings, credential_variables
+from bot.platforms.twitter import PLATFORM as SPEC
+from bot.platforms.twitter.settings import TwitterSettings
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "twitter"
+PLATFORM = SPEC.name
 TWEEPY_HOST = "https://api.twitter.com"
 USAGE_CAP_PAUSE = 24 * 3600.0
 """How long to stop after a usage-cap 429: caps are monthly or per credit balance, so the
@@ -129,7 +130,7 @@ def _unreachable(exc: requests.exceptions.RequestException, kind: str) -> Networ
 
 
 def map_x_error(
-    exc: Exception, *, now: float, variable: str = ", ".join(credential_variables(PLATFORM))
+    exc: Exception, *, now: float, variable: str = ", ".join(SPEC.section.auth_variables)
 ) -> PublishError:
     """The one translation table from tweepy/requests failures to the bot's error tree."""
     if isinstance(exc, requests.exceptions.Timeout):
@@ -205,21 +206,9 @@ class TwitterPublisher(Publisher):
     """Posts with OAuth 1.0a user context; one HTTP attempt per call, no waiting."""
 
     name: ClassVar[str] = PLATFORM
-    limits: ClassVar[Limits] = Limits(
-        max_length=280,
-        counting=Counting.WEIGHTED,
-        url_weight=23,
-        max_hashtags=30,
-        mention_style=MentionStyle.REPLACE,  # short on room: the handle takes the name's place
-        handle_max_length=15,
-        handle_syntax=r"[A-Za-z0-9_]+",
-        handle_hint="letters, digits and _",
-        default_hashtags=2,
-        label="X",
-        hourly_cap=10,
-    )
-    credential_variables: ClassVar[tuple[str, ...]] = credential_variables(PLATFORM)
-    base_url_variable: ClassVar[str] = "TWITTER_API_BASE_URL"
+    limits: ClassVar[Limits] = SPEC.limits
+    credential_variables: ClassVar[tuple[str, ...]] = SPEC.section.auth_variables
+    base_url_variable: ClassVar[str] = SPEC.section.base_url_variable
 
     def __init__(
         self,
@@ -252,18 +241,14 @@ class TwitterPublisher(Publisher):
         self._me: tuple[str, str] | None = None
 
     @classmethod
-    def from_settings(
-        cls, settings: Settings, http: httpx.Client | None = None
-    ) -> TwitterPublisher:
-        if settings.twitter is None:
+    def from_section(cls, section: TwitterSettings | None, wiring: Wiring) -> TwitterPublisher:
+        if section is None:
             raise ConfigError(
                 "X is listed in PLATFORMS but its credentials are not set; set "
                 + ", ".join(cls.credential_variables),
                 variable=cls.credential_variables[0],
             )
-        return cls(
-            settings.twitter, http=http, timeout=settings.http_timeout, proxies=settings.proxies
-        )
+        return cls(section, http=wiring.http, timeout=wiring.timeout, proxies=wiring.proxies)
 
     def close(self) -> None:
         self.session.close()
@@ -298,7 +283,7 @@ class TwitterPublisher(Publisher):
         self.offline_checks(post, self.http)
 
     @classmethod
-    def offline_checks(cls, post: Post, http: httpx.Client, settings: object = None) -> None:
+    def offline_checks(cls, post: Post, http: httpx.Client) -> None:
         """X takes a post whose image cannot be used (it goes without it): only the text can
         stop it."""
         cls._check_text(post)

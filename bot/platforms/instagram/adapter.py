@@ -23,9 +23,9 @@ import httpx
 from bot.errors import ConfigError, PublishError, RateLimited, Rejected, Transient, Unsuitable
 from bot.imaging.fit import SOURCE_MAX_BYTES, FittedImage, ImageSpec, instagram_spec
 from bot.models import Account, Limits, Post, PublishResult, TokenInfo
-from bot.platforms.base import Checkpoint, Publisher, container_not_ready
+from bot.platforms.base import Checkpoint, Publisher, Wiring, container_not_ready
 from bot.platforms.graph import GraphApi, rule_for
-from bot.platforms.hosting import ImageHost, build_image_host
+from bot.platforms.hosting import ImageHost
 from bot.platforms.images import (
     SOURCE_TYPES,
     ImageUnavailable,
@@ -33,13 +33,14 @@ from bot.platforms.images import (
     fit_bytes,
     fitted,
 )
+from bot.platforms.instagram import PLATFORM as SPEC
+from bot.platforms.instagram.settings import USER_ID_VARIABLE, InstagramSettings
 from bot.platforms.media import ImageProblem, probe_image
-from bot.settings import InstagramSettings, Settings
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "instagram"
-TOKEN_VARIABLE = "INSTAGRAM_ACCESS_TOKEN"
+PLATFORM = SPEC.name
+TOKEN_VARIABLE = SPEC.section.auth_variables[0]
 QUOTA_RETRY_AFTER = 3600.0
 """The quota is a rolling 24 h window and Meta does not say when the oldest post drops out of
 it; checking again in an hour costs one cheap read and never waits a whole day needlessly."""
@@ -67,21 +68,9 @@ class InstagramPublisher(Publisher):
     """Publishes single-image posts; the image must be a public JPEG of at most 8 MiB."""
 
     name: ClassVar[str] = PLATFORM
-    limits: ClassVar[Limits] = Limits(
-        max_length=2200,
-        requires_image=True,
-        max_hashtags=30,
-        max_mentions=20,
-        handle_max_length=30,
-        default_hashtags=5,
-        label="Instagram",
-        image_types=("image/jpeg",),
-        max_image_bytes=8 * 1024 * 1024,
-        image_url_only=True,
-        hourly_cap=4,  # the API allows 50 published posts in 24 hours
-    )
-    credential_variables: ClassVar[tuple[str, ...]] = (TOKEN_VARIABLE,)
-    base_url_variable: ClassVar[str] = "GRAPH_API_BASE_URL"
+    limits: ClassVar[Limits] = SPEC.limits
+    credential_variables: ClassVar[tuple[str, ...]] = SPEC.section.auth_variables
+    base_url_variable: ClassVar[str] = SPEC.section.base_url_variable
 
     def __init__(
         self,
@@ -110,35 +99,33 @@ class InstagramPublisher(Publisher):
         )
 
     @classmethod
-    def limits_for(cls, settings: Settings) -> Limits:
-        images = settings.reach.images
+    def limits_for(cls, wiring: Wiring) -> Limits:
+        images = wiring.images
         return _limits(images.image_host is not None, images.title_card)
 
     @classmethod
-    def from_settings(
-        cls, settings: Settings, http: httpx.Client | None = None
-    ) -> InstagramPublisher:
-        if settings.instagram is None:
+    def from_section(cls, section: InstagramSettings | None, wiring: Wiring) -> InstagramPublisher:
+        if section is None:
             raise ConfigError(
-                "instagram is listed in PLATFORMS but INSTAGRAM_USER_ID is not set",
-                variable="INSTAGRAM_USER_ID",
+                f"instagram is listed in PLATFORMS but {USER_ID_VARIABLE} is not set",
+                variable=USER_ID_VARIABLE,
             )
-        images = settings.reach.images
-        client = http or httpx.Client(timeout=settings.http_timeout)
+        images = wiring.images
+        client = wiring.http or httpx.Client(timeout=wiring.timeout)
         cards: TitleCards | None = None
         if images.title_card:
             from bot.imaging.cards import CardStyle, TitleCardMaker
 
             cards = TitleCardMaker(CardStyle.from_settings(images)).render
         publisher = cls(
-            settings.instagram,
+            section,
             http=client,
-            timeout=settings.http_timeout,
-            host=build_image_host(settings, PLATFORM, client, settings.http_timeout),
+            timeout=wiring.timeout,
+            host=wiring.image_host(PLATFORM, client),
             spec=instagram_spec(images.fit, images.pad, images.brand_color),
             title_cards=cards,
         )
-        publisher._own_http = http is None
+        publisher._own_http = wiring.http is None
         return publisher
 
     def close(self) -> None:
@@ -279,7 +266,7 @@ class InstagramPublisher(Publisher):
         self._check_quota(pending)
 
     @classmethod
-    def offline_checks(cls, post: Post, http: httpx.Client, settings: object = None) -> None:
+    def offline_checks(cls, post: Post, http: httpx.Client) -> None:
         """What needs no credentials: the caption's length and the image (type, size).
 
         Used by a dry run without credentials (the demo, a first try): when the image host

@@ -16,15 +16,16 @@ import httpx
 from bot.errors import ConfigError, Rejected, Transient, Unsuitable
 from bot.imaging.fit import FACEBOOK_SPEC, FittedImage
 from bot.models import Account, Limits, Post, PublishResult, TokenInfo
-from bot.platforms.base import Checkpoint, Publisher
+from bot.platforms.base import Checkpoint, Publisher, Wiring
+from bot.platforms.facebook import PLATFORM as SPEC
+from bot.platforms.facebook.settings import PAGE_ID_VARIABLE, TOKEN_VARIABLE, FacebookSettings
 from bot.platforms.graph import GraphApi
+from bot.platforms.hosting import FacebookPageHost
 from bot.platforms.images import ImageUnavailable, fetch_fitted, fit_bytes
-from bot.settings import FacebookSettings, Settings
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "facebook"
-TOKEN_VARIABLE = "FACEBOOK_PAGE_ACCESS_TOKEN"
+PLATFORM = SPEC.name
 FIND_FIELDS = "id,message,created_time,permalink_url,attachments{url,unshimmed_url}"
 
 
@@ -45,16 +46,9 @@ class FacebookPublisher(Publisher):
     """Publishes as the Page whose token is configured; one Graph write per publish."""
 
     name: ClassVar[str] = PLATFORM
-    limits: ClassVar[Limits] = Limits(
-        max_length=63206,
-        link_card=True,  # the story URL goes in `link`, and Facebook unfolds it into a card
-        handle_max_length=50,
-        default_hashtags=3,
-        label="Facebook",
-        hourly_cap=10,
-    )
-    credential_variables: ClassVar[tuple[str, ...]] = (TOKEN_VARIABLE,)
-    base_url_variable: ClassVar[str] = "GRAPH_API_BASE_URL"
+    limits: ClassVar[Limits] = SPEC.limits
+    credential_variables: ClassVar[tuple[str, ...]] = SPEC.section.auth_variables
+    base_url_variable: ClassVar[str] = SPEC.section.base_url_variable
 
     def __init__(
         self, settings: FacebookSettings, *, http: httpx.Client | None = None, timeout: float = 20.0
@@ -73,16 +67,14 @@ class FacebookPublisher(Publisher):
         )
 
     @classmethod
-    def from_settings(
-        cls, settings: Settings, http: httpx.Client | None = None
-    ) -> FacebookPublisher:
-        if settings.facebook is None:
+    def from_section(cls, section: FacebookSettings | None, wiring: Wiring) -> FacebookPublisher:
+        if section is None:
             raise ConfigError(
-                "facebook is listed in PLATFORMS but FACEBOOK_PAGE_ID and "
-                "FACEBOOK_PAGE_ACCESS_TOKEN are not set",
-                variable="FACEBOOK_PAGE_ID",
+                f"facebook is listed in PLATFORMS but {PAGE_ID_VARIABLE} and "
+                f"{TOKEN_VARIABLE} are not set",
+                variable=PAGE_ID_VARIABLE,
             )
-        return cls(settings.facebook, http=http, timeout=settings.http_timeout)
+        return cls(section, http=wiring.http, timeout=wiring.timeout)
 
     def close(self) -> None:
         if self._own_http:
@@ -118,7 +110,7 @@ class FacebookPublisher(Publisher):
             self._photo(post)
 
     @classmethod
-    def offline_checks(cls, post: Post, http: httpx.Client, settings: object = None) -> None:
+    def offline_checks(cls, post: Post, http: httpx.Client) -> None:
         if len(post.text) > cls.limits.max_length:
             raise Rejected(
                 PLATFORM,
@@ -183,3 +175,24 @@ class FacebookPublisher(Publisher):
         attachments = (item.get("attachments") or {}).get("data") or []
         found = [a.get(k, "") for a in attachments for k in ("unshimmed_url", "url")]
         return any(_same_url(f, w) for f in found if f for w in links)
+
+
+def page_image_host(
+    section: FacebookSettings | None, platform: str, http: httpx.Client
+) -> FacebookPageHost:
+    """IMAGE_HOST=facebook: `platform`'s fitted images go to the Page as unpublished photos."""
+    if section is None:
+        raise ConfigError(
+            f"IMAGE_HOST=facebook hosts images on the Page: set {PAGE_ID_VARIABLE} and "
+            f"{TOKEN_VARIABLE} (facebook need not be in PLATFORMS)",
+            PAGE_ID_VARIABLE,
+        )
+    graph = GraphApi(
+        platform=platform,
+        base_url=section.graph_base_url,
+        version=section.graph_version,
+        token=section.page_access_token,
+        variable=TOKEN_VARIABLE,
+        http=http,
+    )
+    return FacebookPageHost(graph, section.page_id)

@@ -1,0 +1,71 @@
+"""The platform registry: every package under bot/platforms/ that declares a `PLATFORM` spec.
+
+A network is one folder (`bot/platforms/<name>/`); nothing else lists the platforms. A package or
+module without `PLATFORM` (the shared Graph code, the dry-run stand-in) is not a platform. Finding
+them imports only each package's `__init__` (its spec): no client library.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from functools import cache
+from pathlib import Path
+
+from bot.errors import ConfigError
+from bot.platforms.spec import PlatformSpec
+
+_HERE = Path(__file__).resolve().parent
+
+
+@cache
+def _found() -> dict[str, PlatformSpec]:
+    specs: list[PlatformSpec] = []
+    for info in pkgutil.iter_modules([str(_HERE)]):
+        if not info.ispkg or info.name.startswith("_"):
+            continue
+        package = importlib.import_module(f"{__package__}.{info.name}")
+        spec = getattr(package, "PLATFORM", None)
+        if isinstance(spec, PlatformSpec):
+            if spec.name != info.name:
+                raise RuntimeError(f"bot/platforms/{info.name}/ declares {spec.name!r}")
+            specs.append(spec)
+    return {spec.name: spec for spec in sorted(specs, key=lambda s: (s.order, s.name))}
+
+
+def specs() -> tuple[PlatformSpec, ...]:
+    """Every platform, in display order."""
+    return tuple(_found().values())
+
+
+def names() -> tuple[str, ...]:
+    """The names PLATFORMS takes, in display order."""
+    return tuple(_found())
+
+
+def spec(name: str) -> PlatformSpec:
+    """The platform called `name`; a ConfigError on PLATFORMS naming the known ones otherwise."""
+    try:
+        return _found()[name]
+    except KeyError:
+        known = ", ".join(_found())
+        raise ConfigError(f"{name!r} is not a platform; use one of {known}", "PLATFORMS") from None
+
+
+def auth_variables(name: str) -> tuple[str, ...]:
+    """The variables a user fixes when `name` refuses its token; () for an unknown name."""
+    found = _found().get(name)
+    return found.section.auth_variables if found is not None else ()
+
+
+def charging() -> str | None:
+    """The platform whose posts cost money (the spend and budget settings are about it)."""
+    return next((s.name for s in specs() if s.charges_per_post), None)
+
+
+def labels() -> str:
+    """ "X, Facebook and Instagram": the platforms as a person calls them, for help texts."""
+    all_labels = [s.label for s in specs()]
+    if len(all_labels) < 2:
+        return "".join(all_labels)
+    return ", ".join(all_labels[:-1]) + " and " + all_labels[-1]
