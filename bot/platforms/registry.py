@@ -18,19 +18,28 @@ from bot.platforms.spec import PlatformSpec
 _HERE = Path(__file__).resolve().parent
 
 
-@cache
-def _found() -> dict[str, PlatformSpec]:
-    specs: list[PlatformSpec] = []
-    for info in pkgutil.iter_modules([str(_HERE)]):
+def discover(folder: Path, package: str) -> dict[str, PlatformSpec]:
+    """The specs of the packages in `folder` (importable as `package`.<name>), in display
+    order. A package without `PLATFORM` is shared code, not a platform."""
+    found: list[PlatformSpec] = []
+    for info in pkgutil.iter_modules([str(folder)]):
         if not info.ispkg or info.name.startswith("_"):
             continue
-        package = importlib.import_module(f"{__package__}.{info.name}")
-        spec = getattr(package, "PLATFORM", None)
-        if isinstance(spec, PlatformSpec):
-            if spec.name != info.name:
-                raise RuntimeError(f"bot/platforms/{info.name}/ declares {spec.name!r}")
-            specs.append(spec)
-    return {spec.name: spec for spec in sorted(specs, key=lambda s: (s.order, s.name))}
+        declared = getattr(importlib.import_module(f"{package}.{info.name}"), "PLATFORM", None)
+        if not isinstance(declared, PlatformSpec):
+            continue
+        if declared.name != info.name:
+            raise RuntimeError(
+                f"{package}.{info.name} declares the platform {declared.name!r}: "
+                "a platform's folder is named after it"
+            )
+        found.append(declared)
+    return {s.name: s for s in sorted(found, key=lambda s: (s.order, s.name))}
+
+
+@cache
+def _found() -> dict[str, PlatformSpec]:
+    return discover(_HERE, __package__ or "bot.platforms")
 
 
 def specs() -> tuple[PlatformSpec, ...]:
