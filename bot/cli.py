@@ -13,105 +13,28 @@ a heavy one is imported with it.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from bot import __version__
+from bot import __version__, cli_store
+from bot.cli_common import PLATFORM_CHOICE, per_platform_texts
+from bot.cli_common import print_reports as _print_reports
+from bot.cli_common import start as _start
 from bot.errors import BotError, ConfigError, FeedError
-from bot.logs import Redactor, configure_logging
 from bot.platforms import registry
-from bot.settings import Settings, load_settings
+from bot.settings import Settings
 
 if TYPE_CHECKING:
     from bot.app import App
-    from bot.delivery import DeliveryReport
     from bot.progress import LiveLine
 
 log = logging.getLogger("bot")
-PLATFORM_CHOICE = click.Choice(registry.names(), case_sensitive=False)
-
-
-class Context:
-    """Per-invocation state: the settings and the redactor every printed line goes through."""
-
-    def __init__(self, settings: Settings, redact: Redactor) -> None:
-        self.settings = settings
-        self.redact = redact
-
-    def out(self, text: str) -> None:
-        click.echo(self.redact(text))
-
-    def err(self, text: str) -> None:
-        click.echo(self.redact(text), err=True)
-
-    def json_line(self, obj: Any) -> None:
-        click.echo(self.redact(json.dumps(obj, ensure_ascii=False, default=str)))
-
-
-def _start(dry_run: bool | None = None, *, first_line: bool = False) -> Context:
-    """Settings and logging for a command. With `first_line` (the worker) the very first log line
-    tells what the bot runs with; the demo notice and any doubtful setting follow."""
-    click_ctx = click.get_current_context(silent=True)
-    options = click_ctx.find_root().params if click_ctx else {}
-    settings = load_settings(dry_run=dry_run or None, env_file=options.get("env_file"))
-    redact = configure_logging(settings.log_level, settings.log_format, settings.secrets())
-    if settings.demo:
-        import atexit
-
-        from bot.envfile import remove_demo_store
-
-        atexit.register(remove_demo_store, settings.database_url)
-    if first_line:
-        from bot.startline import start_line
-
-        message, fields = start_line(settings)
-        extra = fields if settings.log_format == "json" else None  # text: the message says it
-        log.info(f"DEMO MODE: {message}" if settings.demo else message, extra=extra)
-    if settings.demo:
-        log.warning(
-            "DEMO MODE: no .env found and FEED_URLS is not set, so the bundled sample feed "
-            "(config/sample-feed.xml) is used in dry run: nothing is posted, nothing is fetched "
-            "from the network (article pages for a missing og:image are skipped; a dry run "
-            "checks no image) and nothing is kept (a temporary store). To go live: "
-            "cp .env.example .env, set FEED_URLS and your platform credentials, set DRY_RUN=false"
-        )
-    for warning in settings.warnings:
-        log.warning(warning)
-    if len(settings.sources) > 1:  # how the env file was found, when nobody named it
-        log.info(settings.sources[-1])
-    return Context(settings, redact)
-
-
-def _print_reports(ctx: Context, reports: Sequence[DeliveryReport], as_json: bool) -> None:
-    """The command's result: JSON Lines, or readable lines, on stdout (logs stay on stderr)."""
-    for r in reports:
-        if as_json:
-            ctx.json_line(r.as_dict())
-            continue
-        where = r.remote_url or r.remote_id or ""
-        head = f"[{r.platform}] {r.status}" + (f" {where}" if where else "")
-        if r.error:
-            head += f" ({r.error})"
-        if r.next_attempt_at:
-            head += (
-                f" next attempt {datetime.fromtimestamp(r.next_attempt_at, UTC):%Y-%m-%d %H:%M:%SZ}"
-            )
-        ctx.out(head)
-        if r.note:
-            ctx.out(f"  ({r.note})")
-        ctx.out("  " + r.text.replace("\n", "\n  "))
-        if r.link:
-            ctx.out(f"  link: {r.link}")
-        if r.image_url:
-            ctx.out(f"  image: {r.image_url}")
 
 
 @click.group(
@@ -276,22 +199,6 @@ def _live_line(app: App) -> LiveLine:
     return line
 
 
-PLATFORM_NAMES = registry.names()
-
-
-def _per_platform_texts(command: Any) -> Any:
-    """`--text-NAME` for every platform there is, so a platform added later gets its own."""
-    for name in reversed(PLATFORM_NAMES):
-        command = click.option(
-            f"--text-{name}",
-            f"text_{name}",
-            default=None,
-            metavar="TEXT",
-            help=f"The text for {name} only, instead of --text.",
-        )(command)
-    return command
-
-
 @cli.command()
 @click.argument("url", required=False)
 @click.option(
@@ -306,7 +213,7 @@ def _per_platform_texts(command: Any) -> Any:
     default=None,
     help="With URL: this text instead of the composed one. Without: the announcement's text.",
 )
-@_per_platform_texts
+@per_platform_texts
 @click.option("--image", default=None, metavar="PATH|URL", help="Attach this picture.")
 @click.option("--alt", default=None, metavar="TEXT", help="The picture's description.")
 @click.option(
@@ -422,59 +329,6 @@ def preview(url: str | None, platforms: tuple[str, ...], limit: int, as_json: bo
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
-def status(as_json: bool) -> int:
-    """Per platform and per feed: what was posted, what waits, what failed. Exit 1 when stale."""
-    from bot.status import format_status, gather_status
-    from bot.store import Store
-
-    ctx = _start()
-    store = Store.open(ctx.settings.database_url)
-    try:
-        info = gather_status(store, ctx.settings, time.time())
-    finally:
-        store.close()
-    if as_json:
-        ctx.json_line(info)
-    else:
-        ctx.out(format_status(info))
-    return 0 if info["healthy"] else 1
-
-
-@cli.command()
-@click.argument("delivery_id", type=int)
-@click.option(
-    "--published",
-    "published_url",
-    metavar="URL",
-    default=None,
-    help="It is on the account: record it as published at URL (nothing is sent).",
-)
-@click.option(
-    "--not-published",
-    "not_published",
-    is_flag=True,
-    help="It is not on the account: queue it again (the next cycle sends it).",
-)
-def resolve(delivery_id: int, published_url: str | None, not_published: bool) -> int:
-    """Settle a delivery the bot could not confirm (`status` lists them): after checking the
-    account by hand, say whether the post is there."""
-    if (published_url is None) == (not not_published):
-        raise click.UsageError("give exactly one of --published URL or --not-published")
-    from bot.resolve import resolve_delivery
-    from bot.store import Store
-
-    ctx = _start()
-    store = Store.open(ctx.settings.database_url)
-    try:
-        done = resolve_delivery(store.deliveries, delivery_id, published_url=published_url)
-    finally:
-        store.close()
-    ctx.out(done.line())
-    return 0
-
-
-@cli.command()
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines on stdout, one per platform.")
 def check(as_json: bool) -> int:
     """Verify each configured platform's credentials with one cheap call."""
@@ -527,78 +381,8 @@ def _notify_expiry(settings: Settings, tokens: list[Any]) -> None:
         store.close()
 
 
-# --- queue control: see bot/queue_control.py --------------------------------------------------
-
-
-def _steer(action: str, *args: Any, as_json: bool = False, **kwargs: Any) -> int:
-    """Run one queue-control function against the store and show its outcome: JSON Lines on
-    stdout with --json, else the readable lines."""
-    from bot import queue_control
-    from bot.store import Store
-
-    ctx = _start()
-    store = Store.open(ctx.settings.database_url)
-    try:
-        outcome = getattr(queue_control, action)(store, *args, now=time.time(), **kwargs)
-    finally:
-        store.close()
-    for record in outcome.records if as_json else ():
-        ctx.json_line(record)
-    for line in outcome.lines if not as_json else ():
-        ctx.out(line)
-    return int(outcome.exit_code)
-
-
-def _platform_name(value: str | None) -> str | None:
-    from bot.queue_control import parse_platform
-
-    return parse_platform(value) if value is not None else None
-
-
-@cli.command()
-@click.option("--platform", default=None, help="Only this platform.")
-@click.option("--json", "as_json", is_flag=True, help="JSON Lines on stdout, one per delivery.")
-def queue(platform: str | None, as_json: bool) -> int:
-    """What waits to be sent: queued, deferred, being sent, unconfirmed, needing attention."""
-    return _steer("show_queue", platform=_platform_name(platform), as_json=as_json)
-
-
-@cli.command()
-@click.argument("target", metavar="URL|ID")
-@click.option("--platform", default=None, help="Only the delivery on this platform.")
-def cancel(target: str, platform: str | None) -> int:
-    """Make sure a delivery (by id) or a story (by URL) is never sent; exit 1 if one may be."""
-    return _steer("cancel", target, platform=_platform_name(platform))
-
-
-@cli.command()
-@click.argument("delivery_id", metavar="ID")
-def retry(delivery_id: str) -> int:
-    """Queue a failed or cancelled delivery again (a deferred one: due now)."""
-    return _steer("retry", delivery_id)
-
-
-@cli.command()
-@click.argument("platform")
-def pause(platform: str) -> int:
-    """Send nothing on PLATFORM until `resume` (kept in the store, shown in `status`)."""
-    return _steer("pause", _platform_name(platform))
-
-
-@cli.command()
-@click.argument("platform")
-def resume(platform: str) -> int:
-    """Lift a pause of PLATFORM, by hand or for refused credentials."""
-    return _steer("resume", _platform_name(platform))
-
-
-@cli.command()
-@click.option("--platform", default=None, help="Only this platform.")
-@click.option("--limit", default=20, show_default=True, help="How many of the newest posts.")
-@click.option("--json", "as_json", is_flag=True, help="JSON Lines on stdout, one per post.")
-def history(platform: str | None, limit: int, as_json: bool) -> int:
-    """What went out, newest first: time, platform, title and the link to the live post."""
-    return _steer("history", platform=_platform_name(platform), limit=limit, as_json=as_json)
+for _command in cli_store.COMMANDS:
+    cli.add_command(_command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

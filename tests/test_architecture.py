@@ -84,6 +84,8 @@ LAYERS: dict[str, int] = {
     "bot.websub": 4,
     # 5: the command line.
     "bot.cli": 5,
+    "bot.cli_common": 5,
+    "bot.cli_store": 5,
     "benchmarks": 5,
 }
 
@@ -100,7 +102,6 @@ KNOWN: set[str] = {
     # upward imports
     "up: bot.imaging.cards -> bot.settings",
     # long modules
-    "long: bot/cli.py",
     # platform names outside their package
 }
 
@@ -228,7 +229,7 @@ def _violations() -> set[str]:
             found.add(f"long: {rel}")
         neutral = (
             rel.startswith("bot/compose/")
-            or rel == "bot/cli.py"
+            or re.fullmatch(r"bot/cli[^/]*\.py", rel)  # the command line, split by command
             or re.fullmatch(r"bot/settings[^/]*\.py", rel)
         )
         if neutral and word.search(text):
