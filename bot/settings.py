@@ -330,7 +330,7 @@ def load_settings(
         notify_level=r.get(
             "NOTIFY_LEVEL", lambda n, v: parse_choice(n, v, NOTIFY_LEVELS), NOTIFY_LEVELS[0]
         ),
-        reach=read_reach(r, base),
+        reach=read_reach(r, base, CONFIG_DIR / "brand"),
         web=parse_web(r.raw),
         demo=demo,
         sources=sources,

@@ -102,8 +102,9 @@ def parse_slots(name: str, raw: str) -> tuple[time, ...]:
     return tuple(sorted(set(times)))
 
 
-def read_reach(r: _Reads, base: Path) -> Reach:
-    """Every setting of this module from the merged environment `r`; paths relative to `base`."""
+def read_reach(r: _Reads, base: Path, brand_dir: Path) -> Reach:
+    """Every setting of this module from the merged environment `r`; paths relative to `base`;
+    `brand_dir`: BRAND_DIR's default."""
 
     def get(name: str, parse: Callable[[str, str], object], default: object) -> object:
         raw = r.raw(name)
@@ -127,7 +128,7 @@ def read_reach(r: _Reads, base: Path) -> Reach:
         brand_name=(r.raw("BRAND_NAME") or "").strip(),
         brand_color=get("BRAND_COLOR", parse_color, (17, 24, 39)),  # type: ignore[arg-type]
         brand_text_color=get("BRAND_TEXT_COLOR", parse_color, (255, 255, 255)),  # type: ignore[arg-type]
-        brand_dir=_path(r.raw("BRAND_DIR"), base),
+        brand_dir=_path(r.raw("BRAND_DIR"), base) or brand_dir,
         s3=s3,
         public_url=public_url,  # type: ignore[arg-type]
     )

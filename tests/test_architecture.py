@@ -100,7 +100,6 @@ PART_BANS: dict[str, tuple[str, ...]] = {
 KNOWN: set[str] = {
     # cycles
     # upward imports
-    "up: bot.imaging.cards -> bot.settings",
     # long modules
     # platform names outside their package
 }

@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.imaging.fit import FACEBOOK_SPEC, X_SPEC, fit_image
+from bot.imaging.fit import fit_image
 from bot.platforms import registry
+from bot.platforms.facebook.adapter import FACEBOOK_SPEC
+from bot.platforms.twitter.adapter import X_SPEC
 from tests.botenv import run_main
 from tests.fakes.images import jpeg_bytes, png_bytes
 from tests.fakes.platform_server import FakePlatformServer

@@ -13,14 +13,10 @@ import os
 import pytest
 from PIL import Image, ImageCms
 
-from bot.imaging.fit import (
-    FACEBOOK_SPEC,
-    X_SPEC,
-    ImageRefused,
-    fit_image,
-    instagram_spec,
-    misfit,
-)
+from bot.imaging.fit import ImageRefused, fit_image, misfit
+from bot.platforms.facebook.adapter import FACEBOOK_SPEC
+from bot.platforms.instagram.adapter import instagram_spec
+from bot.platforms.twitter.adapter import X_SPEC
 from tests.fakes.images import bomb_png
 
 EXIF_ORIENTATION = 0x0112

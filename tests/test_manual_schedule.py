@@ -19,8 +19,10 @@ import pytest
 
 from bot.app import App, build_app
 from bot.errors import ConfigError
-from bot.imaging.fit import FACEBOOK_SPEC, X_SPEC, fit_image
+from bot.imaging.fit import fit_image
 from bot.manual import ManualRequest, manual_post
+from bot.platforms.facebook.adapter import FACEBOOK_SPEC
+from bot.platforms.twitter.adapter import X_SPEC
 from bot.post_time import parse_at
 from bot.settings import Backlog, QuietHours, Settings
 from tests.botenv import BASE_TIME, Item, write_feed

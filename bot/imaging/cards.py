@@ -51,11 +51,11 @@ class CardStyle:
 
     @classmethod
     def from_settings(cls, images: object) -> CardStyle:
-        """From bot.settings_reach.ImageSettings: colours, brand name and config/brand/."""
-        from bot.settings import CONFIG_DIR
-
-        folder = getattr(images, "brand_dir", None) or CONFIG_DIR / "brand"
-        logo = next((folder / n for n in LOGO_NAMES if (folder / n).is_file()), None)
+        """From bot.settings_values.ImageSettings: colours, brand name and BRAND_DIR (the
+        settings default it to config/brand/)."""
+        folder: Path | None = getattr(images, "brand_dir", None)
+        found = (folder / n for n in LOGO_NAMES if folder is not None and (folder / n).is_file())
+        logo = next(found, None)
         return cls(
             background=images.brand_color,  # type: ignore[attr-defined]
             text_color=images.brand_text_color,  # type: ignore[attr-defined]

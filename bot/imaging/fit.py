@@ -52,33 +52,6 @@ class ImageSpec:
     pad_color: tuple[int, int, int] = (255, 255, 255)
 
 
-def instagram_spec(
-    fit: str = "pad", pad: str = "blur", pad_color: tuple[int, int, int] = (255, 255, 255)
-) -> ImageSpec:
-    """Instagram's feed photo: sRGB JPEG, 4:5 to 1.91:1, 320-1440 px wide, at most 8 MB."""
-    return ImageSpec(
-        "Instagram",
-        ("image/jpeg",),
-        8 * 1024 * 1024,
-        max_width=1440,
-        max_height=1800,  # 1440 / 0.8: the tallest 4:5 image at the widest width
-        min_width=320,
-        min_aspect=4 / 5,
-        max_aspect=1.91,
-        fit=fit,
-        pad=pad,
-        pad_color=pad_color,
-    )
-
-
-X_SPEC = ImageSpec("X", ("image/jpeg", "image/png", "image/webp"), 5 * 1024 * 1024)
-"""X: JPEG, PNG, WebP (GIF too, but a still GIF is better sent as PNG), at most 5 MB."""
-FACEBOOK_SPEC = ImageSpec(
-    "Facebook", ("image/jpeg", "image/png"), 4 * 1024 * 1024, max_width=2048, max_height=2048
-)
-"""Facebook Page photos: JPEG or PNG; Meta refuses some photos over 4 MB (subcode 1366046)."""
-
-
 @dataclass(frozen=True, slots=True)
 class FittedImage:
     body: bytes

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import httpx
 
 from bot.errors import ConfigError, Rejected, Transient, Unsuitable
-from bot.imaging.fit import FACEBOOK_SPEC, FittedImage
+from bot.imaging.fit import FittedImage, ImageSpec
 from bot.models import Account, Limits, Post, PublishResult, TokenInfo
 from bot.platforms.base import Checkpoint, Publisher, Wiring
 from bot.platforms.facebook import PLATFORM as SPEC
@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 
 PLATFORM = SPEC.name
 FIND_FIELDS = "id,message,created_time,permalink_url,attachments{url,unshimmed_url}"
+FACEBOOK_SPEC = ImageSpec(
+    "Facebook", ("image/jpeg", "image/png"), 4 * 1024 * 1024, max_width=2048, max_height=2048
+)
+"""Facebook Page photos: JPEG or PNG; Meta refuses some photos over 4 MB (subcode 1366046)."""
 
 
 def _norm(text: str | None) -> str:

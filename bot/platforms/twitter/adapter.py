@@ -33,7 +33,7 @@ from bot.errors import (
     Rejected,
     Transient,
 )
-from bot.imaging.fit import X_SPEC
+from bot.imaging.fit import ImageSpec
 from bot.models import Account, Limits, Post, PublishResult
 from bot.net import proxy_for
 from bot.netfail import classify, describe
@@ -51,6 +51,8 @@ USAGE_CAP_PAUSE = 24 * 3600.0
 15-minute x-rate-limit-reset says nothing about them; a day keeps us from hammering."""
 FIND_LOOKBACK = timedelta(minutes=1)
 FIND_PAGES = 20  # pages of 100 posts read at most when looking for an interrupted post
+X_SPEC = ImageSpec("X", ("image/jpeg", "image/png", "image/webp"), 5 * 1024 * 1024)
+"""X: JPEG, PNG, WebP (GIF too, but a still GIF is better sent as PNG), at most 5 MB."""
 
 
 class XSession(requests.Session):
