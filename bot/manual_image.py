@@ -21,6 +21,7 @@ import httpx
 
 from bot.errors import ConfigError
 from bot.models import Limits
+from bot.platforms import registry
 from bot.platforms.media import ImageProblem, probe_image, sniff_type
 from bot.store.media import MEDIA_PREFIX, MediaStore
 
@@ -50,10 +51,11 @@ class ManualImage:
     def check_for(self, platform: str, limits: Limits) -> None:
         """ConfigError when `platform` cannot take this picture, naming what to do."""
         if self.is_file and limits.image_url_only:
+            hosts = " or ".join(registry.image_hosts())
             raise ConfigError(
                 f"{platform} fetches pictures from a public URL and cannot take the local file "
                 f"{self.source}: give an http(s) URL of the picture with --image, or set "
-                "IMAGE_HOST (facebook or s3) so the bot hosts a copy for it",
+                f"IMAGE_HOST ({hosts}) so the bot hosts a copy for it",
                 variable="IMAGE_HOST",
             )
         if self.content_type not in limits.image_types:

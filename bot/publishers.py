@@ -58,14 +58,10 @@ def image_host(settings: Settings, platform: str, http: httpx.Client) -> ImageHo
     if kind == "web":
         raise ConfigError(
             "IMAGE_HOST=web serves images from the web face's /media/, which this version does "
-            "not have yet; use IMAGE_HOST=" + " or IMAGE_HOST=".join(_hosts()),
+            "not have yet; use IMAGE_HOST=" + " or IMAGE_HOST=".join(registry.image_hosts()),
             "IMAGE_HOST",
         )
     return registry.spec(kind).image_host(settings.section(kind), platform, http)
-
-
-def _hosts() -> list[str]:
-    return [*(s.name for s in registry.specs() if s.hosts_images), "s3"]
 
 
 def wiring(settings: Settings, http: httpx.Client | None = None) -> Wiring:

@@ -25,7 +25,7 @@ from bot.settings_values import (
 )
 from bot.utm import UtmTemplate, parse_utm
 
-IMAGE_HOSTS = (*(s.name for s in registry.specs() if s.hosts_images), "s3", "web")
+IMAGE_HOSTS = (*registry.image_hosts(), "web")
 """IMAGE_HOST's choices: a platform whose account can host images (its spec says), S3, the web."""
 X_LINK_MODES = ("inline", "none")
 _COLOR = re.compile(r"#?([0-9a-fA-F]{6})")

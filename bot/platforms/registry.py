@@ -72,6 +72,11 @@ def charging() -> str | None:
     return next((s.name for s in specs() if s.charges_per_post), None)
 
 
+def image_hosts() -> tuple[str, ...]:
+    """IMAGE_HOST's choices that are platforms: those whose account can host images, then s3."""
+    return (*(s.name for s in specs() if s.hosts_images), "s3")
+
+
 def labels() -> str:
     """ "X, Facebook and Instagram": the platforms as a person calls them, for help texts."""
     all_labels = [s.label for s in specs()]
