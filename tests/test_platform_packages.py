@@ -24,11 +24,16 @@ HEAVY = ("tweepy", "requests", "httpx", "PIL", "twitter_text", "sqlalchemy", "fe
 
 
 def test_the_registry_finds_the_packages_and_passes_shared_code_by() -> None:
-    assert registry.names() == ("twitter", "facebook", "instagram")
-    assert [s.label for s in registry.specs()] == ["X", "Facebook", "Instagram"]
-    assert registry.labels() == "X, Facebook and Instagram"
-    folders = {p.parent.name for p in (PROJECT_ROOT / "bot/platforms").glob("*/__init__.py")}
-    assert set(registry.names()) == folders  # every folder with a spec; no module taken for one
+    assert registry.names()[:3] == ("twitter", "facebook", "instagram")  # in their order
+    assert [s.label for s in registry.specs()][:3] == ["X", "Facebook", "Instagram"]
+    assert registry.labels().startswith("X, Facebook")
+    assert registry.labels().endswith(" and " + registry.specs()[-1].label)
+    platforms = PROJECT_ROOT / "bot/platforms"
+    with_spec = {
+        p.parent.name for p in platforms.glob("*/__init__.py") if "PLATFORM =" in p.read_text()
+    }
+    assert set(registry.names()) == with_spec  # every folder with a spec, nothing else
+    assert not {"graph", "graph_settings", "hosting", "dryrun", "base"} & set(registry.names())
     with pytest.raises(ConfigError, match="'myspace' is not a platform; use one of twitter, "):
         registry.spec("myspace")
 
