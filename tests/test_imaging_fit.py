@@ -15,7 +15,7 @@ from PIL import Image, ImageCms
 
 from bot.imaging.fit import ImageRefused, fit_image, misfit
 from bot.platforms.facebook.adapter import FACEBOOK_SPEC
-from bot.platforms.instagram.adapter import instagram_spec
+from bot.platforms.instagram.images import instagram_spec
 from bot.platforms.twitter.adapter import X_SPEC
 from tests.fakes.images import bomb_png
 

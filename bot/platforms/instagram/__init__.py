@@ -7,7 +7,8 @@ This module is the platform's spec, read by the registry without importing the a
 from __future__ import annotations
 
 from bot.models import Limits
-from bot.platforms.instagram.settings import SECTION, fix_hint
+from bot.platforms.instagram.check import fix_hint
+from bot.platforms.instagram.settings import SECTION
 from bot.platforms.spec import PlatformSpec
 
 PLATFORM = PlatformSpec(

@@ -34,6 +34,7 @@ from bot.platforms.images import (
     fitted,
 )
 from bot.platforms.instagram import PLATFORM as SPEC
+from bot.platforms.instagram.images import instagram_spec
 from bot.platforms.instagram.settings import USER_ID_VARIABLE, InstagramSettings
 from bot.platforms.media import ImageProblem, probe_image
 
@@ -49,25 +50,6 @@ _SUBCODE = re.compile(r"\b(2207\d{3})\b")
 HOSTED = "hosted_image"
 """Recovery handle: the hosted copy of the image, removed once the post is out."""
 TitleCards = Callable[[str], FittedImage]
-
-
-def instagram_spec(
-    fit: str = "pad", pad: str = "blur", pad_color: tuple[int, int, int] = (255, 255, 255)
-) -> ImageSpec:
-    """Instagram's feed photo: sRGB JPEG, 4:5 to 1.91:1, 320-1440 px wide, at most 8 MB."""
-    return ImageSpec(
-        "Instagram",
-        ("image/jpeg",),
-        8 * 1024 * 1024,
-        max_width=1440,
-        max_height=1800,  # 1440 / 0.8: the tallest 4:5 image at the widest width
-        min_width=320,
-        min_aspect=4 / 5,
-        max_aspect=1.91,
-        fit=fit,
-        pad=pad,
-        pad_color=pad_color,
-    )
 
 
 def _norm(text: str | None) -> str:

@@ -57,19 +57,6 @@ def missing(env: Env) -> tuple[str, ...]:
     return tuple(unset)
 
 
-def fix_hint(variables: str, sections: dict[str, object]) -> str:
-    """`check`: when the token used is the Page's, say so beside the variable to fix."""
-    own, page = sections.get("instagram"), sections.get("facebook")
-    shared = (
-        isinstance(own, InstagramSettings)
-        and page is not None
-        and own.access_token == getattr(page, "page_access_token", None)
-    )
-    if variables == TOKEN_VARIABLE and shared:
-        return f"{TOKEN_VARIABLE} (unset: {PAGE_TOKEN_VARIABLE} is used)"
-    return variables
-
-
 SECTION = Section(
     read=read,
     credentials=(USER_ID_VARIABLE, TOKEN_VARIABLE),

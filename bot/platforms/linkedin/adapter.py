@@ -24,7 +24,7 @@ import httpx
 from bot.errors import AuthError, ConfigError, PublishError, Rejected, Transient
 from bot.imaging.fit import FittedImage, ImageSpec
 from bot.models import Account, Limits, Post, PublishResult, TokenInfo
-from bot.platforms.base import Checkpoint, Publisher
+from bot.platforms.base import Checkpoint, Publisher, Wiring
 from bot.platforms.images import ImageUnavailable, fetch_fitted, fit_bytes
 from bot.platforms.linkedin.api import PLATFORM, LinkedInApi, post_url
 from bot.platforms.linkedin.little import escape, unescape, visible_length
@@ -101,16 +101,15 @@ class LinkedInPublisher(Publisher):
         self.wall = wall
 
     @classmethod
-    def from_settings(cls, settings: Any, http: httpx.Client | None = None) -> LinkedInPublisher:
-        section = getattr(settings, "linkedin", None)
+    def from_section(cls, section: LinkedInSettings | None, wiring: Wiring) -> LinkedInPublisher:
         if section is None:
             raise ConfigError(
                 "linkedin is listed in PLATFORMS but LINKEDIN_ORGANIZATION_ID and "
                 "LINKEDIN_ACCESS_TOKEN are not set",
                 variable="LINKEDIN_ORGANIZATION_ID",
             )
-        publisher = cls(section, http=http, timeout=settings.http_timeout)
-        publisher._own_http = http is None
+        publisher = cls(section, http=wiring.http, timeout=wiring.timeout)
+        publisher._own_http = wiring.http is None
         return publisher
 
     def close(self) -> None:
@@ -176,7 +175,7 @@ class LinkedInPublisher(Publisher):
     # -- checks ------------------------------------------------------------------------------
 
     @classmethod
-    def offline_checks(cls, post: Post, http: httpx.Client, settings: object = None) -> None:
+    def offline_checks(cls, post: Post, http: httpx.Client) -> None:
         length = visible_length(post.text)
         if length > MAX_LENGTH:
             raise Rejected(

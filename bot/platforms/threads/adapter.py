@@ -17,15 +17,15 @@ import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import httpx
 
 from bot.errors import ConfigError, PublishError, RateLimited, Rejected, Transient
 from bot.imaging.fit import SOURCE_MAX_BYTES, FittedImage, ImageSpec
 from bot.models import Account, Limits, Post, PublishResult, TokenInfo
-from bot.platforms.base import Checkpoint, Publisher
-from bot.platforms.hosting import ImageHost, build_image_host
+from bot.platforms.base import Checkpoint, Publisher, Wiring
+from bot.platforms.hosting import ImageHost
 from bot.platforms.images import SOURCE_TYPES, ImageUnavailable, download_source, fit_bytes, fitted
 from bot.platforms.state import KeyValue
 from bot.platforms.threads.api import PLATFORM, ThreadsApi
@@ -110,26 +110,25 @@ class ThreadsPublisher(Publisher):
         self.api.use_token(self.tokens.current())
 
     @classmethod
-    def limits_for(cls, settings: Any) -> Limits:
-        return _hosted_limits() if settings.reach.images.image_host is not None else cls.limits
+    def limits_for(cls, wiring: Wiring) -> Limits:
+        return _hosted_limits() if wiring.images.image_host is not None else cls.limits
 
     @classmethod
-    def from_settings(cls, settings: Any, http: httpx.Client | None = None) -> ThreadsPublisher:
-        section = getattr(settings, "threads", None)
+    def from_section(cls, section: ThreadsSettings | None, wiring: Wiring) -> ThreadsPublisher:
         if section is None:
             raise ConfigError(
                 "threads is listed in PLATFORMS but THREADS_USER_ID and THREADS_ACCESS_TOKEN "
                 "are not set",
                 variable="THREADS_USER_ID",
             )
-        client = http or httpx.Client(timeout=settings.http_timeout)
+        client = wiring.http or httpx.Client(timeout=wiring.timeout)
         publisher = cls(
             section,
             http=client,
-            timeout=settings.http_timeout,
-            host=build_image_host(settings, PLATFORM, client, settings.http_timeout),
+            timeout=wiring.timeout,
+            host=wiring.image_host(PLATFORM, client),
         )
-        publisher._own_http = http is None
+        publisher._own_http = wiring.http is None
         return publisher
 
     def close(self) -> None:
@@ -179,7 +178,7 @@ class ThreadsPublisher(Publisher):
     # -- checks ----------------------------------------------------------------------------
 
     @classmethod
-    def offline_checks(cls, post: Post, http: httpx.Client, settings: object = None) -> None:
+    def offline_checks(cls, post: Post, http: httpx.Client) -> None:
         """What needs no credentials: the text as Threads counts it, and its links."""
         length = threads_length(post.text)
         if length > MAX_LENGTH:
