@@ -47,20 +47,27 @@ def require_platforms(settings: Settings, *, dry_run: bool) -> None:
 
 def image_host(settings: Settings, platform: str, http: httpx.Client) -> ImageHost | None:
     """The IMAGE_HOST the settings name, for `platform`'s publisher; None without one."""
-    kind = settings.reach.images.image_host
+    images = settings.reach.images
+    kind = images.image_host
     if kind is None:
         return None
     if kind == "s3":
         from bot.platforms.hosting import S3Host
 
-        assert settings.reach.images.s3 is not None
-        return S3Host(settings.reach.images.s3, platform)
+        assert images.s3 is not None
+        return S3Host(images.s3, platform)
     if kind == "web":
-        raise ConfigError(
-            "IMAGE_HOST=web serves images from the web face's /media/, which this version does "
-            "not have yet; use IMAGE_HOST=" + " or IMAGE_HOST=".join(registry.image_hosts()),
-            "IMAGE_HOST",
-        )
+        from bot.platforms.hosting import WebFaceHost, media_upload_key
+
+        password = settings.web.password
+        if password is None or not images.public_url:
+            raise ConfigError(
+                "IMAGE_HOST=web uploads images to the web face at PUBLIC_URL, which takes them "
+                "only with a key derived from WEB_PASSWORD: set WEB_PASSWORD (the same for the "
+                "workers and the web face) and PUBLIC_URL",
+                "WEB_PASSWORD",
+            )
+        return WebFaceHost(images.public_url, media_upload_key(password.reveal()), http, platform)
     return registry.spec(kind).image_host(settings.section(kind), platform, http)
 
 

@@ -17,7 +17,8 @@ from bot.app import App
 from bot.errors import AuthError, ConfigError
 from bot.models import Post
 from bot.platforms.hosting import media_upload_key
-from bot.platforms.instagram import InstagramPublisher
+from bot.platforms.instagram.adapter import InstagramPublisher
+from bot.publishers import wiring
 from bot.settings import Settings
 from bot.settings_reach import ImageSettings, Reach
 from bot.settings_values import Secret
@@ -73,7 +74,7 @@ def hosted_on_web(server: FakePlatformServer, url: str, password: str = PASSWORD
 
 
 def publisher(settings: Settings, http: httpx.Client) -> InstagramPublisher:
-    ig = InstagramPublisher.from_settings(settings, http)
+    ig = InstagramPublisher.from_section(settings.section("instagram"), wiring(settings, http))
     ig.sleep = lambda seconds: None
     return ig
 
