@@ -47,7 +47,7 @@ def _write_package(root: Path, name: str, declared: str | None) -> None:
             from bot.models import Limits
             from bot.platforms.spec import PlatformSpec, Section
             PLATFORM = PlatformSpec(
-                name={declared!r}, label={declared.title()!r}, order=5, limits=Limits(500),
+                name={declared!r}, order=5, limits=Limits(500, label={declared.title()!r}),
                 section=Section(read=lambda env: None, credentials=("A",), auth_variables=("A",),
                                 base_url_variable="B", api_url=str),
                 adapter="nowhere:Nothing",
@@ -100,9 +100,8 @@ def _read(env: Env) -> ExampleSettings | None:
 
 EXAMPLE = PlatformSpec(
     name="example",
-    label="Example",
     order=99,
-    limits=Limits(max_length=500),
+    limits=Limits(max_length=500, default_hashtags=4, label="Example"),
     section=Section(
         read=_read,
         credentials=("EXAMPLE_ACCOUNT", "EXAMPLE_TOKEN"),
@@ -112,7 +111,6 @@ EXAMPLE = PlatformSpec(
         read_when_needed=("EXAMPLE_BASE_URL",),
     ),
     adapter="nowhere:Nothing",
-    default_hashtags=4,
 )
 
 

@@ -73,16 +73,13 @@ class PlatformSpec:
 
     name: str
     """The name PLATFORMS takes and every output shows (lower case)."""
-    label: str
-    """How people call it ("X"), shown beside the name, never instead of it."""
     order: int
     """Where it stands in lists (PLATFORMS' default, `status`, the dry run's default set)."""
     limits: Limits
+    """What it accepts and how its posts are written, its label and default hashtags too."""
     section: Section
     adapter: str
     """"module:Class" of its Publisher; imported only when a publisher is built."""
-    default_hashtags: int = 0
-    """Hashtags added from a story's categories when HASHTAGS_<NAME> is not set."""
     hosts_images: str | None = None
     """"module:function" when IMAGE_HOST=<name> may host fitted images through this platform's
     account: function(section, platform, http) -> ImageHost, the section None when the
@@ -94,6 +91,16 @@ class PlatformSpec:
     check_hint: Callable[[str, Mapping[str, Any]], str] | None = None
     """`check`'s "what to fix" for a refused credential, given the variables named and every
     platform's section (e.g. a token borrowed from another platform's variable)."""
+
+    @property
+    def label(self) -> str:
+        """How people call it ("X"), shown beside the name, never instead of it."""
+        return self.limits.label or self.name
+
+    @property
+    def default_hashtags(self) -> int:
+        """Hashtags a post gets when HASHTAGS_<NAME> is not set."""
+        return self.limits.default_hashtags
 
     @property
     def handle_variable(self) -> str:

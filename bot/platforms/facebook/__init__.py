@@ -11,7 +11,6 @@ from bot.platforms.spec import PlatformSpec
 
 PLATFORM = PlatformSpec(
     name="facebook",
-    label="Facebook",
     order=20,
     limits=Limits(
         max_length=63206,
@@ -23,6 +22,5 @@ PLATFORM = PlatformSpec(
     ),
     section=SECTION,
     adapter="bot.platforms.facebook.adapter:FacebookPublisher",
-    default_hashtags=3,
     hosts_images="bot.platforms.facebook.adapter:page_image_host",  # IMAGE_HOST=facebook
 )

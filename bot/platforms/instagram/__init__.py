@@ -13,7 +13,6 @@ from bot.platforms.spec import PlatformSpec
 
 PLATFORM = PlatformSpec(
     name="instagram",
-    label="Instagram",
     order=30,
     limits=Limits(
         max_length=2200,
@@ -30,6 +29,5 @@ PLATFORM = PlatformSpec(
     ),
     section=SECTION,
     adapter="bot.platforms.instagram.adapter:InstagramPublisher",
-    default_hashtags=5,
     check_hint=fix_hint,
 )

@@ -11,7 +11,6 @@ from bot.platforms.twitter.settings import SECTION
 
 PLATFORM = PlatformSpec(
     name="twitter",
-    label="X",
     order=10,
     limits=Limits(
         max_length=280,
@@ -28,7 +27,6 @@ PLATFORM = PlatformSpec(
     ),
     section=SECTION,
     adapter="bot.platforms.twitter.adapter:TwitterPublisher",
-    default_hashtags=2,
     charges_per_post=True,
     no_link_template="twitter-nolink.txt",
 )
