@@ -14,20 +14,34 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from bot.errors import ConfigError
 from bot.models import DeliveryStatus
 from bot.platforms import registry
-from bot.store import Store
-from bot.store.platform_state import PAUSED_BY_HAND
+from bot.store.delivery_queue import DeliveryStore
+from bot.store.platform_state import PAUSED_BY_HAND, PlatformStore
+from bot.store.queue_hand import QueueStore
 from bot.store.rows import DeliveryRow, HandChange, QueueEntry
+from bot.store.story_log import StoryStore
 from bot.wakeup import wake_workers
 
 S = DeliveryStatus
 PLATFORM_NAMES = registry.names()
 MAYBE_OUT = ("unconfirmed", "needs_attention")
 """Statuses (from the exactly-once work) of a delivery whose earlier attempt may have gone out."""
+
+
+class HandStores(Protocol):
+    """The narrow stores queue control works with, and no other: what waits and what went out
+    (`queue`), the deliveries and stories to find them by id or URL, and the platforms' pauses.
+    `bot.store.Store` hands out all four."""
+
+    queue: QueueStore
+    deliveries: DeliveryStore
+    stories: StoryStore
+    platforms: PlatformStore
+
 
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]+")
 
@@ -103,7 +117,7 @@ def _label(row: DeliveryRow) -> str:
 # --- queue -------------------------------------------------------------------------------------
 
 
-def show_queue(store: Store, now: float, platform: str | None = None) -> Outcome:
+def show_queue(store: HandStores, now: float, platform: str | None = None) -> Outcome:
     """Every delivery not yet settled: queued, deferred, being sent, unconfirmed, needing you."""
     states = store.platforms.platform_states()
     entries = store.queue.pending_deliveries(now, platform)
@@ -181,7 +195,7 @@ def _paused_line(name: str, state: dict[str, Any]) -> str:
 # --- cancel ------------------------------------------------------------------------------------
 
 
-def cancel(store: Store, target: str, now: float, platform: str | None = None) -> Outcome:
+def cancel(store: HandStores, target: str, now: float, platform: str | None = None) -> Outcome:
     """Cancel a delivery by id, or every pending delivery of a story by its URL."""
     if target.strip().isdigit():
         row = _delivery(store, parse_id(target))
@@ -202,7 +216,7 @@ def cancel(store: Store, target: str, now: float, platform: str | None = None) -
     return out
 
 
-def _story_deliveries(store: Store, url: str, platform: str | None) -> list[DeliveryRow]:
+def _story_deliveries(store: HandStores, url: str, platform: str | None) -> list[DeliveryRow]:
     from bot.feeds.normalize import canonical_url
 
     if not url.strip().lower().startswith(("http://", "https://")):
@@ -267,7 +281,7 @@ def _cancel_result(change: HandChange, out: Outcome) -> None:
 # --- retry -------------------------------------------------------------------------------------
 
 
-def retry(store: Store, target: str | int, now: float) -> Outcome:
+def retry(store: HandStores, target: str | int, now: float) -> Outcome:
     """A failed or cancelled delivery queued again; a deferred one made due now."""
     delivery_id = parse_id(target)
     row = _delivery(store, delivery_id)
@@ -327,7 +341,7 @@ def retry(store: Store, target: str | int, now: float) -> Outcome:
 # --- pause and resume --------------------------------------------------------------------------
 
 
-def pause(store: Store, platform: str, now: float) -> Outcome:
+def pause(store: HandStores, platform: str, now: float) -> Outcome:
     before = store.platforms.pause_by_hand(platform, now) or {}
     out = Outcome()
     if before.get("paused") and before.get("paused_by") == PAUSED_BY_HAND:
@@ -358,7 +372,7 @@ def _in_flight(entry: QueueEntry) -> bool:
     return entry.claimed or entry.status == S.SENDING
 
 
-def resume(store: Store, platform: str, now: float) -> Outcome:
+def resume(store: HandStores, platform: str, now: float) -> Outcome:
     before = store.platforms.platform_states().get(platform, {})
     out = Outcome()
     if not store.platforms.resume_platform(platform, now, by_hand=True):
@@ -381,7 +395,7 @@ def resume(store: Store, platform: str, now: float) -> Outcome:
 # --- history -----------------------------------------------------------------------------------
 
 
-def history(store: Store, now: float, platform: str | None = None, limit: int = 20) -> Outcome:
+def history(store: HandStores, now: float, platform: str | None = None, limit: int = 20) -> Outcome:
     """What went out, newest first, with the link to each live post."""
     out = Outcome()
     for entry in store.queue.sent_history(platform=platform, limit=parse_limit(limit)):
@@ -405,7 +419,7 @@ def history(store: Store, now: float, platform: str | None = None, limit: int = 
     return out
 
 
-def _delivery(store: Store, delivery_id: int) -> DeliveryRow:
+def _delivery(store: HandStores, delivery_id: int) -> DeliveryRow:
     row = store.deliveries.find_delivery(delivery_id)
     if row is None:
         raise ConfigError(f"unknown delivery id {delivery_id}: see `main.py queue`")
