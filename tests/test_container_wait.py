@@ -3,15 +3,20 @@ waited for in a sleep: through the real app and client stack against the fake Gr
 
 from __future__ import annotations
 
+import json
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from bot.app import App, build_app
 from bot.platforms.base import CONTAINER_RECHECK
 from bot.settings import Backlog, Settings
+from bot.store import Store
+from bot.store.schema import deliveries
 from tests.botenv import BASE_TIME, Item, run_main, write_feed
 from tests.conftest import FakeClock
 from tests.fakes.platform_server import FakePlatformServer
@@ -148,3 +153,29 @@ def test_sigkill_between_container_and_publish_still_yields_one_post(tmp_path: P
         (media,) = server.ig_media
         assert len(server.ig_containers) == 1  # the kept container, not a second one
         assert media["container_id"] in server.ig_containers
+
+
+def test_poll_through_main_returns_at_once_and_the_next_poll_publishes(tmp_path: Path) -> None:
+    """The command a cron job runs: the first `poll` ends with the post deferred (not ready),
+    without waiting for Instagram; the next `poll` once it is due publishes the same container."""
+    with FakePlatformServer(ig_in_progress_reads=1) as server:
+        feed = write_feed(tmp_path / "feed.xml", [Item(1, image_url=server.image_url())])
+        env = env_for(server, tmp_path, feed, PLATFORMS="instagram")
+        first = run_main(["poll", "--json"], env, tmp_path)
+        assert first.returncode == 0, first.stderr
+        [line] = [json.loads(x) for x in first.stdout.splitlines() if x.startswith("{")]
+        assert line["status"] == "deferred" and "not ready" in line["error"]
+        assert server.ig_media == [] and status_reads(server) == 1
+        # Its re-check time passes: brought forward in the store instead of slept through.
+        store = Store.open(env["DATABASE_URL"])
+        try:
+            with store.engine.begin() as conn:
+                conn.execute(update(deliveries).values(next_attempt_at=time.time() - 1))
+        finally:
+            store.close()
+        second = run_main(["poll", "--json"], env, tmp_path)
+        assert second.returncode == 0, second.stderr
+        [done] = [json.loads(x) for x in second.stdout.splitlines() if x.startswith("{")]
+        assert done["status"] == "published" and done["delivery_id"] == line["delivery_id"]
+        (media,) = server.ig_media
+        assert len(server.ig_containers) == 1 and media["container_id"] in server.ig_containers
