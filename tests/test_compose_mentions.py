@@ -86,3 +86,13 @@ def test_neutralise_leaves_urls_emails_and_the_bots_handles_alone() -> None:
     out = neutralise(text, live=frozenset({"@jckmagazine"}))
     assert out == text.replace("@Other", "@" + WORD_JOINER + "Other")
     assert neutralise("$5 and $BRK.A", hashtags=True) == "$5 and $" + WORD_JOINER + "BRK.A"
+
+
+@pytest.mark.parametrize("platform", ["twitter", "instagram"])
+def test_a_handle_written_in_does_not_bring_the_next_sigil_to_life(platform: str) -> None:
+    """'De Beers@someone' holds no mention; written as 'De Beers (@debeersgroup)@someone' the
+    '@someone' would follow ')' and become one, so it is made inert again (found by the
+    every-platform property test)."""
+    story = replace(KP_STORY, title="De Beers@someone and De Beers#gold", summary="", author="")
+    found = live(default_composer().compose(story, platform, LIMITS[platform]).text)
+    assert "@someone" not in found["mentions"] and "#gold" not in found["hashtags"]

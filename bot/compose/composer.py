@@ -213,7 +213,10 @@ class Composer:
             texts = drop_sigils(texts, "#", dehash)
             texts = drop_sigils(texts, "@", deat)
             sub = substitute(texts, self.handles, platform, style, skip=frozenset(skip))
-            values = dict(zip(text_fields, sub.fields, strict=True))
+            # A handle written in changes what stands before the next character: the inert
+            # "@x" of "De Beers@x" would come alive after "(@debeersgroup)". Made inert again.
+            subbed = [inert(t) for t in sub.fields] if sub.names else list(sub.fields)
+            values = dict(zip(text_fields, subbed, strict=True))
             seen = {brand.casefold()} if brand else set()
             mentions: list[str] = []
             if "mentions" in used:
@@ -224,7 +227,7 @@ class Composer:
                     if handle.casefold() not in seen:
                         seen.add(handle.casefold())
                         mentions.append(handle)
-            present = [m.group(0) for t in sub.fields for m in find_hashtags(t)]
+            present = [m.group(0) for t in subbed for m in find_hashtags(t)]
             budget = max(0, min(max_tags, cap - len(present)))
             tags = hashtags(story.categories, budget, exclude=present) if "hashtags" in used else []
             return _Draft(
