@@ -21,6 +21,8 @@ from bot.compose import Composer, load_composer
 from bot.delivery import Deliverer
 from bot.engine import Engine
 from bot.errors import ConfigError, FeedError
+from bot.feed_book import FeedBook, build_feed_book
+from bot.feed_rules import Feed
 from bot.feeds.fetch import Fetcher
 from bot.feeds.filters import StoryFilter
 from bot.feeds.parse_pool import ParsePool
@@ -29,7 +31,7 @@ from bot.models import Limits
 from bot.net import PolicyTransport
 from bot.netpolicy import NetworkPolicy, Resolver, system_resolver
 from bot.pacing import Pacing
-from bot.pipeline import FeedRules, Rules
+from bot.pipeline import Rules
 from bot.platforms import registry
 from bot.platforms.base import Publisher
 from bot.poll_schedule import poll_period
@@ -168,13 +170,21 @@ def build_app(
     dry = settings.dry_run if dry_run is None else dry_run
     require_platforms(settings, dry_run=dry)  # before the store: nothing is recorded
     composer = load_composer_for(settings)
-    store = Store.open(settings.database_url, db_clock=db_clock)
     policy = policy or network_policy(settings)
     http = make_http(settings, policy)
-    fetcher = make_fetcher(settings, policy)
     publishers = build_publishers(settings, dry_run=dry, http=http)
+    env_rules = story_rules(settings, composer, {n: p.limits for n, p in publishers.items()})
+    try:  # each feed's own rules (FEEDS_FILE), its templates checked before the store opens
+        book = build_feed_book(settings, env_rules)
+    except ConfigError:
+        for publisher in publishers.values():
+            publisher.close()
+        http.close()
+        raise
+    rules = book.rules
+    store = Store.open(settings.database_url, db_clock=db_clock)
+    fetcher = make_fetcher(settings, policy)
     deliverer = make_deliverer(settings, store, publishers, clock=clock)
-    rules = FeedRules(story_rules(settings, composer, {n: p.limits for n, p in publishers.items()}))
     intake = Intake(http, policy, settings.http_timeout)
     poller = Poller(
         settings,
@@ -184,7 +194,7 @@ def build_app(
         feeds=store.feeds,
         stories=store.stories,
         meta=store.platforms,
-        rules_for=rules,
+        book=book,
         clock=clock,
         owner=deliverer.owner,
         stop=deliverer.stop,
@@ -273,6 +283,21 @@ def budgets_for(settings: Settings) -> dict[str, Budget]:
     }
 
 
+def _limits(names: Sequence[str]) -> dict[str, Limits]:
+    return {name: registry.spec(name).limits for name in names}
+
+
+def chosen_feed(book: FeedBook, key: str | None) -> Feed | None:
+    """`--feed NAME` (or URL): the feed whose rules a command follows; exit 2 if none is."""
+    if key is None:
+        return None
+    found = book.find(key)
+    if found is None:
+        known = ", ".join(f.name for f in book.feeds)
+        raise ConfigError(f"--feed {key!r} is no feed of this bot (feeds: {known})")
+    return found
+
+
 def preview_posts(
     settings: Settings,
     *,
@@ -281,13 +306,18 @@ def preview_posts(
     limit: int,
     now: float | None = None,
     policy: NetworkPolicy | None = None,
+    feed: str | None = None,
 ) -> Preview:
     """`preview`: the newest stories of the feeds (or the one at `url`), taken in and planned by
-    the worker's own code for the platforms asked for, with the checks a live run makes before
-    sending. Templates are loaded first: one that cannot fit is exit 2 before any fetch."""
+    the worker's own code for the platforms asked for, each by its feed's rules, with the checks
+    a live run makes before sending. Templates are loaded first (each feed's own too): one that
+    cannot fit is exit 2 before any fetch. `feed` (a name or URL): only that feed's stories, or
+    the story at `url` by its rules."""
     now = time.time() if now is None else now
     names = preview_platforms(settings, platforms)
     composer = load_composer_for(settings, names)
+    book = build_feed_book(settings, story_rules(settings, composer, _limits(names)))
+    chosen = chosen_feed(book, feed)
     policy = policy or network_policy(settings)
     feed_errors: list[FeedError] = []
     if url:
@@ -298,20 +328,21 @@ def preview_posts(
         finally:
             typed.close()
             store.close()
-        stories = [found]
+        stories = [found if chosen is None else replace(found, feed_url=chosen.url)]
     else:
         fetcher = make_fetcher(settings, policy)
+        urls = [chosen.url] if chosen is not None else book.urls
         try:
-            stories, feed_errors = newest_stories(fetcher, settings.feed_urls, limit, now)
+            stories, feed_errors = newest_stories(fetcher, urls, limit, now)
         finally:
             fetcher.close()
     http = make_http(settings, policy)
     checkers = build_publishers(replace(settings, platforms=tuple(names)), dry_run=True, http=http)
     try:
         limits = {name: checkers[name].limits for name in names}
-        rules = story_rules(settings, composer, limits)
+        book = build_feed_book(settings, story_rules(settings, composer, limits))
         intake = Intake(http, policy, settings.http_timeout)
-        rows = preview_rows(stories, rules, intake, checkers, now)
+        rows = preview_rows(stories, book.rules, intake, checkers, now)
     finally:
         for checker in checkers.values():
             checker.close()

@@ -231,6 +231,13 @@ def _live_line(app: App) -> LiveLine:
     help="Name this announcement (default: a hash of its texts, picture and platforms).",
 )
 @click.option(
+    "--feed",
+    "feed",
+    default=None,
+    metavar="NAME",
+    help="Post the story by this feed's rules (its name in FEEDS_FILE, or its URL).",
+)
+@click.option(
     "--allow-mentions",
     is_flag=True,
     help="Keep the text's @mentions, #tags and $CASHTAGS live (default: inert, as in feed text).",
@@ -246,6 +253,7 @@ def post(
     alt: str | None,
     at_text: str | None,
     post_id: str | None,
+    feed: str | None,
     allow_mentions: bool,
     dry_run: bool,
     force: bool,
@@ -280,6 +288,7 @@ def post(
                 post_id=post_id,
                 force=force,
                 dry_run=dry_run or ctx.settings.dry_run,
+                feed=feed,
                 allow_mentions=allow_mentions,
             ),
         )
@@ -299,14 +308,19 @@ def post(
     help="Only this platform (repeatable).",
 )
 @click.option("--limit", default=3, show_default=True, help="How many of the newest stories.")
+@click.option(
+    "--feed", default=None, metavar="NAME", help="Only this feed's stories, or URL by its rules."
+)
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines on stdout.")
-def preview(url: str | None, platforms: tuple[str, ...], limit: int, as_json: bool) -> int:
+def preview(
+    url: str | None, platforms: tuple[str, ...], limit: int, feed: str | None, as_json: bool
+) -> int:
     """Show the posts that would be made, publishing and marking nothing; exit 1 if a feed fails."""
     from bot.app import preview_posts
 
     ctx = _start()
     shown = preview_posts(
-        ctx.settings, url=url, platforms=[p.lower() for p in platforms], limit=limit
+        ctx.settings, url=url, platforms=[p.lower() for p in platforms], limit=limit, feed=feed
     )
     for row in shown.rows:
         if as_json:

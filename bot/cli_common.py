@@ -62,8 +62,9 @@ def start(dry_run: bool | None = None, *, first_line: bool = False) -> Context:
         log.info(f"DEMO MODE: {message}" if settings.demo else message, extra=extra)
     if settings.demo:
         log.warning(
-            "DEMO MODE: no .env found and FEED_URLS is not set, so the bundled sample feed "
-            "(config/sample-feed.xml) is used in dry run: nothing is posted, nothing is fetched "
+            "DEMO MODE: no .env found and neither FEED_URLS nor FEEDS_FILE is set, so the "
+            "bundled sample feed (config/demo-feeds.toml, config/sample-feed.xml) is used in "
+            "dry run: nothing is posted, nothing is fetched "
             "from the network (article pages for a missing og:image are skipped; a dry run "
             "checks no image) and nothing is kept (a temporary store). To go live: "
             "cp .env.example .env, set FEED_URLS and your platform credentials, set DRY_RUN=false"

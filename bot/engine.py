@@ -13,10 +13,11 @@ from collections.abc import Callable, Mapping, Sequence
 
 from bot.compose import Composer
 from bot.delivery import Deliverer, report_for
+from bot.feed_book import FeedBook
 from bot.feeds.fetch import Fetcher
 from bot.feeds.parse_pool import ParsePool
 from bot.intake import Intake
-from bot.models import Story
+from bot.models import DeliveryStatus, Post, Story
 from bot.pipeline import FeedRules, Plan, delivery_for, plan
 from bot.platforms.base import Publisher
 from bot.polling import CycleReport, FeedReport, Poller
@@ -76,6 +77,16 @@ class Engine:
         self.poller.progress = progress
 
     @property
+    def book(self) -> FeedBook:
+        """Every feed with its rules (FEEDS_FILE's, else the env file's for each)."""
+        return self.poller.book
+
+    def use(self, book: FeedBook) -> None:
+        """Run with these feeds and rules from the next job on (a reload: SIGHUP)."""
+        self.poller.book = book
+        self.rules_for = book.rules
+
+    @property
     def composer(self) -> Composer:
         """The env file's composer (the web face measures texts with it)."""
         return self.rules_for.default.composer
@@ -86,14 +97,17 @@ class Engine:
 
     # --- the tick ----------------------------------------------------------------------------
 
-    def tick(self, *, poll: bool = True, force: bool = False) -> CycleReport:
-        """One cycle. `force` polls feeds even if another worker polled them this interval."""
+    def tick(
+        self, *, poll: bool = True, force: bool = False, feeds: Sequence[str] | None = None
+    ) -> CycleReport:
+        """One cycle. `force` polls feeds even if another worker polled them this interval;
+        `feeds` (URLs) polls only those (the worker's trigger of one schedule), else every feed."""
         report = CycleReport()
         self.admit_new_platforms()
         report.merge(self.deliverer.reconcile())
         self.settle_approvals()
         if poll and not self.stop_event.is_set():
-            self.poll(report, force=force)
+            self.poll(report, force=force, feeds=feeds)
         if not self.stop_event.is_set():
             report.merge(self.deliverer.drain())
         # Every delivery queued in this cycle is reported, including those still waiting.
@@ -120,16 +134,24 @@ class Engine:
         )
 
     def _admitted(self, story: Story, platform: str) -> NewDelivery:
-        """A stored story's post on a platform added later, planned as a new story's is."""
-        rules = self.rules_for(story.feed_url).only([platform])
+        """A stored story's post on a platform added later, planned as a new story's is (not
+        for a feed that leaves the platform out)."""
+        feed = self.book.feed(story.feed_url)
+        if not feed.wants(platform):
+            empty = Post(platform, "", story_url=story.url, image_url=story.image_url)
+            why = f"feed {feed.name!r} does not post to {platform} (FEEDS_FILE)"
+            return NewDelivery(platform, empty, DeliveryStatus.SKIPPED.value, why)
+        rules = self.book.only(story.feed_url, [platform])
         [taken] = self.intake.take_in([story], needs_image=rules.needs_image)
         return delivery_for(taken, rules, platform, self.clock())
 
     # --- polling (bot.polling) ----------------------------------------------------------------
 
-    def poll(self, report: CycleReport, *, force: bool = False) -> None:
-        """Poll the due feeds and queue their new stories."""
-        self.poller.poll(report, force=force)
+    def poll(
+        self, report: CycleReport, *, force: bool = False, feeds: Sequence[str] | None = None
+    ) -> None:
+        """Poll the due feeds (of `feeds`, else all) and queue their new stories."""
+        self.poller.poll(report, force=force, feeds=feeds)
 
     def ingest_pushed(self, feed_url: str, body: bytes, content_type: str | None) -> list[int]:
         """A WebSub push, taken in as a poll's stories are; returns the new story ids."""
@@ -158,7 +180,7 @@ class Engine:
 
     def plan_story(self, story: Story, platforms: Sequence[str] | None = None) -> Plan:
         """A story taken in and planned as the poll would (`post` and `preview` use this)."""
-        rules = self.rules_for(story.feed_url)
-        rules = rules if platforms is None else rules.only(platforms)
+        url = story.feed_url
+        rules = self.rules_for(url) if platforms is None else self.book.only(url, platforms)
         [taken] = self.intake.take_in([story], needs_image=rules.needs_image)
         return plan(taken, rules, self.clock())

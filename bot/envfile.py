@@ -107,16 +107,16 @@ def find_sources(
     env_file: Path | None = None,
     unit_dirs: Iterable[Path] | None = None,
 ) -> Sources:
-    """Pick the env file: --env-file, else ./.env, else (no FEED_URLS in the environment) the
-    env file of an installed systemd unit running this bot, else the demo. The process
-    environment wins over the file."""
+    """Pick the env file: --env-file, else ./.env, else (no FEED_URLS nor FEEDS_FILE in the
+    environment) the env file of an installed systemd unit running this bot, else the demo. The
+    process environment wins over the file."""
     note = None
     demo = False
     if env_file is not None:
         path = env_file if env_file.is_absolute() else cwd / env_file
     elif (cwd / ".env").is_file():
         path = cwd / ".env"
-    elif "FEED_URLS" in environ:
+    elif "FEED_URLS" in environ or "FEEDS_FILE" in environ:
         path = None
     else:
         found = installed_env_file(project_root, unit_dirs)

@@ -97,6 +97,8 @@ def manual_post(
                 f"--text-{name} is given but {name} is not among the platforms of this post "
                 f"({', '.join(names)}); add --platform {name} or drop --text-{name}"
             )
+    if request.feed is not None and request.url is None:
+        raise ConfigError("--feed chooses the rules a story is posted by: give the story's URL")
     if request.alt is not None and not request.image:
         raise ConfigError("--alt describes a picture: give the picture with --image PATH|URL")
     if request.alt is not None and len(request.alt) > ALT_TEXT_MAX:
@@ -116,6 +118,7 @@ def _story_post(
     assert request.url is not None
     now = clock()
     story_id, story = resolve_story(app, request.url, now)
+    story, names = _by_feed(app, request, story, names)
     planned = app.engine.plan_story(story, names)
     story = planned.story  # as taken in: with the og:image a platform needs
     posts = {d.platform: d for d in planned.deliveries}
@@ -162,6 +165,30 @@ def _story_post(
         reports.append(report)
         fine = fine and ok
     return _noted(ManualResult(reports, 0 if fine else 1), planned.skip)
+
+
+def _by_feed(
+    app: ManualApp, request: ManualRequest, story: Story, names: list[str]
+) -> tuple[Story, list[str]]:
+    """The story by the rules of `--feed NAME`, else of its own feed; without `--platform`, on
+    that feed's platforms only (and those given their own text)."""
+    book = app.engine.book
+    if request.feed is not None:
+        chosen = book.find(request.feed)
+        if chosen is None:
+            known = ", ".join(f.name for f in book.feeds)
+            raise ConfigError(f"--feed {request.feed!r} is no feed of this bot (feeds: {known})")
+        story = replace(story, feed_url=chosen.url)
+    if request.platforms:
+        return story, names
+    feed = book.feed(story.feed_url)
+    mine = [name for name in names if feed.wants(name) or name in request.texts]
+    if not mine:
+        raise ConfigError(
+            f"feed {feed.name!r} posts to none of the platforms of this post; "
+            "name one with --platform"
+        )
+    return story, mine
 
 
 def _noted(result: ManualResult, skip: str | None) -> ManualResult:

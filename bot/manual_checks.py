@@ -59,6 +59,8 @@ class ManualRequest:
     post_id: str | None = None
     force: bool = False
     dry_run: bool = False
+    feed: str | None = None
+    """`--feed NAME`: compose the story by this feed's rules (FEEDS_FILE), not its own feed's."""
     allow_mentions: bool = False
     """Leave a person's @mentions, #tags and $CASHTAGS live (by default they are made inert as
     feed text is, except the brand handle and the handles file's handles)."""

@@ -10,7 +10,8 @@ light.
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from bot.settings import Settings
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from apscheduler.triggers.interval import IntervalTrigger
 
 MIN_CRON_PERIOD = 60.0
+CRON_RUNS = 24
+"""How many of a crontab's next runs its shortest gap is looked for in."""
 
 
 def trigger(interval: float, cron: str | None, tz: tzinfo) -> CronTrigger | IntervalTrigger:
@@ -34,16 +37,19 @@ def trigger(interval: float, cron: str | None, tz: tzinfo) -> CronTrigger | Inte
 
 
 def period(interval: float, cron: str | None, tz: tzinfo) -> float:
-    """Seconds between two polls: the interval, or for cron the gap between its next two runs
-    (at least a minute)."""
+    """Seconds between two polls: the interval, or for cron the shortest gap between its next
+    runs (at least a minute): polled at 09:00 and 17:00, a feed must be due again by 17:00, so
+    the 8 hours count, not the 16 that may come first."""
     if not cron:
         return interval
     schedule = trigger(interval, cron, tz)
-    first = schedule.get_next_fire_time(None, datetime.now(tz))
-    second = schedule.get_next_fire_time(first, first) if first else None
-    if first is None or second is None:
-        return interval
-    return max(MIN_CRON_PERIOD, (second - first).total_seconds())
+    runs: list[datetime] = []
+    when = schedule.get_next_fire_time(None, datetime.now(tz))
+    while when is not None and len(runs) < CRON_RUNS:
+        runs.append(when)
+        when = schedule.get_next_fire_time(when, when + timedelta(seconds=1))
+    gaps = [(b - a).total_seconds() for a, b in pairwise(runs)]
+    return max(MIN_CRON_PERIOD, min(gaps)) if gaps else interval
 
 
 def make_trigger(settings: Settings) -> CronTrigger | IntervalTrigger:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 
 from bot.delivery import DeliveryReport
 from bot.errors import FeedError
+from bot.feed_book import FeedBook, SlotHolder
 from bot.feeds.backoff import feed_backoff
 from bot.feeds.fetch import FeedRequest, Fetcher, FetchResult, content_digest
 from bot.feeds.filters import flood_reason
@@ -27,7 +28,7 @@ from bot.feeds.parse import ParsedFeed
 from bot.feeds.parse_pool import ParsePool
 from bot.intake import Intake
 from bot.models import DeliveryStatus, Story
-from bot.pipeline import Rules, plan, skip_reason
+from bot.pipeline import plan, skip_reason
 from bot.progress import Progress
 from bot.settings import Settings
 from bot.store import FeedRow, FeedUpdate, NewDelivery
@@ -86,15 +87,15 @@ class Poller:
         feeds: FeedStore,
         stories: StoryStore,
         meta: PlatformStore,
-        rules_for: Callable[[str], Rules],
+        book: FeedBook,
         clock: Callable[[], float],
         owner: str,
         stop: threading.Event,
         poll_period: float,
     ) -> None:
         """Only the stores a poll writes: `feeds` (claims, validators, backoff), `stories`
-        (seen and new), `meta` (when the last poll ran). `rules_for(feed_url)`: the rules of
-        that feed's stories (bot.pipeline.FeedRules)."""
+        (seen and new), `meta` (when the last poll ran). `book`: every feed with its rules
+        (bot.feed_book); `book.rules(feed_url)` plans that feed's stories."""
         self.settings = settings
         self.feeds = feeds
         self.stories = stories
@@ -102,7 +103,7 @@ class Poller:
         self.fetcher = fetcher
         self.parser = parser
         self.intake = intake
-        self.rules_for = rules_for
+        self.book = book
         self.clock = clock
         self.owner = owner
         self.stop_event = stop
@@ -112,18 +113,21 @@ class Poller:
         self.progress: Progress = Progress()
         """Told of each feed fetched and story queued (`poll` on a terminal draws a line)."""
 
-    def poll(self, report: CycleReport, *, force: bool = False) -> None:
-        """Poll the due feeds, a share at a time: each share is claimed, fetched concurrently,
-        and written back in bulk, so several workers split a large feed list and a worker that
-        dies holds only one share's claims."""
-        self.feeds.ensure_feeds(self.settings.feed_urls)
-        self.progress.start(len(self.settings.feed_urls))
+    def poll(
+        self, report: CycleReport, *, force: bool = False, feeds: Sequence[str] | None = None
+    ) -> None:
+        """Poll the due feeds (of `feeds`, else all), a share at a time: each share is claimed,
+        fetched concurrently, and written back in bulk, so several workers split a large feed
+        list and a worker that dies holds only one share's claims."""
+        urls = tuple(self.book.urls if feeds is None else feeds)
+        self.feeds.ensure_feeds(urls)
+        self.progress.start(len(urls))
         share = max(64, self.settings.feed_concurrency * 16)
         started = self.clock()
         while not self.stop_event.is_set():
             now = self.clock()
             rows = self.feeds.claim_feeds(
-                self.settings.feed_urls,
+                urls,
                 now,
                 self.owner,
                 self.settings.lease_seconds,
@@ -173,7 +177,7 @@ class Poller:
             result.etag,
             result.last_modified,
             result.permanent_url,
-            self._next_due(now),
+            self._next_due(now, row.url),
             initialized=row.initialized,
             lease_owner=row.lease_owner,
             lease_token=row.lease_token,
@@ -222,16 +226,26 @@ class Poller:
 
     def _sort_share(self, batch: _PollBatch, now: float) -> None:
         """One seen-lookup for the whole share (a few queries instead of one per feed), then
-        each feed's unseen stories are queued or skipped. A story in two feeds of the share is
-        kept once, for the first feed."""
+        each feed's unseen stories are queued or skipped. A story in two feeds of the share
+        follows the first feed listed (FEEDS_FILE's order, then FEED_URLS'): the others drop it."""
         candidates = [story for _, stories, _ in batch.parsed for story in stories]
         fresh = {id(story) for story in self.stories.unseen(candidates)}
-        for row, stories, feed_report in batch.parsed:
+        taken: set[str] = set()
+        for row, stories, feed_report in sorted(
+            batch.parsed, key=lambda p: self.book.order(p[0].url)
+        ):
             unseen = [story for story in stories if id(story) in fresh]
-            self._ingest(row, unseen, now, feed_report, batch)
+            mine = [
+                s for s in unseen if s.identity not in taken and (s.url or s.identity) not in taken
+            ]
+            taken.update(key for s in mine for key in (s.identity, s.url) if key)
+            self._ingest(row, mine, now, feed_report, batch)
 
-    def _next_due(self, now: float) -> float:
-        return now + FRESH_SHARE * self.poll_period
+    def _next_due(self, now: float, url: str) -> float:
+        cron = self.book.next_due(url, now, self.settings.tz)
+        if cron is not None:
+            return cron
+        return now + FRESH_SHARE * self.book.period(url, self.poll_period)
 
     def _feed_failed(self, row: FeedRow, error: FeedError, now: float) -> FeedReport:
         failures = row.failures + 1
@@ -263,8 +277,10 @@ class Poller:
         batch: _PollBatch,
     ) -> None:
         """Sort one feed's unseen stories into the batch: queued per platform, or skipped and
-        why (BACKLOG on the feed's first poll, MAX_STORY_AGE, filters)."""
-        backlog = self.settings.backlog
+        why (BACKLOG on the feed's first poll, MAX_STORY_AGE, filters), by the feed's rules;
+        each story records the feed whose rules it follows as its `feed_url`."""
+        backlog = self.book.feed(row.url).backlog
+        fresh = [s if s.feed_url == row.url else replace(s, feed_url=row.url) for s in fresh]
         keep: set[str] = {s.identity for s in fresh}
         if not row.initialized and backlog.mode != "all":
             newest = sorted(fresh, key=lambda s: s.published, reverse=True)
@@ -276,7 +292,7 @@ class Poller:
             if story.identity not in keep:
                 reason: str | None = f"backlog: first poll of this feed (BACKLOG={backlog})"
             else:  # the plan's own verdict, before any article page is fetched for it
-                reason = skip_reason(story, self.rules_for(row.url), now)
+                reason = skip_reason(story, self.book.rules(row.url), now)
             if reason is not None:
                 batch.skipped.append((story, reason))
                 skipped[reason] += 1
@@ -319,17 +335,7 @@ class Poller:
         if waiting:
             self.announce_approvals(waiting)
 
-    # --- approval (APPROVAL) ------------------------------------------------------------------
-
-    def for_review(self, deliveries: list[NewDelivery]) -> list[NewDelivery]:
-        """New deliveries on the platforms listed in APPROVAL wait for a person."""
-        web = self.settings.web
-        return [
-            replace(d, status=S.PENDING_APPROVAL.value)
-            if d.status == S.QUEUED and web.needs_approval(d.platform)
-            else d
-            for d in deliveries
-        ]
+    # --- approval (APPROVAL, or a feed's `approval`: FeedBook.for_review) ---------------------
 
     def announce_approvals(self, count: int) -> None:
         """Say that posts wait for a person (the log line is the notification for now)."""
@@ -380,16 +386,18 @@ class Poller:
         """Plan the share's new stories: first taken in (the article pages some need for an
         og:image fetched all at once, within one budget for the whole poll), then each planned
         by its feed's rules."""
-        rules = [self.rules_for(feed_report.url) for _, feed_report in batch.wanted]
+        rules = [self.book.rules(story.feed_url) for story, _ in batch.wanted]
         stories = self.intake.take_in(
             [story for story, _ in batch.wanted], needs_image=any(r.needs_image for r in rules)
         )
+        slots = SlotHolder(self.book, self.settings, self.stories.feed_slot_counts, now)
         for story, rule, (_, feed_report) in zip(stories, rules, batch.wanted, strict=True):
             planned = plan(story, rule, now)
             if planned.skip is not None:
                 batch.skipped.append((story, planned.skip))
                 continue
-            batch.queued.append((story, self.for_review(list(planned.deliveries)), feed_report))
+            deliveries = self.book.for_review(story, list(planned.deliveries))
+            batch.queued.append((story, slots.hold(story, deliveries), feed_report))
         batch.wanted.clear()
 
 

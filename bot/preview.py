@@ -8,8 +8,8 @@ which a preview makes through dry-run publishers without posting.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,10 +40,14 @@ class Preview:
 def newest_stories(
     fetcher: Fetcher, feed_urls: Sequence[str], limit: int, now: float
 ) -> tuple[list[Story], list[FeedError]]:
-    """The newest stories of every feed, and the error of each feed that could not be read."""
+    """The newest stories of every feed, and the error of each feed that could not be read.
+    Each story names its configured feed; one two feeds carry is kept for the first feed
+    listed, as the worker keeps it."""
     stories: list[Story] = []
     errors: list[FeedError] = []
-    for result in fetcher.fetch_many([FeedRequest(u) for u in feed_urls]):
+    seen: set[str] = set()
+    results = fetcher.fetch_many([FeedRequest(u) for u in feed_urls])
+    for feed_url, result in zip(feed_urls, results, strict=True):
         if result.error:
             errors.append(result.error)
             continue
@@ -59,7 +63,11 @@ def newest_stories(
         except FeedError as exc:
             errors.append(exc)
             continue
-        stories.extend(parsed.stories)
+        for story in parsed.stories:
+            keys = {k for k in (story.identity, story.url) if k}
+            if not keys & seen:
+                seen.update(keys)
+                stories.append(replace(story, feed_url=feed_url))
     return sorted(stories, key=lambda s: s.published, reverse=True)[:limit], errors
 
 
@@ -84,14 +92,17 @@ def preview_platforms(settings: Settings, platforms: Sequence[str]) -> list[str]
 
 def preview_rows(
     stories: Sequence[Story],
-    rules: Rules,
+    rules_for: Callable[[str], Rules],
     intake: Intake,
     checkers: Mapping[str, Publisher],
     now: float,
 ) -> list[dict[str, Any]]:
-    """Each story taken in and planned as the worker would, then one row per platform."""
+    """Each story taken in and planned as the worker would (by its feed's rules, `rules_for`),
+    then one row per platform."""
     rows: list[dict[str, Any]] = []
-    for story in intake.take_in(stories, needs_image=rules.needs_image):
+    needs_image = any(rules_for(story.feed_url).needs_image for story in stories)
+    for story in intake.take_in(stories, needs_image=needs_image):
+        rules = rules_for(story.feed_url)
         rows += _rows_for(plan(story, rules, now), rules, checkers)
     return rows
 

@@ -1,5 +1,9 @@
 """The background worker: APScheduler runs the tick at start, then on POLL_INTERVAL or POLL_CRON.
 
+One scheduler, one poll job per schedule: feeds that share a schedule (every FEED_URLS feed, and
+each FEEDS_FILE feed with the same poll_interval or poll_cron) share a trigger, and each job
+polls only its own feeds. SIGHUP reads FEEDS_FILE again (see `reload_feeds`).
+
 One executor thread means runs never overlap (and `coalesce` folds missed runs into one). A second,
 cheap job drains due deliveries between polls, so POST_SPACING and retry times are honoured to
 the quarter-minute instead of to the next poll. SIGTERM/SIGINT stop it within 10 seconds: the
@@ -15,17 +19,19 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
 from types import FrameType
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.engine import CycleReport, Engine
+from bot.feed_rules import Feed
 from bot.notify import Notifier, after_cycle
-from bot.poll_schedule import make_trigger
 from bot.settings import Settings
 from bot.tick_failures import TickFailures
 from bot.wakeup import WAKE_CHECK_EVERY, WakeWatch
@@ -35,6 +41,57 @@ DRAIN_EVERY = 15.0
 STOP_GRACE = 8.0
 HEARTBEAT_EVERY = 30.0
 """The worker writes its heartbeat this often; `status` calls it gone after three missed."""
+
+
+@dataclass(frozen=True)
+class PollJob:
+    """One trigger and the feeds it polls."""
+
+    id: str
+    trigger: CronTrigger | IntervalTrigger
+    urls: tuple[str, ...]
+    schedule: str
+    names: tuple[str, ...]
+
+
+def poll_jobs(feeds: Sequence[Feed], tz: tzinfo, start: datetime | None = None) -> list[PollJob]:
+    """One job per distinct schedule, in the order the schedules first appear. `start`: when
+    an interval's count begins (now by default; tests give their own clock's time)."""
+    groups: dict[str, list[Feed]] = {}
+    for feed in feeds:
+        groups.setdefault(feed.schedule, []).append(feed)
+    jobs = []
+    for key, members in groups.items():
+        first = members[0]
+        trigger: CronTrigger | IntervalTrigger
+        if first.poll_cron:
+            trigger = CronTrigger.from_crontab(first.poll_cron, timezone=tz)
+        else:
+            trigger = IntervalTrigger(seconds=first.poll_interval, timezone=tz, start_date=start)
+        jobs.append(
+            PollJob(
+                "poll" if len(groups) == 1 else f"poll {key}",
+                trigger,
+                tuple(f.url for f in members),
+                first.schedule_text,
+                tuple(f.name for f in members),
+            )
+        )
+    return jobs
+
+
+def fire_times(
+    trigger: CronTrigger | IntervalTrigger, after: datetime, until: datetime
+) -> list[datetime]:
+    """The times `trigger` fires after `after` and before `until` (the worker runs each poll
+    job once at start too): what the scheduler will do, worked out without waiting for it."""
+    times: list[datetime] = []
+    when = trigger.get_next_fire_time(after, after)
+    while when is not None and when < until:
+        if when > after:
+            times.append(when)
+        when = trigger.get_next_fire_time(when, when)
+    return times
 
 
 class Worker:
@@ -65,22 +122,27 @@ class Worker:
         self.stopping = threading.Event()
         self.idle = threading.Event()
         self.idle.set()
+        self.reload_asked = threading.Event()
+        """Set by SIGHUP; the main loop hands the reload to the executor thread."""
+        self.poll_job_ids: list[str] = []
         self.scheduler = BackgroundScheduler(
             timezone=settings.tz,
             executors={"default": ThreadPoolExecutor(max_workers=1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
 
-    def _job(self, poll: bool) -> None:
+    def _job(self, poll: bool, feeds: Sequence[str] | None = None) -> None:
+        """A tick; `feeds`: the URLs of the poll job that fired (None: every feed)."""
         if self.stopping.is_set():
             return
         if not self.failures.ready():  # backing off after failed ticks
             self.poll_owed = self.poll_owed or poll
             return
-        poll = poll or self.poll_owed
+        if self.poll_owed:
+            poll, feeds = True, None  # an owed poll (after an outage) polls every feed
         self.idle.clear()
         try:
-            report = self.engine.tick(poll=poll)
+            report = self.engine.tick(poll=poll, feeds=feeds)
             if poll:
                 failed = [f for f in report.feeds if f.error]
                 sent = sum(1 for d in report.deliveries if d.status in ("published", "dry_run"))
@@ -161,16 +223,71 @@ class Worker:
             self.kick()
         return watch
 
+    def _next_poll_time(self) -> datetime | None:
+        jobs = [self.scheduler.get_job(job_id) for job_id in self.poll_job_ids]
+        times = [job.next_run_time for job in jobs if job is not None and job.next_run_time]
+        return min(times) if times else None
+
     def next_poll(self) -> str | None:
-        job = self.scheduler.get_job("poll")
-        when: datetime | None = job.next_run_time if job else None
+        when = self._next_poll_time()
         return when.isoformat() if when else None
+
+    def schedule_polls(self, *, first_run: datetime | None = None) -> list[PollJob]:
+        """One poll job per schedule (replacing those there were). A schedule that already had
+        a job keeps its next run time; a new one runs at `first_run` (now, on a reload)."""
+        before = {
+            job_id: job.next_run_time
+            for job_id in self.poll_job_ids
+            if (job := self.scheduler.get_job(job_id)) is not None
+        }
+        for job_id in self.poll_job_ids:
+            if job_id in before:
+                self.scheduler.remove_job(job_id)
+        jobs = poll_jobs(self.engine.book.feeds, self.settings.tz)
+        for job in jobs:
+            self.scheduler.add_job(
+                self._job,
+                job.trigger,
+                args=[True, None if len(jobs) == 1 else job.urls],
+                id=job.id,
+                name=f"poll {job.schedule}: {', '.join(job.names)}",
+                next_run_time=before.get(job.id) or first_run or datetime.now(self.settings.tz),
+            )
+        self.poll_job_ids = [job.id for job in jobs]
+        return jobs
+
+    def request_reload(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
+        """SIGHUP: only a flag here (a signal handler must not take the scheduler's lock)."""
+        self.reload_asked.set()
+
+    def _reload_job(self) -> None:
+        """Read FEEDS_FILE again and run with it; a bad file keeps the rules in force."""
+        from bot.errors import ConfigError
+        from bot.feeds_reload import reload_feeds
+
+        try:
+            settings, changes = reload_feeds(self.engine, self.settings)
+        except ConfigError as exc:
+            log.error(f"feeds file not reloaded, the previous rules stay in force: {exc}")
+            return
+        except Exception as exc:  # a reload must never stop the worker
+            log.error(f"feeds file not reloaded, the previous rules stay in force: {exc!r}")
+            return
+        self.settings = settings
+        jobs = self.schedule_polls()
+        log.info(
+            "feeds file reloaded: " + ("; ".join(changes) if changes else "nothing changed"),
+            extra={
+                "feeds_file": str(settings.feeds_file),
+                "feeds": len(settings.feeds),
+                "schedules": ", ".join(job.schedule for job in jobs),
+            },
+        )
 
     def heartbeat(self, *, started: bool = False) -> None:
         """Tell the store this worker lives and when it polls next (`status` shows it). A store
         that is down is the tick's failure to report: here it is only skipped."""
-        job = self.scheduler.get_job("poll")
-        when: datetime | None = job.next_run_time if job else None
+        when = self._next_poll_time()
         try:
             self.engine.store.notices.worker_heartbeat(
                 self.engine.owner,
@@ -192,13 +309,8 @@ class Worker:
         if install_signals:
             signal.signal(signal.SIGTERM, self.request_stop)
             signal.signal(signal.SIGINT, self.request_stop)
-        self.scheduler.add_job(
-            self._job,
-            make_trigger(self.settings),
-            args=[True],
-            id="poll",
-            next_run_time=datetime.now(self.settings.tz),
-        )
+            signal.signal(signal.SIGHUP, self.request_reload)
+        jobs = self.schedule_polls()
         self.scheduler.add_job(
             self._job, IntervalTrigger(seconds=self.drain_every), args=[False], id="drain"
         )
@@ -211,11 +323,15 @@ class Worker:
             extra={
                 "schedule": self.settings.poll_cron or f"every {self.settings.poll_interval:g}s",
                 "timezone": self.settings.timezone,
+                **({"schedules": ", ".join(j.schedule for j in jobs)} if len(jobs) > 1 else {}),
             },
         )
         beat = time.monotonic()
         wake = self._wake_watch()
         while not self.stopping.wait(WAKE_CHECK_EVERY / 2):
+            if self.reload_asked.is_set():
+                self.reload_asked.clear()
+                self.scheduler.add_job(self._reload_job)  # between two jobs, never during one
             if time.monotonic() - beat >= self.heartbeat_every:
                 beat = time.monotonic()
                 self.heartbeat()

@@ -22,6 +22,8 @@ from zoneinfo import ZoneInfo
 
 from bot.envfile import demo_database_url, find_sources, unknown_name_warnings
 from bot.errors import ConfigError
+from bot.feed_rules import Feed
+from bot.feedsfile import feeds_file_path, with_feeds
 from bot.platforms import registry
 from bot.platforms.spec import PlatformSpec
 from bot.settings_reach import READ_WHEN_NEEDED as _REACH_WHEN_NEEDED
@@ -74,6 +76,7 @@ class Settings:
     """Every setting of the bot, typed; built once by `load_settings` and passed down."""
 
     feed_urls: tuple[str, ...]
+    """Every feed's URL: FEEDS_FILE's in order, then FEED_URLS's."""
     poll_interval: float = 600.0
     poll_cron: str | None = None
     timezone: str = "UTC"
@@ -134,6 +137,9 @@ class Settings:
     """Images, hosting, title cards, UTM, spend and posting slots (bot/settings_reach.py)."""
     web: WebSettings = field(default_factory=WebSettings)
     """The web face, health, metrics, approval and WebSub (bot/settings_web.py)."""
+    feeds: tuple[Feed, ...] = ()
+    """Each feed's own rules (bot.feed_rules), in `feed_urls`' order."""
+    feeds_file: Path | None = None
     demo: bool = False
     sources: tuple[str, ...] = ()
     """Where the values came from (".env", "config/demo.env"), for the first log line."""
@@ -237,13 +243,14 @@ def load_settings(
     r = _Reader(found.values)
 
     feed_raw = r.raw("FEED_URLS")
-    if feed_raw is None:
+    feeds_path = feeds_file_path(r.raw("FEEDS_FILE"), base)
+    if feed_raw is None and feeds_path is None:
         raise ConfigError(
             "FEED_URLS is not set; set e.g. FEED_URLS=https://www.jckonline.com/feed/ "
-            "(or remove .env to run the demo)",
+            "or FEEDS_FILE=config/feeds.toml (or remove .env to run the demo)",
             variable="FEED_URLS",
         )
-    feed_urls = parse_feed_urls("FEED_URLS", feed_raw, base)
+    feed_urls = parse_feed_urls("FEED_URLS", feed_raw, base) if feed_raw is not None else ()
     dry_setting = r.get("DRY_RUN", parse_bool, False)  # checked even when --dry-run overrides it
     is_dry = dry_setting if dry_run is None else dry_run
 
@@ -335,6 +342,7 @@ def load_settings(
         demo=demo,
         sources=sources,
     )
+    settings = with_feeds(settings, feeds_path, registry.names())
     # Last, once every setting was read: the names nobody asked for are not settings.
     asked = r.asked | set(_READ_WHEN_NEEDED)
     asked |= {name for spec in specs for name in spec.section.read_when_needed}

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from bot import __version__
+from bot.feedsfile import rules_of
 from bot.settings import Settings
 
 
@@ -32,6 +33,11 @@ def duration_text(seconds: float) -> str:
 
 
 def schedule_text(settings: Settings) -> str:
+    schedules: dict[str, list[str]] = {}
+    for feed in rules_of(settings):
+        schedules.setdefault(feed.schedule_text, []).append(feed.name)
+    if len(schedules) > 1:  # FEEDS_FILE feeds with schedules of their own
+        return "polls " + "; ".join(f"{when} ({', '.join(n)})" for when, n in schedules.items())
     if settings.poll_cron:
         return f"polls on cron '{settings.poll_cron}' ({settings.timezone})"
     return f"polls every {duration_text(settings.poll_interval)}"
@@ -46,6 +52,7 @@ def start_line(settings: Settings) -> tuple[str, dict[str, Any]]:
     message = (
         f"feedbot {__version__} starting: platforms {platforms}; {mode}; "
         f"{feeds} feed{'s' if feeds != 1 else ''}; store {store}; {schedule_text(settings)}"
+        + (f"; feeds file {settings.feeds_file}" if settings.feeds_file else "")
         + ("; the demo" if settings.demo else "")
     )
     fields = {

@@ -12,7 +12,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot import health
+from bot.feed_rules import Feed
 from bot.feeds.filters import FLOOD_PREFIX
+from bot.feedsfile import rules_of
 from bot.health import (
     RECENT,
     Reason,
@@ -21,6 +23,7 @@ from bot.health import (
     poll_reasons,
     relative,
 )
+from bot.poll_schedule import period as schedule_period
 from bot.poll_schedule import poll_period
 from bot.settings import Settings
 from bot.spend_status import format_spend, spend_status
@@ -49,9 +52,22 @@ def _epoch(iso: str | None) -> float | None:
     return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
 
 
+def feed_periods(settings: Settings) -> dict[str, float]:
+    """Each feed's seconds between polls (FEEDS_FILE feeds have schedules of their own)."""
+    periods: dict[str, float] = {}
+    for rules in rules_of(settings):
+        if rules.schedule not in periods:
+            periods[rules.schedule] = schedule_period(
+                rules.poll_interval, rules.poll_cron, settings.tz
+            )
+    return {rules.url: periods[rules.schedule] for rules in rules_of(settings)}
+
+
 def gather_status(store: Store, settings: Settings, now: float) -> dict[str, Any]:
     """Everything `status` shows, JSON-ready, with `healthy` and the `reasons` when not."""
-    period = poll_period(settings)
+    periods = feed_periods(settings)
+    # The worker polls as often as its most frequent feed: a longer gap means it stopped.
+    period = min(periods.values(), default=poll_period(settings))
     counts = store.platforms.delivery_counts(now - RECENT)
     made = store.health.made_since(now - RECENT)
     troubles = store.health.recent_troubles(now - RECENT)
@@ -95,9 +111,11 @@ def gather_status(store: Store, settings: Settings, now: float) -> dict[str, Any
         }
     rows = {f.url: f for f in store.feeds.feed_rows()}
     feeds = []
-    for url in settings.feed_urls:
+    by_feed = store.stories.deliveries_by_feed()
+    for rules in rules_of(settings):
+        url = rules.url
         row = rows.get(url)
-        feeds.append(_feed_status(url, row, now))
+        feeds.append(_feed_status(url, row, now) | _feed_rules(rules, row, by_feed, settings))
         if row is not None:
             reasons += feed_reasons(
                 url,
@@ -106,7 +124,7 @@ def gather_status(store: Store, settings: Settings, now: float) -> dict[str, Any
                 failing_since=_failing_since(row),
                 last_error=row.last_error,
                 now=now,
-                period=period,
+                period=periods.get(url, period),
             )
     flooded = store.stories.skipped_by_feed(FLOOD_PREFIX)
     for feed in feeds:
@@ -218,6 +236,29 @@ def _feed_status(url: str, f: FeedRow | None, now: float) -> dict[str, Any]:
     }
 
 
+def _feed_rules(
+    rules: Feed,
+    row: FeedRow | None,
+    by_feed: dict[str, dict[str, dict[str, int]]],
+    settings: Settings,
+) -> dict[str, Any]:
+    """A feed's own name, platforms and schedule, and its stories' deliveries per platform."""
+    counts: dict[str, dict[str, int]] = {}
+    for url in {rules.url, row.current_url if row else rules.url}:
+        for platform, statuses in by_feed.get(url, {}).items():
+            mine = counts.setdefault(platform, {})
+            for status, n in statuses.items():
+                mine[status] = mine.get(status, 0) + n
+    platforms = rules.platforms if rules.from_file else settings.platforms
+    return {
+        "name": rules.name,
+        "from_feeds_file": rules.from_file,
+        "platforms": list(platforms),
+        "schedule": rules.schedule_text,
+        "deliveries": counts,
+    }
+
+
 def format_status(status: dict[str, Any]) -> str:
     """The text form: health and its reasons first, then the mode, the platforms, the feeds."""
     now = _epoch(status["now"]) or 0.0
@@ -290,7 +331,14 @@ def format_status(status: dict[str, Any]) -> str:
     lines += ["", "feeds:"]
     for f in status["feeds"]:
         state = "DISABLED" if f["disabled"] else ("error" if f["last_error"] else "ok")
-        lines.append(f"  {f['url']}  [{state}] last poll {when(f['last_poll_at'])}")
+        named = f"{f['name']}  {f['url']}" if f.get("name", f["url"]) != f["url"] else f["url"]
+        lines.append(f"  {named}  [{state}] last poll {when(f['last_poll_at'])}")
+        if "schedule" in f:
+            platforms = ", ".join(f["platforms"]) or "none"
+            lines.append(f"    polls {f['schedule']}; posts to {platforms}")
+        for platform, counts in f.get("deliveries", {}).items():
+            shown = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in sorted(counts.items()))
+            lines.append(f"    {platform}: {shown}")
         if f["last_error"]:
             lines.append(f"    last error: {f['last_error']} (failures: {f['failures']})")
         if f["backoff_until"]:

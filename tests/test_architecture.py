@@ -38,6 +38,7 @@ LAYERS: dict[str, int] = {
     "bot.budget": 0,
     "bot.envfile": 0,
     "bot.post_time": 0,
+    "bot.feed_rules": 0,
     # 1: the parts, each knowing its own trade: fetch and parse, compose, publish, store, images.
     "bot.net": 1,
     "bot.feeds": 1,
@@ -50,6 +51,8 @@ LAYERS: dict[str, int] = {
     "bot.settings": 2,
     "bot.settings_reach": 2,
     "bot.settings_web": 2,
+    "bot.feedsfile": 2,
+    "bot.feedsfile_values": 2,
     # 3: what the bot does with the parts.
     "bot.pipeline": 3,
     "bot.intake": 3,
@@ -57,6 +60,8 @@ LAYERS: dict[str, int] = {
     "bot.publishers": 3,
     "bot.engine": 3,
     "bot.polling": 3,
+    "bot.feed_book": 3,
+    "bot.feed_slots": 3,
     "bot.delivery": 3,
     "bot.pacing": 3,
     "bot.manual": 3,
@@ -80,6 +85,7 @@ LAYERS: dict[str, int] = {
     # 4: the running bot: the composition root, the scheduler, the web face.
     "bot.app": 4,
     "bot.scheduler": 4,
+    "bot.feeds_reload": 4,
     "bot.web": 4,
     "bot.websub": 4,
     # 5: the command line.

@@ -11,8 +11,11 @@ from pathlib import Path
 import pytest
 
 from bot import __version__
+from bot.settings import PROJECT_ROOT
 from tests.botenv import bot_env, run_main
 from tests.test_worker import Proc
+
+DEMO_FEEDS = PROJECT_ROOT / "config" / "demo-feeds.toml"
 
 
 class Listener:
@@ -93,7 +96,7 @@ def test_demo_run_prints_posts_as_readable_blocks_and_names_what_it_runs(
         f"DEMO MODE: feedbot {__version__} starting: platforms twitter, facebook, instagram; "
         "DRY RUN: nothing is posted; 1 feed; store sqlite:///"
     )
-    assert first.endswith("; polls every 10m; the demo")
+    assert first.endswith("; polls every 10m; feeds file " + str(DEMO_FEEDS) + "; the demo")
     assert proc.p.stdout is not None
     out = proc.p.stdout.read().splitlines()
     # A block per post: a header, then the post's own lines (not one log line with \n escapes).

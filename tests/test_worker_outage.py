@@ -76,7 +76,7 @@ class FlakyEngine:
         self.publishers: dict[str, Any] = {}
         self.clock = time.time
 
-    def tick(self, *, poll: bool) -> Any:
+    def tick(self, *, poll: bool, feeds: Any = None) -> Any:
         if self.down:
             raise refused()
         self.ticks.append(poll)

@@ -111,6 +111,8 @@ class Composer:
                 known = ", ".join(limits)
                 raise ConfigError(f"{variable}: {p!r} is not a platform; use {known}", variable)
         self.hashtag_caps = dict(hashtag_caps)
+        self.extra_hashtags: tuple[str, ...] = ()
+        """A feed's own hashtags (FEEDS_FILE): before the story's categories, within the cap."""
         for platform, cap in self.hashtag_caps.items():
             if not 0 <= cap <= MAX_HASHTAGS:
                 name = f"HASHTAGS_{platform.upper()}"
@@ -229,7 +231,8 @@ class Composer:
                         mentions.append(handle)
             present = [m.group(0) for t in subbed for m in find_hashtags(t)]
             budget = max(0, min(max_tags, cap - len(present)))
-            tags = hashtags(story.categories, budget, exclude=present) if "hashtags" in used else []
+            sources = (*self.extra_hashtags, *story.categories)
+            tags = hashtags(sources, budget, exclude=present) if "hashtags" in used else []
             return _Draft(
                 title=values.get("title", ""),
                 summary=values.get("summary", ""),

@@ -66,6 +66,36 @@ class StoryStore(StoreBase):
             fresh.append(story)
         return fresh
 
+    def deliveries_by_feed(self) -> dict[str, dict[str, dict[str, int]]]:
+        """Feed URL (as each story recorded it) -> platform -> status -> deliveries (`status`
+        groups by feed). One grouped query over every story."""
+        query = (
+            select(stories.c.feed_url, deliveries.c.platform, deliveries.c.status, func.count())
+            .select_from(deliveries.join(stories, stories.c.id == deliveries.c.story_id))
+            .group_by(stories.c.feed_url, deliveries.c.platform, deliveries.c.status)
+        )
+        found: dict[str, dict[str, dict[str, int]]] = {}
+        with self._read() as conn:
+            for feed_url, platform, status, count in conn.execute(query):
+                found.setdefault(feed_url, {}).setdefault(platform, {})[status] = int(count)
+        return found
+
+    def feed_slot_counts(self, feed_url: str, platform: str, since: float) -> dict[float, int]:
+        """How many deliveries of the feed's stories on `platform` each time at or after
+        `since` holds (a feed's own posting slots: bot.feed_slots)."""
+        query = (
+            select(deliveries.c.next_attempt_at, func.count())
+            .select_from(deliveries.join(stories, stories.c.id == deliveries.c.story_id))
+            .where(
+                stories.c.feed_url == feed_url,
+                deliveries.c.platform == platform,
+                deliveries.c.next_attempt_at >= since,
+            )
+            .group_by(deliveries.c.next_attempt_at)
+        )
+        with self._read() as conn:
+            return {float(at): int(n) for at, n in conn.execute(query)}
+
     def add_story(
         self,
         story: Story,

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from bot.errors import Unsuitable
+from bot.feedsfile import rules_of
 from bot.models import DeliveryStatus, Post
 from bot.platforms import registry
 from bot.settings import Settings
@@ -191,8 +192,15 @@ def settings_rows(settings: Settings) -> list[tuple[str, str]]:
         return "set (hidden)" if value else "not set"
 
     web = settings.web
+    feeds = rules_of(settings)
     rows: list[tuple[str, str]] = [
-        ("FEED_URLS", "\n".join(settings.feed_urls)),
+        ("FEED_URLS", "\n".join(f.url for f in feeds if not f.from_file) or "not set"),
+        ("FEEDS_FILE", str(settings.feeds_file) if settings.feeds_file else "not set"),
+        *(
+            (f"feed {f.name}", f"{f.url}\n{f.schedule_text}; {', '.join(f.platforms)}")
+            for f in feeds
+            if f.from_file
+        ),
         ("PLATFORMS", ", ".join(settings.platforms) or "(none)"),
         ("DRY_RUN", str(settings.dry_run).lower()),
         ("POLL_INTERVAL", f"{settings.poll_interval:g} s"),
