@@ -1,0 +1,162 @@
+"""Crash safety on Threads and LinkedIn: SIGKILL at any instant never produces a second post nor
+loses one (the bot as a real process, the fakes in this test process; see tests/test_crash.py).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import signal
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.botenv import Item, bot_env, run_main, write_feed
+from tests.fakes.linkedin_server import FakeLinkedInServer
+from tests.fakes.platform_server import FakePlatformServer, RecordedRequest, Reply
+from tests.fakes.threads_server import FakeThreadsServer
+from tests.test_crash import spawn, wait_until
+
+
+class SlowThreads(FakeThreadsServer):
+    latency = 0.0
+
+    def handle(self, request: RecordedRequest) -> Reply:
+        if self.latency:
+            time.sleep(self.latency)
+        return super().handle(request)
+
+
+class SlowLinkedIn(FakeLinkedInServer):
+    latency = 0.0
+
+    def handle(self, request: RecordedRequest) -> Reply:
+        if self.latency:
+            time.sleep(self.latency)
+        return super().handle(request)
+
+
+@pytest.fixture
+def threads() -> Iterator[SlowThreads]:
+    with SlowThreads(in_progress_reads=0) as s:
+        yield s
+
+
+@pytest.fixture
+def linkedin() -> Iterator[SlowLinkedIn]:
+    with SlowLinkedIn(refuse_duplicates=False) as s:  # count what arrived, not what it refused
+        yield s
+
+
+def env_for(
+    threads: FakeThreadsServer, linkedin: FakeLinkedInServer, tmp: Path, feed: str, **extra: str
+) -> dict[str, str]:
+    return bot_env(
+        tmp,
+        FEED_URLS=feed,
+        **threads.threads_env(),
+        **linkedin.linkedin_env(),
+        **{
+            "HTTP_TIMEOUT": "10s",
+            "RETRY_BASE_SECONDS": "1",
+            "MAX_POSTS_PER_HOUR": "10000",
+            "MAX_NEW_PER_FEED": "10000",
+            **extra,
+        },
+    )
+
+
+_STORY = re.compile(r"https://news\.example\.com/story-\d+/")
+
+
+def story_of(text: str) -> str:
+    found = _STORY.findall(text or "")
+    return found[0] if found else (text or "")[:40]
+
+
+def threads_made(server: FakeThreadsServer) -> list[str]:
+    return [story_of(p["text"] or p.get("link_attachment_url") or "") for p in server.posts]
+
+
+def linkedin_made(server: FakeLinkedInServer) -> list[str]:
+    return [story_of(server.article(p).get("source", "")) for p in server.li_posts]
+
+
+EFFECT: dict[str, tuple[str, str, Callable[[Any], list[str]]]] = {
+    "threads": ("POST", "*/threads_publish", threads_made),
+    "linkedin": ("POST", "/rest/posts", linkedin_made),
+}
+
+
+@pytest.mark.parametrize("platform", ["threads", "linkedin"])
+def test_kill_after_the_post_was_made_then_restart(
+    threads: SlowThreads, linkedin: SlowLinkedIn, tmp_path: Path, platform: str
+) -> None:
+    image = threads.image_url() if platform == "threads" else linkedin.image_url()
+    feed = write_feed(tmp_path / "feed.xml", [Item(1, image_url=image)])
+    env = env_for(threads, linkedin, tmp_path, feed, PLATFORMS=platform)
+    server: FakePlatformServer = threads if platform == "threads" else linkedin
+    method, path, made = EFFECT[platform]
+    server.hang(method, path, seconds=60)  # the post is recorded, then the answer never comes
+    proc = spawn(["poll"], env, tmp_path)
+    try:
+        assert wait_until(lambda: len(made(server)) == 1), "the post never reached the server"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        server.release()
+    for _ in range(2):  # restart twice: reconcile, then a plain cycle
+        result = run_main(["poll", "--json"], env, tmp_path)
+        assert result.returncode == 0, result.stderr
+    assert len(made(server)) == 1
+    status = run_main(["status", "--json"], env, tmp_path)
+    assert '"published_total": 1' in status.stdout, status.stdout
+
+
+def test_random_kills_during_a_stream_of_ten_stories(
+    threads: SlowThreads, linkedin: SlowLinkedIn, tmp_path: Path
+) -> None:
+    rng = random.Random(20261205)
+    feed_path = tmp_path / "feed.xml"
+    items = [Item(n, image_url=threads.image_url()) for n in range(1, 11)]
+    feed = write_feed(feed_path, items[:3])
+    env = env_for(threads, linkedin, tmp_path, feed, POLL_INTERVAL="1s",
+                  PLATFORMS="threads,linkedin")  # fmt: skip
+    threads.latency = linkedin.latency = 0.03
+    threads.in_progress_reads = 1  # every container is read once before it is ready
+    kills = 0
+    for run in range(20):
+        write_feed(feed_path, items[: min(10, 3 + run // 2)])
+        proc = spawn(["run"], env, tmp_path)
+        time.sleep(rng.uniform(0.3, 2.5))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait(timeout=10)
+    threads.latency = linkedin.latency = 0.0
+    write_feed(feed_path, items)
+    deadline = time.monotonic() + 60
+    expected = {f"https://news.example.com/story-{n}/" for n in range(1, 11)}
+    while time.monotonic() < deadline:  # retries of not-ready containers come due (1 s base)
+        result = run_main(["poll"], env, tmp_path)
+        assert result.returncode == 0, result.stderr
+        if set(threads_made(threads)) >= expected and set(linkedin_made(linkedin)) >= expected:
+            break
+        time.sleep(1.0)
+    per_platform = {
+        "threads": Counter(threads_made(threads)),
+        "linkedin": Counter(linkedin_made(linkedin)),
+    }
+    duplicates = {p: {k: v for k, v in c.items() if v > 1} for p, c in per_platform.items()}
+    lost = {p: expected - set(c) for p, c in per_platform.items()}
+    print(f"\nkills={kills} threads={len(threads.posts)} linkedin={len(linkedin.li_posts)}")
+    status = run_main(["status", "--json"], env, tmp_path).stdout
+    assert kills >= 15
+    assert duplicates == {"threads": {}, "linkedin": {}}
+    assert lost == {"threads": set(), "linkedin": set()}, status
