@@ -260,3 +260,33 @@ def test_a_failed_refresh_still_warns_with_the_known_expiry(server: FakeThreadsS
     server.fail("GET", "/refresh_access_token", status=500, body=graph_error(2, "down"))
     with pytest.raises(Transient):  # nothing known: the daily check logs it and tries tomorrow
         publisher(server).token_info()
+
+
+# --- images through the image host -------------------------------------------------------------
+
+
+def test_a_png_goes_out_as_a_hosted_fitted_copy_removed_afterwards(
+    server: FakeThreadsServer,
+) -> None:
+    from bot.platforms.graph import GraphApi
+    from bot.platforms.hosting import FacebookPageHost
+    from tests.fakes.platform_server import FakePlatformServer
+
+    buffer = io.BytesIO()
+    Image.new("RGBA", (3000, 200), (0, 200, 10, 128)).save(buffer, "PNG")  # too wide, alpha
+    url = server.add_image("wide.png", buffer.getvalue(), "image/png")
+    with FakePlatformServer() as graph_fake, httpx.Client(timeout=2.0) as client:
+        graph = GraphApi(
+            platform="threads", base_url=graph_fake.base_url, version="v25.0",
+            token=Secret(graph_fake.page_token), variable="FACEBOOK_PAGE_ACCESS_TOKEN",
+            http=client,
+        )  # fmt: skip
+        adapter = publisher(server, host=FacebookPageHost(graph, graph_fake.page_id))
+        kept: dict[str, str] = {}
+        adapter.publish(post(image_url=url), kept.update)
+        [made] = server.posts
+        assert made["media_type"] == "IMAGE"
+        fitted = Image.open(io.BytesIO(made["image"]))
+        assert fitted.width <= 1440 and fitted.width / fitted.height <= 10
+        assert kept.get("hosted_image") in graph_fake.fb_deleted  # the copy is gone
+        assert graph_fake.fb_posts == []  # hosting never shows on the Page
