@@ -238,12 +238,13 @@ def test_the_shared_client_stack_carries_it(server: FakeThreadsServer) -> None:
 def test_the_token_is_refreshed_kept_and_used(server: FakeThreadsServer) -> None:
     state = Memory()
     adapter = publisher(server, state=state, wall=lambda: 1_000_000.0)
+    worker = publisher(server, state=state)  # another worker, built before the refresh
     info = adapter.token_info()
     assert info.expires_at == 1_000_000.0 + 5183944 and server.refreshes == 1
-    adapter.publish(post())
+    worker.publish(post())
     fresh = [t for t in server.valid_tokens if t.startswith("THAArefreshed")]
     publishes = server.requests_to("*/threads_publish")
-    assert fresh and fresh[0] in publishes[-1].form()["access_token"]
+    assert fresh and fresh[0] == publishes[-1].form()["access_token"]
     # A new process reads the kept token; a new configured token wins over it.
     again = publisher(server, state=state)
     assert again.tokens.current().reveal() == fresh[0]

@@ -99,15 +99,14 @@ class ThreadsPublisher(Publisher):
         self._own_http = http is None
         self.http = http or httpx.Client(timeout=timeout)
         self.wall = wall
+        self.tokens = TokenKeeper(settings.access_token, state)
         self.api = ThreadsApi(
             base_url=settings.base_url,
             version=API_VERSION,
-            token=settings.access_token,
+            token=self.tokens.live(),  # a refresh by any worker is used by every worker
             variable=TOKEN,
             http=self.http,
         )
-        self.tokens = TokenKeeper(settings.access_token, state)
-        self.api.use_token(self.tokens.current())
 
     @classmethod
     def limits_for(cls, wiring: Wiring) -> Limits:
@@ -160,7 +159,6 @@ class ThreadsPublisher(Publisher):
             log.warning("threads: the token could not be refreshed: %s", exc.message)
             return self._info(known)
         self.tokens.keep(fresh.token, fresh.expires_at)
-        self.api.use_token(self.tokens.current())
         return self._info(fresh.expires_at)
 
     @staticmethod

@@ -61,10 +61,6 @@ class ThreadsApi(GraphApi):
         )
         self.base_url = base_url.rstrip("/")
 
-    def use_token(self, token: Secret) -> None:
-        """Send this token from now on (a refreshed one)."""
-        self._token = token
-
     def error_for(self, status: int, payload: Any, headers: Mapping[str, str]) -> PublishError:
         error = payload.get("error") if isinstance(payload, dict) else None
         if isinstance(error, dict):

@@ -49,7 +49,26 @@ class TokenKeeper:
         value = kept.get("expires_at") if kept else None
         return float(value) if isinstance(value, int | float) else None
 
+    def live(self) -> Secret:
+        """A Secret that reads the current token each time it is revealed: a token refreshed
+        by another worker (kept in the shared store) is picked up without a restart."""
+        return _Live(self)
+
     def keep(self, token: str, expires_at: float) -> None:
         record = {"from": fingerprint(self.configured.reveal()), "token": token,
                   "expires_at": expires_at}  # fmt: skip
         self.state.set_meta(KEY, json.dumps(record))
+
+
+class _Live(Secret):
+    __slots__ = ("_keeper",)
+
+    def __init__(self, keeper: TokenKeeper) -> None:
+        super().__init__("")
+        self._keeper = keeper
+
+    def reveal(self) -> str:
+        return self._keeper.current().reveal()
+
+    def __bool__(self) -> bool:
+        return True
