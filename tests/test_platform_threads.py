@@ -53,6 +53,12 @@ def test_length_is_counted_in_utf8_bytes_as_threads_counts() -> None:
     assert threads_length("宝石") == 6
 
 
+def test_the_preview_card_is_the_link_written_in_the_text(server: FakeThreadsServer) -> None:
+    tagged = STORY + "?utm_source=threads"
+    publisher(server).publish(post(f"News: {tagged}."))
+    assert server.posts[0]["link_attachment_url"] == tagged  # one link, not two
+
+
 def test_unique_links_count_the_attachment_once() -> None:
     text = "a https://ex.com/a b https://ex.com/a. c www.ex.com/b"
     assert unique_links(text) == {"ex.com/a", "www.ex.com/b"}
@@ -182,7 +188,7 @@ def test_too_long_or_too_many_links_are_refused_before_sending(server: FakeThrea
     with pytest.raises(Rejected, match="UTF-8 bytes"):
         adapter.publish(post("😀" * 126))
     links = " ".join(f"https://ex.com/{n}" for n in range(6))
-    with pytest.raises(Rejected, match="7 links"):
+    with pytest.raises(Rejected, match="6 links"):
         adapter.publish(post(links))
     assert server.requests == []
 

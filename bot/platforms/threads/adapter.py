@@ -30,7 +30,13 @@ from bot.platforms.images import SOURCE_TYPES, ImageUnavailable, download_source
 from bot.platforms.state import KeyValue
 from bot.platforms.threads.api import PLATFORM, ThreadsApi
 from bot.platforms.threads.settings import API_VERSION, BASE_URL, TOKEN, ThreadsSettings
-from bot.platforms.threads.text import MAX_LENGTH, MAX_LINKS, threads_length, unique_links
+from bot.platforms.threads.text import (
+    MAX_LENGTH,
+    MAX_LINKS,
+    first_url,
+    threads_length,
+    unique_links,
+)
 from bot.platforms.threads.token import TokenKeeper
 
 log = logging.getLogger(__name__)
@@ -390,8 +396,13 @@ class ThreadsPublisher(Publisher):
 
 
 def _attachment(post: Post) -> str | None:
-    """The link whose preview card a text post shows: the story's, else the post's link."""
-    return post.link or post.story_url
+    """The link whose preview card a text post shows: the post's own link, else the first URL
+    written in the text (the one with the UTM tags, so the card and the text count as one
+    link), else the story's."""
+    if post.link:
+        return post.link
+    written = first_url(post.text)
+    return written or post.story_url
 
 
 def _handles(container_id: str, hosted: str | None) -> dict[str, str]:

@@ -39,3 +39,12 @@ def _key(url: str) -> str:
         if lowered.startswith(prefix):
             lowered = lowered[len(prefix) :]
     return lowered.rstrip("/")
+
+
+def first_url(text: str) -> str | None:
+    """The first http(s) URL written in `text`, without the punctuation that ends a sentence."""
+    for match in _URL.finditer(text):
+        url = match.group(0).rstrip(_TRAILING)
+        if url.lower().startswith(("http://", "https://")):
+            return url
+    return None
