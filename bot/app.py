@@ -34,6 +34,7 @@ from bot.pacing import Pacing
 from bot.pipeline import Rules
 from bot.platforms import registry
 from bot.platforms.base import Publisher
+from bot.platforms.state import Later
 from bot.poll_schedule import poll_period
 from bot.polling import Poller
 from bot.preview import Preview, newest_stories, preview_platforms, preview_rows, story_for_url
@@ -172,7 +173,8 @@ def build_app(
     composer = load_composer_for(settings)
     policy = policy or network_policy(settings)
     http = make_http(settings, policy)
-    publishers = build_publishers(settings, dry_run=dry, http=http)
+    state = Later()  # the store's platform state, once the store is open
+    publishers = build_publishers(settings, dry_run=dry, http=http, state=state)
     env_rules = story_rules(settings, composer, {n: p.limits for n, p in publishers.items()})
     try:  # each feed's own rules (FEEDS_FILE), its templates checked before the store opens
         book = build_feed_book(settings, env_rules)
@@ -183,6 +185,7 @@ def build_app(
         raise
     rules = book.rules
     store = Store.open(settings.database_url, db_clock=db_clock)
+    state.use(store.platforms)
     fetcher = make_fetcher(settings, policy)
     deliverer = make_deliverer(settings, store, publishers, clock=clock)
     intake = Intake(http, policy, settings.http_timeout)

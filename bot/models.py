@@ -140,6 +140,9 @@ class MentionStyle(StrEnum):
     prices" (where room is short: X)."""
     SUFFIX = "suffix"
     """The handle follows the name: "De Beers (@debeersgroup) cuts prices"."""
+    ELEMENT = "element"
+    """The name becomes a mention element whose target is the handle: "@[De Beers](urn:li:
+    organization:1234) cuts prices" (a network whose mentions name an id, not a handle)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import httpx
 
     from bot.platforms.hosting import ImageHost
+    from bot.platforms.state import KeyValue
 
 __all__ = ["build_publishers", "image_host", "require_platforms", "wiring"]
 
@@ -71,7 +72,9 @@ def image_host(settings: Settings, platform: str, http: httpx.Client) -> ImageHo
     return registry.spec(kind).image_host(settings.section(kind), platform, http)
 
 
-def wiring(settings: Settings, http: httpx.Client | None = None) -> Wiring:
+def wiring(
+    settings: Settings, http: httpx.Client | None = None, state: KeyValue | None = None
+) -> Wiring:
     """What every adapter gets besides its own section."""
     return Wiring(
         http=http,
@@ -79,15 +82,21 @@ def wiring(settings: Settings, http: httpx.Client | None = None) -> Wiring:
         proxies=settings.proxies,
         images=settings.reach.images,
         image_host=lambda platform, client: image_host(settings, platform, client),
+        state=state,
     )
 
 
 def build_publishers(
-    settings: Settings, *, dry_run: bool, http: httpx.Client | None = None
+    settings: Settings,
+    *,
+    dry_run: bool,
+    http: httpx.Client | None = None,
+    state: KeyValue | None = None,
 ) -> dict[str, Publisher]:
-    """One publisher per name in PLATFORMS; a dry run gets stand-ins that need no credentials."""
+    """One publisher per name in PLATFORMS; a dry run gets stand-ins that need no credentials.
+    `state`: where adapters keep small facts between runs (the store's platform state)."""
     publishers: dict[str, Publisher] = {}
-    wired = wiring(settings, http)
+    wired = wiring(settings, http, state)
     for platform in settings.platforms:
         cls = registry.spec(platform).publisher_class()
         if dry_run:

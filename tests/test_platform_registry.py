@@ -13,7 +13,9 @@ from bot.models import Post
 from bot.platforms import DryRunPublisher, limits_for, registry
 from bot.platforms.facebook.adapter import FacebookPublisher
 from bot.platforms.instagram.adapter import InstagramPublisher
+from bot.platforms.linkedin.adapter import LinkedInPublisher
 from bot.platforms.media import ImageProblem, fetch_image, probe_image, sniff_type
+from bot.platforms.threads.adapter import ThreadsPublisher
 from bot.platforms.twitter.adapter import TwitterPublisher
 from bot.publishers import build_publishers, wiring
 from bot.settings import Settings
@@ -31,6 +33,8 @@ EXPECTED = {
     "twitter": TwitterPublisher,
     "facebook": FacebookPublisher,
     "instagram": InstagramPublisher,
+    "threads": ThreadsPublisher,
+    "linkedin": LinkedInPublisher,
 }
 
 
@@ -55,7 +59,9 @@ def test_limits_are_declared() -> None:
 def test_build_publishers_for_real(server: FakePlatformServer) -> None:
     with httpx.Client() as http:
         publishers = build_publishers(server.settings(), dry_run=False, http=http)
-        assert {k: type(v) for k, v in publishers.items()} == EXPECTED
+        assert {k: type(v) for k, v in publishers.items()} == {
+            name: EXPECTED[name] for name in ("twitter", "facebook", "instagram")
+        }
         assert publishers["facebook"].verify().name == "JCK Test Page"
         assert publishers["twitter"].verify().name == "@jcktest"
         for publisher in publishers.values():

@@ -32,6 +32,7 @@ from bot.compose.handles import (
     mentioned,
     normalise_handle,
     substitute,
+    written,
 )
 from bot.compose.hashtags import MAX_HASHTAGS, hashtags
 from bot.compose.templates import Template, load_template
@@ -44,7 +45,7 @@ from bot.compose.text import (
     neutralise,
 )
 from bot.errors import ConfigError, Unsuitable
-from bot.models import Limits, Post, Story
+from bot.models import Limits, MentionStyle, Post, Story
 from bot.utm import UtmTemplate, feed_label
 
 ALT_TEXT_MAX = 1000
@@ -228,7 +229,8 @@ class Composer:
                         continue
                     if handle.casefold() not in seen:
                         seen.add(handle.casefold())
-                        mentions.append(handle)
+                        element = style == MentionStyle.ELEMENT  # it needs the name too
+                        mentions.append(written(name, handle, style) if element else handle)
             present = [m.group(0) for t in subbed for m in find_hashtags(t)]
             budget = max(0, min(max_tags, cap - len(present)))
             sources = (*self.extra_hashtags, *story.categories)

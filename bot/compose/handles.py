@@ -177,12 +177,21 @@ def substitute(
                 continue
             handle = handles[name]
             pieces.append(text[last : match.start()])
-            pieces.append(handle if style == REPLACE else f"{name} ({handle})")
+            pieces.append(written(name, handle, style))
             last = match.end()
             done.append(name)
         pieces.append(text[last:])
         out.append("".join(pieces))
     return Substituted(tuple(out), tuple(done))
+
+
+def written(name: str, handle: str, style: str) -> str:
+    """A mapped name as the platform's idiom writes it."""
+    if style == REPLACE:
+        return handle
+    if style == MentionStyle.ELEMENT:
+        return f"@[{name}]({handle.removeprefix('@')})"
+    return f"{name} ({handle})"
 
 
 def mentioned(texts: Sequence[str], book: HandleBook) -> list[str]:

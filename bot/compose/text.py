@@ -87,12 +87,18 @@ platform's parser, '#\u2060tag' no hashtag, '$\u2060TICK' no cashtag."""
 CASHTAG = re.compile(r"\$(?<![\w$]\$)[A-Za-z]{1,6}(?:[._][A-Za-z]{1,2})?(?![\w$])")
 """A cashtag as the twitter_text package links one: '$' after a non-word character, then 1 to 6
 letters ($BRK.A too)."""
-_ANY_MENTION = re.compile(r"[@\uff20](?<![\w!#$%&*@\uff20][@\uff20])[A-Za-z0-9_]")
+_ANY_MENTION = re.compile(r"[@\uff20](?<![\w!#$%&*@\uff20][@\uff20])[A-Za-z0-9_\[]")
 """Where the twitter_text package (the widest mention parser) would start a mention: '@' or the
-full-width '＠' after anything but a handle character or one of !#$%&*@, then a handle character.
+full-width '＠' after anything but a handle character or one of !#$%&*@, then a handle character
+(or '[', which opens a mention element naming an id: "@[Name](urn:li:person:1)").
 Wider than MENTION on purpose: what is neutralised must cover every sigil some platform reads."""
 _SIGILS = re.compile("[@#$\uff20\uff03]")
 _ANY_HASHTAG = re.compile(r"[#\uff03](?<![\w&#\uff03][#\uff03])\w")
+
+
+_ELEMENT = re.compile(r"@\[[^\[\]\n]{1,100}\]\(([^()\s]+)\)")
+"""A mention element, "@[Name](urn:li:organization:1234)": live only when its target is one of
+the bot's own handles (the handles file's, written by the element mention style)."""
 
 
 def neutralise(
@@ -108,6 +114,7 @@ def neutralise(
     found: list[re.Match[str]] = []
     if mentions:
         kept = {m.start() for m in find_mentions(text) if m.group(0).casefold() in live}
+        kept |= {m.start() for m in _ELEMENT.finditer(text) if "@" + m.group(1).casefold() in live}
         found += [m for m in _ANY_MENTION.finditer(text) if m.start() not in kept]
     if hashtags:
         found += list(_ANY_HASHTAG.finditer(text)) + list(CASHTAG.finditer(text))

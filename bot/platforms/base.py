@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     import httpx
 
     from bot.platforms.hosting import ImageHost
+    from bot.platforms.state import KeyValue
 
 
 def _no_host(platform: str, http: httpx.Client) -> ImageHost | None:
@@ -52,6 +53,8 @@ class Wiring:
     images: ImageSettings = field(default_factory=ImageSettings)
     image_host: Callable[[str, httpx.Client], ImageHost | None] = _no_host
     """IMAGE_HOST for `platform`'s publisher over a client (None without IMAGE_HOST)."""
+    state: KeyValue | None = None
+    """Where an adapter keeps small facts between runs (a refreshed token); None: memory."""
 
 
 Checkpoint = Callable[[Mapping[str, str]], None]

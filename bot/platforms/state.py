@@ -26,3 +26,21 @@ class Memory:
 
     def set_meta(self, key: str, value: str) -> None:
         self.values[key] = value
+
+
+class Later:
+    """A KeyValue whose backing table is handed over once it exists (the store opens after the
+    publishers are built, so a bad feeds file stops the bot before anything is recorded).
+    Adapters read and write state only when they make calls, by then it is set."""
+
+    def __init__(self) -> None:
+        self._target: KeyValue = Memory()
+
+    def use(self, target: KeyValue) -> None:
+        self._target = target
+
+    def get_meta(self, key: str) -> str | None:
+        return self._target.get_meta(key)
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._target.set_meta(key, value)

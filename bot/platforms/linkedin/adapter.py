@@ -26,6 +26,7 @@ from bot.imaging.fit import FittedImage, ImageSpec
 from bot.models import Account, Limits, Post, PublishResult, TokenInfo
 from bot.platforms.base import Checkpoint, Publisher, Wiring
 from bot.platforms.images import ImageUnavailable, fetch_fitted, fit_bytes
+from bot.platforms.linkedin import LIMITS, MAX_LENGTH
 from bot.platforms.linkedin.api import PLATFORM, LinkedInApi, post_url
 from bot.platforms.linkedin.little import escape, unescape, visible_length
 from bot.platforms.linkedin.settings import BASE_URL, TOKEN, LinkedInSettings
@@ -33,7 +34,6 @@ from bot.platforms.state import KeyValue, Memory
 
 log = logging.getLogger(__name__)
 
-MAX_LENGTH = 3000
 TITLE_MAX = 200
 DESCRIPTION_MAX = 300
 TOKEN_DAYS = 60
@@ -71,14 +71,7 @@ class LinkedInPublisher(Publisher):
     """Posts as the organization (Page) whose administrator's token is configured."""
 
     name: ClassVar[str] = PLATFORM
-    limits: ClassVar[Limits] = Limits(
-        max_length=MAX_LENGTH,
-        max_hashtags=5,
-        max_mentions=10,
-        image_types=(*LINKEDIN_SPEC.types, "image/gif", "image/webp"),
-        max_image_bytes=30 * 1024 * 1024,
-        hourly_cap=6,  # daily limits are unpublished; a Page rarely wants more
-    )
+    limits: ClassVar[Limits] = LIMITS
     credential_variables: ClassVar[tuple[str, ...]] = (TOKEN,)
     base_url_variable: ClassVar[str] = BASE_URL
     has_token_info: ClassVar[bool] = True
@@ -108,7 +101,7 @@ class LinkedInPublisher(Publisher):
                 "LINKEDIN_ACCESS_TOKEN are not set",
                 variable="LINKEDIN_ORGANIZATION_ID",
             )
-        publisher = cls(section, http=wiring.http, timeout=wiring.timeout)
+        publisher = cls(section, http=wiring.http, timeout=wiring.timeout, state=wiring.state)
         publisher._own_http = wiring.http is None
         return publisher
 

@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Protocol
+from operator import attrgetter
 
 from bot.errors import ConfigError
+from bot.platforms.spec import Env, Section
 from bot.settings_values import Secret, parse_url
-
-
-class Env(Protocol):
-    """How a section reads variables (the settings' reader): None for an unset one."""
-
-    def raw(self, name: str) -> str | None: ...
-
 
 ORGANIZATION_ID = "LINKEDIN_ORGANIZATION_ID"
 TOKEN = "LINKEDIN_ACCESS_TOKEN"
@@ -74,3 +68,13 @@ def read(env: Env) -> LinkedInSettings | None:
         parse_url(BASE_URL, base) if base is not None else DEFAULT_BASE_URL,
         version,
     )
+
+
+SECTION = Section(
+    read=read,
+    credentials=VARIABLES,
+    auth_variables=(TOKEN,),
+    base_url_variable=BASE_URL,
+    api_url=attrgetter("base_url"),
+    read_when_needed=(BASE_URL, API_VERSION),  # read with the credentials only
+)

@@ -28,6 +28,7 @@ from bot.platforms.base import Checkpoint, Publisher, Wiring
 from bot.platforms.hosting import ImageHost
 from bot.platforms.images import SOURCE_TYPES, ImageUnavailable, download_source, fit_bytes, fitted
 from bot.platforms.state import KeyValue
+from bot.platforms.threads import LIMITS
 from bot.platforms.threads.api import PLATFORM, ThreadsApi
 from bot.platforms.threads.settings import API_VERSION, BASE_URL, TOKEN, ThreadsSettings
 from bot.platforms.threads.text import (
@@ -75,15 +76,7 @@ class ThreadsPublisher(Publisher):
     """Posts to the Threads profile whose long-lived token is configured."""
 
     name: ClassVar[str] = PLATFORM
-    limits: ClassVar[Limits] = Limits(
-        max_length=MAX_LENGTH,
-        max_hashtags=1,  # Threads makes one tag per post a topic; more read as plain text
-        max_mentions=10,
-        image_types=THREADS_SPEC.types,
-        max_image_bytes=THREADS_SPEC.max_bytes,
-        image_url_only=True,
-        hourly_cap=10,  # the API allows 250 published posts in 24 hours
-    )
+    limits: ClassVar[Limits] = LIMITS
     credential_variables: ClassVar[tuple[str, ...]] = (TOKEN,)
     base_url_variable: ClassVar[str] = BASE_URL
     has_token_info: ClassVar[bool] = True
@@ -132,6 +125,7 @@ class ThreadsPublisher(Publisher):
             http=client,
             timeout=wiring.timeout,
             host=wiring.image_host(PLATFORM, client),
+            state=wiring.state,
         )
         publisher._own_http = wiring.http is None
         return publisher
