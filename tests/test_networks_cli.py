@@ -66,7 +66,9 @@ def test_check_status_preview_and_post(
     assert "threads" in check.stdout and "@" + threads.threads_username in check.stdout
     assert "linkedin" in check.stdout and linkedin.organization_name in check.stdout
     assert "expires" in check.stdout
-    preview = run_main(["preview", "--platform", "threads", "--platform", "linkedin"], env, tmp_path)
+    preview = run_main(
+        ["preview", "--platform", "threads", "--platform", "linkedin"], env, tmp_path
+    )
     assert preview.returncode == 0, preview.stderr
     assert "threads" in preview.stdout
     post = run_main(["post", "--text", "Our new issue (December) is out", "--json"], env, tmp_path)
