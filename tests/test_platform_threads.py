@@ -10,10 +10,11 @@ import httpx
 import pytest
 from PIL import Image
 
-from bot.errors import AuthError, NetworkError, RateLimited, Rejected, Transient
+from bot.errors import AuthError, NetworkError, NotReady, RateLimited, Rejected, Transient
 from bot.models import Post
 from bot.net import PolicyTransport
 from bot.netpolicy import NetworkPolicy
+from bot.platforms.base import CONTAINER_RECHECK
 from bot.platforms.state import Memory
 from bot.platforms.threads.adapter import ThreadsPublisher
 from bot.platforms.threads.text import threads_length, unique_links
@@ -111,14 +112,26 @@ def test_a_container_not_ready_is_read_again_next_time_never_waited_for() -> Non
     with FakeThreadsServer(in_progress_reads=1) as server:
         adapter = publisher(server)
         kept: dict[str, str] = {}
-        with pytest.raises(Transient) as caught:
+        with pytest.raises(NotReady) as caught:
             adapter.publish(post(), kept.update)
-        assert caught.value.code == "not_ready" and "next tick" in caught.value.message
+        assert caught.value.code == "not_ready" and "next poll or tick" in caught.value.message
+        assert caught.value.retry_after == CONTAINER_RECHECK
         assert server.posts == [] and len(server.containers) == 1
         assert adapter.find(post(), since(), kept) is None  # not out yet
         result = adapter.publish(post(), kept.update, dict(kept))  # the next tick
         assert len(server.containers) == 1, "the same container is published"
         assert [p["id"] for p in server.posts] == [result.remote_id]
+
+
+def test_a_failed_container_is_a_clear_refusal_an_unknown_failure_a_retry() -> None:
+    with FakeThreadsServer(in_progress_reads=0) as server:
+        server.next_outcome = ("ERROR", "FAILED_PROCESSING_VIDEO")
+        with pytest.raises(Rejected, match="FAILED_PROCESSING_VIDEO"):
+            publisher(server).publish(post())
+        server.next_outcome = ("ERROR", "UNKNOWN")
+        with pytest.raises(Transient):
+            publisher(server).publish(post())
+        assert server.posts == []
 
 
 def test_after_a_crash_a_published_container_is_found_not_published_again(
@@ -168,7 +181,7 @@ def test_media_not_found_is_transient_and_the_container_is_kept(server: FakeThre
     adapter = publisher(server)
     server.not_found_publishes = 1
     kept: dict[str, str] = {}
-    with pytest.raises(Transient) as caught:
+    with pytest.raises(NotReady) as caught:
         adapter.publish(post(), kept.update)
     assert caught.value.code == "24/4279009"
     adapter.publish(post(), kept.update, dict(kept))
@@ -203,7 +216,7 @@ ERROR_ROWS = [
     (400, graph_error(9, "Application request limit reached", 2207042), RateLimited, "9/2207042"),
     (400, graph_error(100, "Param text must be at most 500 characters long"), Rejected, "100"),
     (400, graph_error(100, "THREADS_API__LINK_LIMIT_EXCEEDED", 4279029), Rejected, "100/4279029"),
-    (400, graph_error(24, "Media Not Found", 4279009), Transient, "24/4279009"),
+    (400, graph_error(24, "Media Not Found", 4279009), NotReady, "24/4279009"),
     (500, graph_error(2, "Service temporarily unavailable"), Transient, "2"),
     (500, b"<html>oops</html>", Transient, None),
 ]

@@ -24,7 +24,7 @@ import httpx
 from bot.errors import ConfigError, PublishError, RateLimited, Rejected, Transient
 from bot.imaging.fit import SOURCE_MAX_BYTES, FittedImage, ImageSpec
 from bot.models import Account, Limits, Post, PublishResult, TokenInfo
-from bot.platforms.base import Checkpoint, Publisher, Wiring
+from bot.platforms.base import Checkpoint, Publisher, Wiring, container_not_ready
 from bot.platforms.hosting import ImageHost
 from bot.platforms.images import SOURCE_TYPES, ImageUnavailable, download_source, fit_bytes, fitted
 from bot.platforms.state import KeyValue
@@ -224,12 +224,15 @@ class ThreadsPublisher(Publisher):
         container_id, hosted = handles.get("container_id"), handles.get(HOSTED)
         status = ""
         if container_id:
-            status, _ = self._status(container_id)
+            status, message = self._status(container_id)
             if status == "PUBLISHED":
                 self._discard(hosted)
                 return self._published(post, container_id, None)
+            if status == "ERROR" and message != "UNKNOWN":
+                self._discard(hosted)
+                raise _container_failed(container_id, message)
             if status not in {"FINISHED", "IN_PROGRESS"}:
-                self._discard(hosted)  # expired or failed: a fresh container is needed
+                self._discard(hosted)  # expired (or an UNKNOWN failure): a fresh container
                 container_id = hosted = None
         if not container_id:
             self.offline_checks(post, self.http)
@@ -245,16 +248,13 @@ class ThreadsPublisher(Publisher):
             status, message = self._status(container_id)
             if status in {"ERROR", "EXPIRED"}:
                 self._discard(hosted)
+                if status == "ERROR" and message != "UNKNOWN":
+                    raise _container_failed(container_id, message)
                 raise Transient(PLATFORM, f"container {container_id} {status}: {message}")
         else:
             self._check_quota()
-        if status != "FINISHED":
-            raise Transient(  # read again at the next tick; never a sleep, never a new one
-                PLATFORM,
-                f"container {container_id} is not ready yet ({status or 'unknown'}); "
-                "it is checked again at the next tick",
-                code="not_ready",
-            )
+        if status != "FINISHED":  # read again at the next poll or tick; never a sleep
+            raise container_not_ready(PLATFORM, container_id, status)
         if checkpoint is not None:  # the engine proves its lease right before the one publish
             checkpoint(_handles(container_id, hosted))
         media_id = self._publish(post, container_id)
@@ -397,6 +397,14 @@ def _attachment(post: Post) -> str | None:
         return post.link
     written = first_url(post.text)
     return written or post.story_url
+
+
+def _container_failed(container_id: str, message: str) -> Rejected:
+    """A container Threads could not prepare (its media): a clear refusal, not a retry loop."""
+    return Rejected(
+        PLATFORM, f"container {container_id} failed: {message or 'no error_message'}",
+        code=message or None,
+    )  # fmt: skip
 
 
 def _handles(container_id: str, hosted: str | None) -> dict[str, str]:

@@ -15,7 +15,8 @@ from typing import Any
 
 import httpx
 
-from bot.errors import AuthError, PublishError, RateLimited, Rejected, Transient
+from bot.errors import AuthError, NotReady, PublishError, RateLimited, Rejected, Transient
+from bot.platforms.base import CONTAINER_RECHECK
 from bot.platforms.graph import HOUR, GraphApi, Rule, map_graph_error
 from bot.settings_values import Secret
 
@@ -24,7 +25,7 @@ PLATFORM = "threads"
 SUBCODE_RULES: dict[int, Rule] = {
     # threads_publish too soon after creation, even when the container reads FINISHED: the
     # same container is published at the next tick, never a second one made.
-    4279009: Rule(Transient, prefix="the container is not ready to publish yet"),
+    4279009: Rule(NotReady, prefix="the container is not ready to publish yet"),
     2207042: Rule(RateLimited, retry_after=HOUR),  # publishing quota (Graph's reading)
     463: Rule(AuthError, prefix="the Threads token has expired"),
     467: Rule(AuthError, prefix="the Threads token is no longer valid"),
@@ -105,6 +106,8 @@ def _apply(
         return RateLimited(PLATFORM, text, retry_after=rule.retry_after, code=code_text)
     if rule.kind is AuthError:
         return AuthError(PLATFORM, text, variable=variable, code=code_text)
+    if rule.kind is NotReady:  # the same container is published at the next poll or tick
+        return NotReady(PLATFORM, text, retry_after=CONTAINER_RECHECK, code=code_text)
     return rule.kind(PLATFORM, text, code=code_text)
 
 
