@@ -329,3 +329,44 @@ def test_json_feed_items_give_the_old_stories() -> None:
     body = json.dumps(feed).encode()
     url = "https://ex.com/feed.json"
     assert _outcome(parse_feed, body, url) == _outcome(P0.parse_feed, body, url)
+
+
+# --- the one fast path: links already in canonical form --------------------------------------
+
+_CANONICAL_PIECES = [
+    "a", "z", "0", "9", ".", "-", "_", "/", "%", "~", "=", "&", "?", "#", "A", "é", " ", "\t",
+    "\x00", "\xa0", "\u3000", "p=1", "utm_x=1", "FBCLID=2", "ref=", "=", "::", ":80", "@",
+]  # fmt: skip
+nearly_canonical = st.builds(
+    "{}://{}{}{}".format,
+    st.sampled_from(["http", "https", "HTTP", "httpx", ""]),
+    _joined(["ex", "a", ".", "-", "0", "example", "com", "X", "_", ":443", "["], 5),
+    _joined(["/", "/a", "/ä", "/%20", "/?p=1", "/?", "/#c", "/a b"], 3),
+    _joined(_CANONICAL_PIECES, 4),
+).map(lambda url: url.replace(":///", "://"))
+
+
+@PROPERTY
+@given(st.one_of(nearly_canonical, hostile_urls), st.sampled_from(_BASES))
+@example("https://www.site0.example/?p=30", None)
+@example("https://ex.com/a?", None)
+@example("https://ex.com/a?utm_source=x", None)
+@example("https://ex.com./a", None)
+@example(" https://ex.com/a \n", "https://x/")
+def test_the_canonical_link_shortcut_gives_what_the_rules_give(url: str, base: str | None) -> None:
+    if urls._already_canonical(url):
+        assert urls._canonical_by_the_rules(url, base) == url.strip()
+        assert urls._safe_by_the_rules(url, base) == url.strip()
+    assert urls.canonical_url(url, base) == urls._canonical_by_the_rules(url, base)
+    assert urls.safe_url(url, base) == urls._safe_by_the_rules(url, base)
+
+
+def test_the_shortcut_takes_the_links_of_a_wordpress_feed() -> None:
+    for url in (
+        "https://www.site0.example/2026/12/platinum-demand-30/",
+        "https://www.site0.example/?p=30",
+        "https://www.site0.example/wp-content/uploads/2026/12/ring-1024x683.jpg",
+    ):
+        assert urls._already_canonical(url)
+    for url in ("https://Ex.com/", "https://ex.com/a#c", "https://ex.com/a?a=1&b=2", "//ex.com/"):
+        assert not urls._already_canonical(url)

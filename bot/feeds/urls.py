@@ -27,11 +27,11 @@ TRACKING_PARAMS = frozenset(
 TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_", "itm_", "__hs")
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
-_REMOVED_CHARACTERS = re.compile(
-    "[\x00-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+"
-)
-"""What is taken out of a link wherever it stands: ASCII control characters, the space, and
-every other character Python counts as whitespace (feeds wrap long links over lines)."""
+_NOT_IN_A_LINK = r"\x00-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+"""ASCII control characters, the space, and every other character Python counts as whitespace
+(a character class's ranges, for the patterns below)."""
+_REMOVED_CHARACTERS = re.compile(f"[{_NOT_IN_A_LINK}]+")
+"""What is taken out of a link wherever it stands (feeds wrap long links over lines)."""
 
 
 @functools.lru_cache(maxsize=1024)
@@ -90,6 +90,26 @@ def _http_parts(url: str | None, base: str | None) -> tuple[str, str, str, str, 
     return url, scheme, host, port, path, query
 
 
+_CANONICAL_HTTP_RE = re.compile(
+    rf"https?://[a-z0-9.-]*[a-z0-9-]/[^?#{_NOT_IN_A_LINK}]*(?:\?([^#&{_NOT_IN_A_LINK}]*))?"
+)
+
+
+def _already_canonical(url: str) -> bool:
+    """The one FAST PATH of the identity rules, beside the rules it stands for: three links an
+    item go through them, and the cold poll's floor under load needs this (benchmarks/README.md).
+
+    True when `url`, trimmed, is what canonical_url and safe_url give for it whatever the
+    base: a lower-case http(s) host without port, user info or trailing dot, a path, at most
+    one query parameter that is neither empty nor tracking, no fragment, nothing that
+    _REMOVED_CHARACTERS removes. tests/test_feeds_identity.py holds it to the rules."""
+    match = _CANONICAL_HTTP_RE.fullmatch(url.strip())
+    if match is None:
+        return False
+    query = match.group(1)
+    return query is None or (query != "" and not is_tracking_param(query.partition("=")[0]))
+
+
 def safe_url(url: str | None, base: str | None = None) -> str | None:
     """Resolve `url` against `base` and keep it only if it is an absolute http(s) URL.
 
@@ -97,6 +117,12 @@ def safe_url(url: str | None, base: str | None = None) -> str | None:
     can ever post or fetch a scripted or local link that a feed slipped in. The link keeps its
     own spelling (an image server may depend on it); only what _http_parts removes is gone.
     """
+    if url and _already_canonical(url):
+        return url.strip()
+    return _safe_by_the_rules(url, base)
+
+
+def _safe_by_the_rules(url: str | None, base: str | None) -> str | None:
     parts = _http_parts(url, base)
     return parts[0] if parts else None
 
@@ -111,6 +137,12 @@ def canonical_url(url: str | None, base: str | None = None) -> str | None:
     ("&amp;" between parameters) is read as once. The rest of the query keeps its order and
     spelling, because servers may depend on them. Returns None for anything not http(s).
     """
+    if url and _already_canonical(url):
+        return url.strip()
+    return _canonical_by_the_rules(url, base)
+
+
+def _canonical_by_the_rules(url: str | None, base: str | None) -> str | None:
     parts = _http_parts(url, base)
     if parts is None:
         return None
