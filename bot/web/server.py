@@ -36,6 +36,10 @@ def bind(host: str, port: int, variable: str) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        # Listening now, not when uvicorn's loop starts: a client (a health check, a hub)
+        # that connects once "web face listening" is logged waits in the backlog instead of
+        # being refused.
+        sock.listen(2048)
     except OSError as exc:
         sock.close()
         raise ConfigError(
