@@ -177,10 +177,13 @@ def _sqlite_engine(url: str) -> Engine:
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
         cursor = dbapi_conn.cursor()
+        # The busy timeout first: switching a new file to WAL takes a lock, and several
+        # processes opening the same fresh store at once would otherwise get "database is
+        # locked" from the switch instead of waiting their turn.
+        cursor.execute("PRAGMA busy_timeout=60000")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=60000")
         cursor.execute("PRAGMA cache_size=-65536")  # 64 MB: the seen-story indexes stay hot
         cursor.execute("PRAGMA mmap_size=268435456")  # and beyond it, reads are memory reads
         cursor.execute("PRAGMA temp_store=MEMORY")
