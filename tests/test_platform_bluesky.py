@@ -422,3 +422,20 @@ def test_check_names_the_pds_the_did_document_gives(server: BlueskyServer) -> No
     bsky.publish(story_post(server))
     [write] = server.requests_to("/xrpc/com.atproto.repo.putRecord")
     assert write.headers["host"] == server.bsky_pds.split("//")[1]  # calls go to the PDS
+
+
+def test_the_session_is_kept_between_runs_for_this_account_only(server: BlueskyServer) -> None:
+    from bot.platforms.state import Memory
+
+    state = Memory()
+    publisher(server, state=state).publish(story_post(server, "First run"))
+    publisher(server, state=state).publish(story_post(server, "Second run"))
+    assert publisher(server, state=state).verify().id == server.bsky_did
+    assert len(server.bsky_logins) == 1  # one log-in for three processes
+    other = publisher(server, state=state, handle="other.bsky.social")
+    with pytest.raises(AuthError):  # another account's kept session is not used
+        other.verify()
+    state.values["bluesky.session"] = "{not json"
+    publisher(server, state=state).verify()
+    assert len(server.bsky_logins) == 3
+    assert "eyJ.access" in state.values["bluesky.session"]  # kept for the next run

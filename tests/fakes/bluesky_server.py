@@ -141,6 +141,7 @@ class BlueskyServer(FakePlatformServer):
             ("POST", "com.atproto.repo.putRecord"): self._put_record,
             ("GET", "com.atproto.repo.getRecord"): self._get_record,
             ("GET", "app.bsky.actor.getProfile"): self._get_profile,
+            ("GET", "com.atproto.server.getSession"): self._get_session,
         }
         route = routes.get((request.method, nsid))
         if route is None:
@@ -219,6 +220,10 @@ class BlueskyServer(FakePlatformServer):
             self.bsky_refreshes += 1
             self.bsky_tokens[request.headers["authorization"][len("Bearer ") :]] = "revoked"
         return Reply(200, self._new_session())
+
+    def _get_session(self, request: RecordedRequest) -> Reply:
+        body = {"did": self.bsky_did, "handle": self.bsky_handle, "active": True}
+        return Reply(200, {**body, "emailConfirmed": True})
 
     def _get_profile(self, request: RecordedRequest) -> Reply:
         actor = request.params().get("actor", "")

@@ -35,6 +35,7 @@ from bot.platforms.bluesky.settings import LIMITS, BlueskySettings
 from bot.platforms.bluesky.tid import is_tid, new_tid
 from bot.platforms.bluesky.xrpc import Xrpc, field
 from bot.platforms.images import ImageUnavailable, fetch_fitted, fit_bytes
+from bot.platforms.state import KeyValue
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ class BlueskyPublisher(Publisher):
         timeout: float = 20.0,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        state: KeyValue | None = None,
     ) -> None:
         self._own_http = http is None
         self.http = http or httpx.Client(timeout=timeout)
@@ -106,6 +108,7 @@ class BlueskyPublisher(Publisher):
             password=settings.app_password,
             http=self.http,
             clock=clock,
+            state=state,
         )
         self._dids: dict[str, str | None] = {}
 
@@ -128,8 +131,11 @@ class BlueskyPublisher(Publisher):
     # --- the account ------------------------------------------------------------------------
 
     def verify(self) -> Account:
-        session = self.xrpc.login()
-        return Account(PLATFORM, session.did, f"@{session.handle}")
+        """getSession on the kept session (renewed, or a new log-in, when refused): revoking
+        the app password revokes its sessions, so this proves the credentials without spending
+        one of the account's few daily log-ins."""
+        answer = self.xrpc.query("com.atproto.server.getSession", {})
+        return Account(PLATFORM, field(answer, "did"), f"@{field(answer, 'handle')}")
 
     def access_lines(self) -> list[str]:
         """Where the account's posts are written (its PDS, from its DID document)."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from bot.errors import ConfigError
-from bot.models import Limits
+from bot.models import Counting, Limits
 from bot.settings_values import Secret, parse_url
 
 HANDLE_VARIABLE = "BLUESKY_HANDLE"
@@ -94,4 +94,18 @@ def read(env: Env) -> BlueskySettings | None:
     )
 
 
-LIMITS = Limits(max_length=300, hourly_cap=10)
+LIMITS = Limits(
+    max_length=300,
+    counting=Counting.GRAPHEMES,
+    max_bytes=3000,
+    link_card=True,  # the story goes as a card beside the text (the adapter builds it)
+    handle_max_length=253,
+    handle_syntax=HANDLE.pattern,
+    handle_hint="a domain name such as name.bsky.social",
+    default_hashtags=2,
+    label="Bluesky",
+    image_types=("image/jpeg", "image/png"),
+    max_image_bytes=1_000_000,
+    hourly_cap=10,  # the PDS allows ~1,600 posts an hour; a newsroom's followers far fewer
+)
+"""What Bluesky takes: 300 graphemes and 3,000 UTF-8 bytes, handles that are domain names."""

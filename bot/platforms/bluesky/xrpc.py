@@ -4,17 +4,20 @@ Plain httpx on the bot's shared client (its timeouts, proxies, network policy): 
 would bring pydantic models for the ~6 calls we make and log in with an extra profile read.
 
 Logging in (`createSession`) is limited to 30 per 5 minutes and 300 a day per account, so a
-session is made once per process and renewed with its refresh token (`refreshSession`) when a
-call answers 400 `ExpiredToken`; only when the refresh itself is refused does it log in again.
+session is kept (in the platform's key-value state, the store's when the engine hands it over,
+so a `poll` run from cron every few minutes does not log in each time) and renewed with its
+refresh token (`refreshSession`) when a call answers 400 `ExpiredToken`; only when the refresh
+itself is refused does it log in again.
 Replaying the call that was refused for an expired token is not a second attempt: a refused
 call had no effect. Calls go to the account's own PDS, named in the session's DID document.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,9 +26,11 @@ import httpx
 from bot.errors import NetworkError, Transient
 from bot.netfail import classify, describe
 from bot.platforms.bluesky.errors import PLATFORM, error_name, map_error
+from bot.platforms.state import KeyValue, Memory
 from bot.settings_values import Secret
 
 _RENEW = frozenset({"ExpiredToken", "InvalidToken"})
+SESSION_KEY = "bluesky.session"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,13 +69,34 @@ class Xrpc:
         password: Secret,
         http: httpx.Client,
         clock: Callable[[], float] = time.time,
+        state: KeyValue | None = None,
     ) -> None:
         self.service = service.rstrip("/")
         self.identifier = identifier
         self._password = password
         self.http = http
         self.clock = clock
-        self.session: Session | None = None
+        self.state: KeyValue = state if state is not None else Memory()
+        self.session: Session | None = self._stored()
+
+    def _stored(self) -> Session | None:
+        """The session an earlier run kept, when it is for this account on this service."""
+        try:
+            kept = json.loads(self.state.get_meta(SESSION_KEY) or "null")
+        except ValueError:
+            return None
+        if not isinstance(kept, dict) or kept.pop("for", None) != [self.service, self.identifier]:
+            return None
+        try:
+            return Session(**{k: str(kept[k]) for k in Session.__dataclass_fields__})
+        except KeyError:
+            return None
+
+    def _keep(self, session: Session) -> Session:
+        self.session = session
+        kept = {**asdict(session), "for": [self.service, self.identifier]}
+        self.state.set_meta(SESSION_KEY, json.dumps(kept))
+        return session
 
     # --- session ----------------------------------------------------------------------------
 
@@ -84,8 +110,7 @@ class Xrpc:
                 json={"identifier": self.identifier, "password": self._password.reveal()},
             ),
         )
-        self.session = self._session(answer, self.service)
-        return self.session
+        return self._keep(self._session(answer, self.service))
 
     def _refresh(self, session: Session) -> Session:
         """refreshSession with the refresh token; a refused refresh logs in again."""
@@ -100,8 +125,7 @@ class Xrpc:
         ):
             return self.login()
         answer = self._answer("com.atproto.server.refreshSession", response)
-        self.session = self._session(answer, session.pds, did_doc_optional=True)
-        return self.session
+        return self._keep(self._session(answer, session.pds, did_doc_optional=True))
 
     def _session(
         self, answer: dict[str, Any], pds: str, *, did_doc_optional: bool = False

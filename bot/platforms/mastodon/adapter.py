@@ -317,7 +317,7 @@ def _check_text(post: Post, rules: InstanceRules) -> None:
 
 
 def _with_rules(limits: Limits, rules: InstanceRules) -> Limits:
-    return replace(limits, max_length=rules.max_characters)
+    return replace(limits, max_length=rules.max_characters, url_weight=rules.url_weight)
 
 
 def _parse_time(value: Any) -> datetime | None:

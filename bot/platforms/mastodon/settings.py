@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from bot.errors import ConfigError
-from bot.models import Limits
+from bot.models import Counting, Limits
 from bot.settings_values import Secret, parse_choice, parse_url
 
 BASE_URL_VARIABLE = "MASTODON_BASE_URL"
@@ -72,5 +72,21 @@ def read(env: Env) -> MastodonSettings | None:
     return MastodonSettings(parse_instance_url(BASE_URL_VARIABLE, raw_url), token, visibility)
 
 
-LIMITS = Limits(max_length=500, hourly_cap=10)
-"""Mastodon's defaults; the adapter reads the instance's own limit and URL weight."""
+HANDLE_SYNTAX = (
+    r"[A-Za-z0-9_]+(?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?(?:@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)?"
+)
+"""user, or user@instance for an account on another server (what Mastodon links as a mention)."""
+LIMITS = Limits(
+    max_length=500,
+    counting=Counting.GRAPHEMES,
+    url_weight=23,
+    handle_max_length=30 + 1 + 253,
+    handle_syntax=HANDLE_SYNTAX,
+    handle_hint="user@instance, e.g. @jckmagazine@mastodon.social",
+    default_hashtags=3,  # hashtags are how people find posts on Mastodon
+    label="Mastodon",
+    image_types=("image/jpeg", "image/png"),
+    max_image_bytes=16 * 1024 * 1024,
+    hourly_cap=10,
+)
+"""Mastodon's defaults (500 graphemes, links 23); the adapter reads the instance's own."""
