@@ -323,3 +323,19 @@ def test_check_says_what_the_token_can_read(server: MastodonServer) -> None:
     server.fail("GET", "/api/v1/accounts/*/statuses", status=403,
                 body=masto_error("This action is outside the authorized scopes"))  # fmt: skip
     assert "CANNOT read its own posts" in masto.access_lines()[1]
+
+
+def test_a_publisher_s_limits_are_its_instance_s_the_class_s_the_defaults(
+    server: MastodonServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.masto_max_characters, server.masto_url_weight = 5000, 30
+    masto = publisher(server)
+    assert (masto.limits.max_length, masto.limits.url_weight) == (5000, 30)
+    assert masto.limits.counting.value == "graphemes"
+    assert (MastodonPublisher.limits.max_length, MastodonPublisher.limits.url_weight) == (500, 23)
+    masto.limits  # noqa: B018 - read once
+    assert len(server.requests_to("/api/v2/instance")) == 1
+    server.fail("GET", "/api/v2/instance", status=503, body=masto_error("down"), times=9)
+    fallback = publisher(server)
+    assert fallback.limits == MastodonPublisher.limits
+    assert "could not be read" in caplog.text and "500 characters" in caplog.text

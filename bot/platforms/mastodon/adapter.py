@@ -63,11 +63,20 @@ def _same_url(a: str, b: str) -> bool:
     return a.rstrip("/").lower() == b.rstrip("/").lower()
 
 
+class _InstanceLimits:
+    """`limits` read on the class: Mastodon's defaults (the registry, a dry run without an
+    instance); read on a publisher: its instance's own (`live_limits`), so the composer, which
+    takes each publisher's limits, fits posts to the instance they go to."""
+
+    def __get__(self, publisher: MastodonPublisher | None, owner: type | None = None) -> Limits:
+        return LIMITS if publisher is None else publisher.live_limits()
+
+
 class MastodonPublisher(Publisher):
     """Posts as the account whose token is MASTODON_ACCESS_TOKEN on MASTODON_BASE_URL."""
 
     name: ClassVar[str] = PLATFORM
-    limits: ClassVar[Limits] = LIMITS
+    limits: ClassVar[Limits] = _InstanceLimits()  # type: ignore[assignment]
     credential_variables: ClassVar[tuple[str, ...]] = (TOKEN_VARIABLE,)
     base_url_variable: ClassVar[str] = "MASTODON_BASE_URL"
 
@@ -91,6 +100,7 @@ class MastodonPublisher(Publisher):
         )
         self._me: tuple[str, str, str] | None = None
         self._rules: InstanceRules | None = None
+        self._live: Limits | None = None
 
     @classmethod
     def from_settings_section(
@@ -135,9 +145,23 @@ class MastodonPublisher(Publisher):
         return self._rules
 
     def live_limits(self) -> Limits:
-        """The limits composition should follow: the instance's length and URL weight."""
-        rules = self.rules()
-        return _with_rules(self.limits, rules)
+        """The limits composition should follow: the instance's length and URL weight, read
+        once. An instance that cannot be read now leaves Mastodon's defaults for this run
+        (said once): composing for 500 is safe on nearly every instance, and a post the
+        instance refuses is refused with its reason, never cut."""
+        if self._live is None:
+            try:
+                self._live = _with_rules(LIMITS, self.rules())
+            except PublishError as exc:
+                log.warning(
+                    "mastodon: the instance's limits could not be read (%s); composing for "
+                    "Mastodon's defaults, %d characters with links at %d",
+                    exc.message,
+                    LIMITS.max_length,
+                    LIMITS.url_weight,
+                )
+                self._live = LIMITS
+        return self._live
 
     def access_lines(self) -> list[str]:
         """The instance's rules, and one read of the account's own statuses as `find` makes
