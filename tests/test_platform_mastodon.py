@@ -9,7 +9,14 @@ from typing import Any
 
 import pytest
 
-from bot.errors import AuthError, NetworkError, PublishError, RateLimited, Rejected, Transient
+from bot.errors import (
+    AuthError,
+    NetworkError,
+    NotReady,
+    PublishError,
+    RateLimited,
+    Rejected,
+)
 from bot.models import Post
 from bot.platforms.mastodon.adapter import MastodonPublisher, html_text
 from bot.platforms.mastodon.errors import ROWS, map_error, reset_seconds
@@ -160,10 +167,11 @@ def test_media_still_processing_defers_without_sleeping_then_attaches(
     handles: dict[str, str] = {}
     masto = publisher(server)
     post = story_post(server)
-    with pytest.raises(Transient, match="processing"):
+    with pytest.raises(NotReady, match="processing") as first:
         masto.publish(post, handles.update)
+    assert first.value.retry_after == 30
     assert server.masto_statuses == [] and "media_id" in handles
-    with pytest.raises(Transient, match="processing"):  # 206: not yet
+    with pytest.raises(NotReady, match="processing"):  # 206: not yet
         masto.publish(post, handles.update, dict(handles))
     masto.publish(post, handles.update, dict(handles))
     [status] = server.masto_statuses

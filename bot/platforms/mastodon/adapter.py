@@ -9,8 +9,8 @@ arrived, the replay makes the post now, once, which is what the retry would have
 the hour, the account's recent statuses are read for the same link or text.
 
 The image is uploaded with its alt text first. An instance still processing it answers 202:
-its id is checkpointed and the attempt deferred (no sleeping here); the next attempt attaches
-it once ready.
+its id is checkpointed and the attempt ends NotReady (no sleeping here, no failure counted);
+the next attempt attaches it once ready.
 """
 
 from __future__ import annotations
@@ -28,7 +28,15 @@ from typing import Any, ClassVar
 
 import httpx
 
-from bot.errors import AuthError, ConfigError, PublishError, RateLimited, Rejected, Transient
+from bot.errors import (
+    AuthError,
+    ConfigError,
+    NotReady,
+    PublishError,
+    RateLimited,
+    Rejected,
+    Transient,
+)
 from bot.imaging.fit import ImageSpec
 from bot.models import Account, Limits, Post, PublishResult
 from bot.platforms.base import Checkpoint, Publisher
@@ -44,6 +52,9 @@ KEY_HOUR = timedelta(minutes=55)
 """How long after an attempt its key is trusted to be held: the instance keeps it 3,600 s
 from the success; five minutes are left for clocks that disagree."""
 FIND_PAGES = 10  # pages of 40 statuses, newest first
+MEDIA_RECHECK = 30.0
+"""Seconds before an image the instance is still processing is asked about again: most are
+ready in a few seconds (video takes longer, but the bot posts images)."""
 _TAGS = re.compile(r"<[^>]+>")
 _BREAKS = re.compile(r"<br\s*/?>|</p>\s*<p>", re.IGNORECASE)
 _HREFS = re.compile(r"""href=["']([^"']+)["']""", re.IGNORECASE)
@@ -238,7 +249,11 @@ class MastodonPublisher(Publisher):
         if kept:
             response = self.api.send("GET", f"/api/v1/media/{kept}")
             if response.status_code == 206:
-                raise Transient(PLATFORM, "the instance is still processing the image")
+                raise NotReady(
+                    PLATFORM,
+                    "the instance is still processing the image",
+                    retry_after=MEDIA_RECHECK,
+                )
             if response.status_code != 404:
                 self.api.answer("GET", "/api/v1/media/:id", response)
                 return kept
@@ -269,7 +284,11 @@ class MastodonPublisher(Publisher):
         if response.status_code == 202 or not answer.get("url"):
             if checkpoint is not None:
                 checkpoint({"media_id": media_id})
-            raise Transient(PLATFORM, "the instance is still processing the image; next try")
+            raise NotReady(
+                PLATFORM,
+                "the instance is processing the image; it goes at the next try",
+                retry_after=MEDIA_RECHECK,
+            )
         return media_id
 
     # --- reconciling ------------------------------------------------------------------------
