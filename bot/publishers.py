@@ -119,4 +119,5 @@ def _dry_run(cls: type[Publisher], settings: Settings, wired: Wiring) -> DryRunP
         return DryRunPublisher(
             cls.name, limits, lambda post, pending: cls.offline_checks(post, http)
         )
-    return DryRunPublisher(cls.name, limits, real.preflight, real.close)
+    # The publisher's own limits: what a live run composes for (a Mastodon instance's limit).
+    return DryRunPublisher(cls.name, real.limits, real.preflight, real.close)

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bot.platforms import registry
 from tests.botenv import Item, bot_env, run_main, write_feed
 from tests.test_cli_post import json_lines
 
@@ -49,8 +50,6 @@ def test_a_dry_run_without_credentials_nor_platforms_shows_every_platform(tmp_pa
     result = run_main(["poll", "--json"], env, tmp_path)
     assert result.returncode == 0, result.stderr
     lines = json_lines(result.stdout)
-    from bot.platforms import registry
-
     assert {line["platform"] for line in lines} == set(registry.names())
 
 

@@ -11,9 +11,11 @@ import pytest
 from bot.errors import ConfigError, Unsuitable
 from bot.models import Post
 from bot.platforms import DryRunPublisher, limits_for, registry
+from bot.platforms.bluesky.adapter import BlueskyPublisher
 from bot.platforms.facebook.adapter import FacebookPublisher
 from bot.platforms.instagram.adapter import InstagramPublisher
 from bot.platforms.linkedin.adapter import LinkedInPublisher
+from bot.platforms.mastodon.adapter import MastodonPublisher
 from bot.platforms.media import ImageProblem, fetch_image, probe_image, sniff_type
 from bot.platforms.threads.adapter import ThreadsPublisher
 from bot.platforms.twitter.adapter import TwitterPublisher
@@ -35,6 +37,8 @@ EXPECTED = {
     "instagram": InstagramPublisher,
     "threads": ThreadsPublisher,
     "linkedin": LinkedInPublisher,
+    "bluesky": BlueskyPublisher,
+    "mastodon": MastodonPublisher,
 }
 
 
@@ -58,9 +62,10 @@ def test_limits_are_declared() -> None:
 
 def test_build_publishers_for_real(server: FakePlatformServer) -> None:
     with httpx.Client() as http:
-        publishers = build_publishers(server.settings(), dry_run=False, http=http)
+        settings = server.settings()
+        publishers = build_publishers(settings, dry_run=False, http=http)
         assert {k: type(v) for k, v in publishers.items()} == {
-            name: EXPECTED[name] for name in ("twitter", "facebook", "instagram")
+            name: EXPECTED[name] for name in settings.platforms
         }
         assert publishers["facebook"].verify().name == "JCK Test Page"
         assert publishers["twitter"].verify().name == "@jcktest"

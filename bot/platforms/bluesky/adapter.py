@@ -28,10 +28,16 @@ import regex
 from bot.errors import AuthError, ConfigError, PublishError, RateLimited, Rejected, Transient
 from bot.imaging.fit import ImageSpec
 from bot.models import Account, Limits, Post, PublishResult
-from bot.platforms.base import Checkpoint, Publisher
+from bot.platforms.base import Checkpoint, Publisher, Wiring
 from bot.platforms.bluesky.errors import PLATFORM, error_name
 from bot.platforms.bluesky.richtext import LINK, facets, mentioned_handles, spans
-from bot.platforms.bluesky.settings import LIMITS, BlueskySettings
+from bot.platforms.bluesky.settings import (
+    HANDLE_VARIABLE,
+    LIMITS,
+    PASSWORD_VARIABLE,
+    SECTION,
+    BlueskySettings,
+)
 from bot.platforms.bluesky.tid import is_tid, new_tid
 from bot.platforms.bluesky.xrpc import Xrpc, field
 from bot.platforms.images import ImageUnavailable, fetch_fitted, fit_bytes
@@ -85,8 +91,8 @@ class BlueskyPublisher(Publisher):
 
     name: ClassVar[str] = PLATFORM
     limits: ClassVar[Limits] = LIMITS
-    credential_variables: ClassVar[tuple[str, ...]] = ("BLUESKY_HANDLE", "BLUESKY_APP_PASSWORD")
-    base_url_variable: ClassVar[str] = "BLUESKY_SERVICE"
+    credential_variables: ClassVar[tuple[str, ...]] = SECTION.auth_variables
+    base_url_variable: ClassVar[str] = SECTION.base_url_variable
 
     def __init__(
         self,
@@ -113,16 +119,14 @@ class BlueskyPublisher(Publisher):
         self._dids: dict[str, str | None] = {}
 
     @classmethod
-    def from_settings_section(
-        cls, section: BlueskySettings | None, http: httpx.Client | None, timeout: float
-    ) -> BlueskyPublisher:
+    def from_section(cls, section: BlueskySettings | None, wiring: Wiring) -> BlueskyPublisher:
         if section is None:
             raise ConfigError(
-                "bluesky is listed in PLATFORMS but BLUESKY_HANDLE and BLUESKY_APP_PASSWORD "
+                f"bluesky is listed in PLATFORMS but {HANDLE_VARIABLE} and {PASSWORD_VARIABLE} "
                 "are not set",
-                variable="BLUESKY_HANDLE",
+                variable=PASSWORD_VARIABLE,
             )
-        return cls(section, http=http, timeout=timeout)
+        return cls(section, http=wiring.http, timeout=wiring.timeout)
 
     def close(self) -> None:
         if self._own_http:
@@ -152,7 +156,7 @@ class BlueskyPublisher(Publisher):
     # --- checks -----------------------------------------------------------------------------
 
     @classmethod
-    def offline_checks(cls, post: Post, http: httpx.Client, settings: object = None) -> None:
+    def offline_checks(cls, post: Post, http: httpx.Client) -> None:
         """The text is all that can stop a post (a card without its picture still goes)."""
         problem = text_problem(post.text)
         if problem:

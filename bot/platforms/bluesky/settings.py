@@ -7,12 +7,12 @@ in as and the brand handle a template's {handle} writes.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from operator import attrgetter
 
 from bot.errors import ConfigError
 from bot.models import Counting, Limits
+from bot.platforms.spec import Env, Section
 from bot.settings_values import Secret, parse_url
 
 HANDLE_VARIABLE = "BLUESKY_HANDLE"
@@ -20,19 +20,6 @@ PASSWORD_VARIABLE = "BLUESKY_APP_PASSWORD"
 SERVICE_VARIABLE = "BLUESKY_SERVICE"
 DEFAULT_SERVICE = "https://bsky.social"
 CREDENTIALS = (HANDLE_VARIABLE, PASSWORD_VARIABLE)
-T = TypeVar("T")
-
-
-class Env(Protocol):
-    """The settings' reader (names every variable it is asked for)."""
-
-    def raw(self, name: str) -> str | None: ...
-
-    def get(self, name: str, parse: Callable[[str, str], T], default: T) -> T: ...
-
-    def secret(self, name: str) -> Secret | None: ...
-
-
 _LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
 HANDLE = re.compile(rf"(?:{_LABEL}\.)+[a-zA-Z](?:[a-zA-Z0-9-]{{0,61}}[a-zA-Z0-9])?")
 """An atproto handle: a domain name (atproto.com/specs/handle), at most 253 characters."""
@@ -93,6 +80,15 @@ def read(env: Env) -> BlueskySettings | None:
         service=env.get(SERVICE_VARIABLE, parse_url, DEFAULT_SERVICE),
     )
 
+
+SECTION = Section(
+    read=read,
+    credentials=CREDENTIALS,
+    auth_variables=CREDENTIALS,
+    base_url_variable=SERVICE_VARIABLE,
+    api_url=attrgetter("service"),
+    read_when_needed=(SERVICE_VARIABLE,),  # read with the app password only
+)
 
 LIMITS = Limits(
     max_length=300,

@@ -39,12 +39,18 @@ from bot.errors import (
 )
 from bot.imaging.fit import ImageSpec
 from bot.models import Account, Limits, Post, PublishResult
-from bot.platforms.base import Checkpoint, Publisher
+from bot.platforms.base import Checkpoint, Publisher, Wiring
 from bot.platforms.images import ImageUnavailable, fetch_fitted, fit_bytes
 from bot.platforms.mastodon.api import MastodonApi, field
 from bot.platforms.mastodon.errors import PLATFORM
 from bot.platforms.mastodon.instance import InstanceRules, length, parse_instance
-from bot.platforms.mastodon.settings import LIMITS, TOKEN_VARIABLE, MastodonSettings
+from bot.platforms.mastodon.settings import (
+    BASE_URL_VARIABLE,
+    LIMITS,
+    SECTION,
+    TOKEN_VARIABLE,
+    MastodonSettings,
+)
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +94,8 @@ class MastodonPublisher(Publisher):
 
     name: ClassVar[str] = PLATFORM
     limits: ClassVar[Limits] = _InstanceLimits()  # type: ignore[assignment]
-    credential_variables: ClassVar[tuple[str, ...]] = (TOKEN_VARIABLE,)
-    base_url_variable: ClassVar[str] = "MASTODON_BASE_URL"
+    credential_variables: ClassVar[tuple[str, ...]] = SECTION.auth_variables
+    base_url_variable: ClassVar[str] = SECTION.base_url_variable
 
     def __init__(
         self,
@@ -114,16 +120,14 @@ class MastodonPublisher(Publisher):
         self._live: Limits | None = None
 
     @classmethod
-    def from_settings_section(
-        cls, section: MastodonSettings | None, http: httpx.Client | None, timeout: float
-    ) -> MastodonPublisher:
+    def from_section(cls, section: MastodonSettings | None, wiring: Wiring) -> MastodonPublisher:
         if section is None:
             raise ConfigError(
-                "mastodon is listed in PLATFORMS but MASTODON_BASE_URL and "
-                "MASTODON_ACCESS_TOKEN are not set",
-                variable="MASTODON_BASE_URL",
+                f"mastodon is listed in PLATFORMS but {BASE_URL_VARIABLE} and {TOKEN_VARIABLE} "
+                "are not set",
+                variable=BASE_URL_VARIABLE,
             )
-        return cls(section, http=http, timeout=timeout)
+        return cls(section, http=wiring.http, timeout=wiring.timeout)
 
     def close(self) -> None:
         if self._own_http:
@@ -197,7 +201,7 @@ class MastodonPublisher(Publisher):
     # --- checks -----------------------------------------------------------------------------
 
     @classmethod
-    def offline_checks(cls, post: Post, http: httpx.Client, settings: object = None) -> None:
+    def offline_checks(cls, post: Post, http: httpx.Client) -> None:
         """Without the instance at hand: Mastodon's default rules."""
         _check_text(post, InstanceRules())
 

@@ -5,12 +5,12 @@ The variable names live here and nowhere else.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from operator import attrgetter
 
 from bot.errors import ConfigError
 from bot.models import Counting, Limits
+from bot.platforms.spec import Env, Section
 from bot.settings_values import Secret, parse_choice, parse_url
 
 BASE_URL_VARIABLE = "MASTODON_BASE_URL"
@@ -19,17 +19,6 @@ VISIBILITY_VARIABLE = "MASTODON_VISIBILITY"
 CREDENTIALS = (BASE_URL_VARIABLE, TOKEN_VARIABLE)
 VISIBILITIES = ("public", "unlisted", "private")
 """`direct` is left out on purpose: a story sent as a private message to nobody is lost."""
-T = TypeVar("T")
-
-
-class Env(Protocol):
-    """The settings' reader (names every variable it is asked for)."""
-
-    def raw(self, name: str) -> str | None: ...
-
-    def get(self, name: str, parse: Callable[[str, str], T], default: T) -> T: ...
-
-    def secret(self, name: str) -> Secret | None: ...
 
 
 @dataclass(frozen=True)
@@ -71,6 +60,14 @@ def read(env: Env) -> MastodonSettings | None:
         )
     return MastodonSettings(parse_instance_url(BASE_URL_VARIABLE, raw_url), token, visibility)
 
+
+SECTION = Section(
+    read=read,
+    credentials=CREDENTIALS,
+    auth_variables=(TOKEN_VARIABLE,),
+    base_url_variable=BASE_URL_VARIABLE,
+    api_url=attrgetter("base_url"),
+)
 
 HANDLE_SYNTAX = (
     r"[A-Za-z0-9_]+(?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?(?:@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)?"

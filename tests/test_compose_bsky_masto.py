@@ -1,0 +1,108 @@
+"""Bluesky and Mastodon composition, over the property test's hostile stories and long CJK/emoji
+titles: the text within the limit as each network counts it (Bluesky 300 graphemes and 3,000
+UTF-8 bytes; Mastodon 500 graphemes with every link at 23), links intact (Bluesky's beside the
+text as the card, Mastodon's in it), mentions only from the handles file, every one of them a
+facet on Bluesky."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import regex
+from hypothesis import given
+
+from bot.compose import load_composer
+from bot.compose.length import url_spans
+from bot.models import Story
+from bot.platforms.bluesky.richtext import MENTION as BSKY_MENTION
+from bot.platforms.bluesky.richtext import facets, mentioned_handles, spans
+from bot.platforms.mastodon.instance import InstanceRules, length
+from tests.test_compose_common import BRANDS, CAPS, HANDLES, KP_STORY, LIMITS, TEMPLATES
+from tests.test_compose_properties import SETTINGS, _source_urls, stories
+
+_folder = Path(tempfile.mkdtemp(prefix="handles-"))
+BOOK_FILE = _folder / "handles.toml"
+BOOK_FILE.write_text(
+    HANDLES.read_text(encoding="utf-8")
+    + '\n["Kimberley Process"]\nbluesky = "@kimberley-process.bsky.social"\n'
+    + 'mastodon = "@kp@diamonds.social"\n',
+    encoding="utf-8",
+)
+BSKY_BRAND, MASTO_BRAND = "@jckmagazine.bsky.social", "@jckmagazine@mastodon.social"
+COMPOSER = load_composer(
+    TEMPLATES,
+    BOOK_FILE,
+    brand_handles={**BRANDS, "bluesky": BSKY_BRAND, "mastodon": MASTO_BRAND},
+    hashtag_caps={**CAPS, "bluesky": 2, "mastodon": 3},
+    limits=LIMITS,
+)
+MASTO_MENTION = regex.compile(
+    r"(?<![=/\w])@[a-z0-9_]+(?:[a-z0-9_.-]+[a-z0-9_]+)?(?:@[\w.-]+\w+)?", regex.IGNORECASE
+)
+"""Mastodon's MENTION_RE (app/models/account.rb): the local part, then @domain or not."""
+BOOK_BSKY = {"kimberley-process.bsky.social", BSKY_BRAND[1:]}
+LONG_TITLES = [
+    "宝石业的新闻" * 120,
+    "💎👨‍👩‍👧‍👦🇺🇸" * 150,
+    "ダイヤモンド市場の最新ニュース、" * 40 + "😀" * 80,
+    "e\u0301" * 400,  # 400 graphemes of 2 code points each
+]
+
+
+def graphemes(text: str) -> int:
+    return len(regex.findall(r"\X", text))
+
+
+def _check_bluesky(story: Story) -> None:
+    post = COMPOSER.compose(story, "bluesky", LIMITS["bluesky"])
+    text = post.text
+    assert graphemes(text) <= 300 and len(text.encode()) <= 3000, (graphemes(text), text)
+    assert post.link == story.url  # the card's link, whole, beside the text
+    for mention in mentioned_handles(text):  # only the book's and the brand's
+        assert mention in BOOK_BSKY, mention
+    made = facets(text, {h: f"did:plc:{n}" for n, h in enumerate(mentioned_handles(text))})
+    assert len([f for f in made if f["features"][0]["$type"] == BSKY_MENTION]) == len(
+        [s for s in spans(text) if s.kind == BSKY_MENTION]
+    )
+    links = {s.value for s in spans(text) if s.kind.endswith("#link")}
+    assert links <= _source_urls(story)  # any link in the text is a whole one from the story
+
+
+def _check_mastodon(story: Story) -> None:
+    post = COMPOSER.compose(story, "mastodon", LIMITS["mastodon"])
+    text = post.text
+    assert length(text, InstanceRules()) <= 500, length(text, InstanceRules())
+    assert story.url in [text[a:b] for a, b in url_spans(text)]  # the link, whole
+    assert {text[a:b] for a, b in url_spans(text)} <= _source_urls(story)
+    for found in MASTO_MENTION.finditer(text):  # what the server makes a mention of
+        assert found.group(0) in ("@kp@diamonds.social", MASTO_BRAND), found.group(0)
+
+
+@SETTINGS
+@given(stories())
+def test_bluesky_text_fits_300_graphemes_with_mentions_only_from_the_book(story: Story) -> None:
+    _check_bluesky(story)
+
+
+@SETTINGS
+@given(stories())
+def test_mastodon_text_fits_500_with_its_link_whole(story: Story) -> None:
+    _check_mastodon(story)
+
+
+def test_long_cjk_and_emoji_titles_fit_both() -> None:
+    for title in LONG_TITLES:
+        story = replace(KP_STORY, title=title, summary=title)
+        _check_bluesky(story)
+        _check_mastodon(story)
+
+
+def test_a_mapped_name_becomes_each_network_s_handle() -> None:
+    story = replace(KP_STORY, title="Kimberley Process talks resume", summary="")
+    bluesky = COMPOSER.compose(story, "bluesky", LIMITS["bluesky"]).text
+    mastodon = COMPOSER.compose(story, "mastodon", LIMITS["mastodon"]).text
+    assert "@kimberley-process.bsky.social" in bluesky
+    assert "@kp@diamonds.social" in mastodon
+    assert mentioned_handles(bluesky) == ["kimberley-process.bsky.social"]
