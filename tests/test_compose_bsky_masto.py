@@ -106,3 +106,16 @@ def test_a_mapped_name_becomes_each_network_s_handle() -> None:
     assert "@kimberley-process.bsky.social" in bluesky
     assert "@kp@diamonds.social" in mastodon
     assert mentioned_handles(bluesky) == ["kimberley-process.bsky.social"]
+
+
+def test_the_bot_s_own_handles_stay_live_whatever_their_syntax() -> None:
+    from bot.compose.text import WORD_JOINER, neutralise
+
+    live = frozenset({"@kimberley-process.bsky.social", "@kp@diamonds.social"})
+    text = "(@kimberley-process.bsky.social) and @kp@diamonds.social, not @kp@diamonds.socialx"
+    made = neutralise(text, live=live)
+    assert made.startswith("(@kimberley-process.bsky.social) and @kp@diamonds.social,")
+    assert made.endswith(f"@{WORD_JOINER}kp@diamonds.socialx")  # a longer name is not ours
+    assert neutralise("@kimberley-process.bsky.social.evil", live=live).startswith(
+        f"@{WORD_JOINER}"
+    )

@@ -115,13 +115,33 @@ def neutralise(
     if mentions:
         kept = {m.start() for m in find_mentions(text) if m.group(0).casefold() in live}
         kept |= {m.start() for m in _ELEMENT.finditer(text) if "@" + m.group(1).casefold() in live}
-        found += [m for m in _ANY_MENTION.finditer(text) if m.start() not in kept]
+        found += [
+            m
+            for m in _ANY_MENTION.finditer(text)
+            if m.start() not in kept and not _live_at(text, m.start(), live)
+        ]
     if hashtags:
         found += list(_ANY_HASHTAG.finditer(text)) + list(CASHTAG.finditer(text))
     starts = [m.start() for m in _outside_urls(text, found)]
     for start in sorted(starts, reverse=True):
         text = text[: start + 1] + WORD_JOINER + text[start + 1 :]
     return text
+
+
+def _live_at(text: str, start: int, live: frozenset[str]) -> bool:
+    """Whether one of the bot's own handles (casefolded) is written whole at `start`. Compared
+    as text, not through MENTION, because a handle's syntax is its platform's: a domain name
+    with hyphens (name-x.bsky.social) or user@instance is one handle there."""
+    for handle in live:
+        end = start + len(handle)
+        if text[start:end].casefold() != handle:
+            continue
+        after = text[end : end + 2]
+        continues = after[:1].isalnum() or after[:1] in ("_", "-", "@")
+        continues = continues or (after[:1] == "." and after[1:].isalnum())
+        if not continues:  # not the start of a longer handle
+            return True
+    return False
 
 
 def count_hashtags(text: str) -> int:
