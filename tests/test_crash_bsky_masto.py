@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from tests.botenv import Item, bot_env, run_main, write_feed
+from tests.fakes.http_fake import RecordedRequest, Reply
 from tests.fakes.networks import NetworksServer
-from tests.fakes.platform_server import RecordedRequest, Reply
 from tests.test_crash import spawn, wait_until
 
 

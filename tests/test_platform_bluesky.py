@@ -439,3 +439,13 @@ def test_the_session_is_kept_between_runs_for_this_account_only(server: BlueskyS
     publisher(server, state=state).verify()
     assert len(server.bsky_logins) == 3
     assert "eyJ.access" in state.values["bluesky.session"]  # kept for the next run
+
+
+def test_the_edge_hands_the_store_s_state_to_the_session(server: BlueskyServer) -> None:
+    from bot.platforms.base import Wiring
+    from bot.platforms.state import Memory
+
+    state = Memory()
+    settings = BlueskySettings(server.bsky_handle, Secret(server.bsky_password), server.base_url)
+    BlueskyPublisher.from_section(settings, Wiring(state=state)).verify()
+    assert "bluesky.session" in state.values

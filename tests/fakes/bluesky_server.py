@@ -34,7 +34,8 @@ from typing import Any
 
 import regex
 
-from tests.fakes.platform_server import FakePlatformServer, RecordedRequest, Reply
+from tests.fakes.http_fake import RecordedRequest, Reply
+from tests.fakes.platform_server import FakePlatformServer
 
 TID = re.compile(r"^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")
 POST = "app.bsky.feed.post"

@@ -32,7 +32,8 @@ from urllib.parse import parse_qsl
 
 import regex
 
-from tests.fakes.platform_server import FakePlatformServer, RecordedRequest, Reply, _multipart
+from tests.fakes.http_fake import RecordedRequest, Reply, multipart
+from tests.fakes.platform_server import FakePlatformServer
 
 KEY_SECONDS = 3600
 _URL = re.compile(r"https?://[^\s<>\"]+[^\s<>\".,;:!?)\]'}]", re.IGNORECASE)
@@ -237,7 +238,7 @@ class MastodonServer(FakePlatformServer):
     # -- media ------------------------------------------------------------------------------
 
     def _upload(self, request: RecordedRequest) -> Reply:
-        parts = _multipart(request)
+        parts = multipart(request)
         if not parts or not parts.get("file"):
             return Reply(422, masto_error("Validation failed: File can't be blank"))
         description = parts.get("description", b"").decode("utf-8")

@@ -126,7 +126,7 @@ class BlueskyPublisher(Publisher):
                 "are not set",
                 variable=PASSWORD_VARIABLE,
             )
-        return cls(section, http=wiring.http, timeout=wiring.timeout)
+        return cls(section, http=wiring.http, timeout=wiring.timeout, state=wiring.state)
 
     def close(self) -> None:
         if self._own_http:
