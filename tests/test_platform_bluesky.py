@@ -449,3 +449,17 @@ def test_the_edge_hands_the_store_s_state_to_the_session(server: BlueskyServer) 
     settings = BlueskySettings(server.bsky_handle, Secret(server.bsky_password), server.base_url)
     BlueskyPublisher.from_section(settings, Wiring(state=state)).verify()
     assert "bluesky.session" in state.values
+
+
+def test_the_kept_session_is_read_at_the_first_call_not_when_built(
+    server: BlueskyServer,
+) -> None:
+    from bot.platforms.state import Later, Memory
+
+    kept = Memory()
+    publisher(server, state=kept).verify()
+    later = Later()
+    bsky = publisher(server, state=later)  # built before the store is open, as the app does
+    later.use(kept)
+    bsky.verify()
+    assert len(server.bsky_logins) == 1

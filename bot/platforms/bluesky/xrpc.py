@@ -77,7 +77,10 @@ class Xrpc:
         self.http = http
         self.clock = clock
         self.state: KeyValue = state if state is not None else Memory()
-        self.session: Session | None = self._stored()
+        self.session: Session | None = None
+        self._looked = False
+        """Whether the kept session was looked up: on the first call, not here (the store's
+        state is handed over after the publishers are built)."""
 
     def _stored(self) -> Session | None:
         """The session an earlier run kept, when it is for this account on this service."""
@@ -140,6 +143,9 @@ class Xrpc:
         return Session(did, handle, access, refresh, pds)
 
     def current(self) -> Session:
+        if self.session is None and not self._looked:
+            self._looked = True
+            self.session = self._stored()
         return self.session or self.login()
 
     # --- calls ------------------------------------------------------------------------------
