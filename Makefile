@@ -13,23 +13,14 @@ PYTHON_CHECK := import sys; sys.exit(0 if sys.version_info >= (3, 11) else "erro
 # Installs come from the lock files (every transitive dependency pinned with its hashes; pip
 # refuses anything else). requirements*.txt are the hand-edited inputs: `make lock` rebuilds the
 # locks from them.
-# When the host's pip can install into another environment (pip 22.3+, `--python`), the venv gets
-# no pip of its own: ensurepip would cost `make run` 5-8 s before the demo. --no-compile leaves
-# bytecode to the first import, which compiles only the modules a command uses.
-HOST_PIP := $(shell $(PYTHON) -c 'import sys, pip; \
-	sys.exit(tuple(map(int, pip.__version__.split(".")[:2])) < (22, 3))' 2>/dev/null && echo yes)
-ifeq ($(HOST_PIP),yes)
-VENV_FLAGS := --without-pip
-PIP := $(PYTHON) -m pip --python $(BIN)/python
-else
-VENV_FLAGS :=
+# --no-compile leaves bytecode to the first import, which compiles only the modules a command
+# uses. The venv keeps its own pip and setuptools (ensurepip): twitter_text imports pkg_resources.
 PIP := $(BIN)/pip
-endif
 PIP_FLAGS := --quiet --disable-pip-version-check --no-compile
 
 $(BIN)/.runtime: requirements.lock
 	@$(PYTHON) -c '$(PYTHON_CHECK)'
-	$(PYTHON) -m venv $(VENV_FLAGS) $(VENV)
+	$(PYTHON) -m venv $(VENV)
 	$(PIP) install $(PIP_FLAGS) --require-hashes -r requirements.lock
 	touch $@
 
