@@ -14,13 +14,16 @@ PYTHON_CHECK := import sys; sys.exit(0 if sys.version_info >= (3, 11) else "erro
 # refuses anything else). requirements*.txt are the hand-edited inputs: `make lock` rebuilds the
 # locks from them.
 # --no-compile leaves bytecode to the first import, which compiles only the modules a command
-# uses. The venv keeps its own pip and setuptools (ensurepip): twitter_text imports pkg_resources.
+# uses. pip itself is upgraded first, from its own lock (requirements-pip.lock): pip 26 weighs
+# the index's tens of thousands of candidate files in half the time of the pip 23 that Python
+# 3.11's venv bundles (11.1 s against 5.5 s for requirements.lock, upgrade included: 6.8 s).
 PIP := $(BIN)/pip
 PIP_FLAGS := --quiet --disable-pip-version-check --no-compile
 
-$(BIN)/.runtime: requirements.lock
+$(BIN)/.runtime: requirements-pip.lock requirements.lock
 	@$(PYTHON) -c '$(PYTHON_CHECK)'
 	$(PYTHON) -m venv $(VENV)
+	$(PIP) install $(PIP_FLAGS) --require-hashes -r requirements-pip.lock
 	$(PIP) install $(PIP_FLAGS) --require-hashes -r requirements.lock
 	touch $@
 
@@ -59,6 +62,7 @@ LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-
 lock:
 	$(PYTHON) -m venv .cache/lock
 	.cache/lock/bin/pip install --quiet --disable-pip-version-check pip-tools
+	.cache/lock/bin/pip-compile $(LOCK_FLAGS) -o requirements-pip.lock requirements-pip.txt
 	.cache/lock/bin/pip-compile $(LOCK_FLAGS) -o requirements.lock requirements.txt
 	.cache/lock/bin/pip-compile $(LOCK_FLAGS) -c requirements.lock -o requirements-dev.lock \
 		requirements-dev.txt

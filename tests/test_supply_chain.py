@@ -42,6 +42,7 @@ def _locked(path: Path) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("lock", "inputs"),
     [
+        ("requirements-pip.lock", ["requirements-pip.txt"]),
         ("requirements.lock", ["requirements.txt"]),
         ("requirements-dev.lock", ["requirements.txt", "requirements-dev.txt"]),
     ],
@@ -65,7 +66,7 @@ def test_make_and_the_image_install_only_from_the_locks_with_hashes() -> None:
     makefile = (ROOT / "Makefile").read_text("utf-8")
     installs = re.findall(r"(?:pip|\$\(PIP\)) install[^\n]*", makefile)
     project = [i for i in installs if "requirements" in i]
-    assert {"requirements.lock", "requirements-dev.lock"} <= {
+    assert {"requirements-pip.lock", "requirements.lock", "requirements-dev.lock"} <= {
         m for i in project for m in re.findall(r"requirements[-a-z]*\.lock", i)
     }
     assert all("--require-hashes" in i for i in project)
