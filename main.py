@@ -35,4 +35,10 @@ if __name__ == "__main__":
 
     from bot.cli import main
 
-    sys.exit(main(sys.argv[1:]))
+    code = main(sys.argv[1:])
+    # Every object the process made is about to go: frozen, the interpreter's teardown does not
+    # walk them all once more looking for cycles (about 110 ms of a 0.5 s `poll`).
+    import gc
+
+    gc.freeze()
+    sys.exit(code)

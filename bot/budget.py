@@ -10,9 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from twitter_text.extract_urls import extract_urls_with_indices
-
 from bot.models import Post
+from bot.twitter_text_parts import extract_urls_with_indices
 
 THRESHOLDS = (80, 100)
 """Percentages of the budget at which a notification goes out, once each a month."""

@@ -21,6 +21,7 @@ import urllib.request
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import cache
 
 import httpcore
 import httpx
@@ -344,11 +345,19 @@ class PinningBackend(httpcore.NetworkBackend):
         self._sync.sleep(seconds)
 
 
+@cache
+def tls_context() -> ssl.SSLContext:
+    """The process's one TLS client context (httpx's defaults: certifi's CA bundle, verified).
+    Loading the bundle takes about 15 ms, which each client and transport would otherwise
+    spend again; a context is safe to share between threads."""
+    return httpx.create_ssl_context()
+
+
 def _transport(proxy: str | None = None) -> httpx.HTTPTransport:
     """An httpx transport whose connections go through PinningBackend. httpx takes no network
     backend, so it is set on the pool it built (httpcore reads it per new connection); the
     pinning tests fail loudly if a new httpx stops doing so."""
-    transport = httpx.HTTPTransport(proxy=proxy)
+    transport = httpx.HTTPTransport(proxy=proxy, verify=tls_context())
     pool = transport._pool
     pool._network_backend = PinningBackend()
     return transport

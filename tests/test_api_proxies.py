@@ -17,7 +17,8 @@ from bot.app import make_fetcher, make_http
 from bot.feeds.fetch import FeedRequest
 from bot.net import RefusedRequest, proxy_for
 from bot.platforms import registry
-from bot.platforms.twitter.adapter import TwitterPublisher, XSession
+from bot.platforms.twitter.adapter import TwitterPublisher
+from bot.platforms.twitter.session import XSession
 from bot.publishers import wiring
 from bot.settings import load_settings
 from tests.botenv import bot_env

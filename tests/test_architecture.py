@@ -39,6 +39,8 @@ LAYERS: dict[str, int] = {
     "bot.envfile": 0,
     "bot.post_time": 0,
     "bot.feed_rules": 0,
+    "bot.twitter_text_parts": 0,
+    "bot.weighted_length": 0,
     # 1: the parts, each knowing its own trade: fetch and parse, compose, publish, store, images.
     "bot.net": 1,
     "bot.feeds": 1,

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from bot.settings import PROJECT_ROOT
-from tests.botenv import bot_env
+from tests.botenv import Item, bot_env, write_feed
 
 # Each one costs tens of milliseconds or more to import; none is needed to print help.
 HEAVY = (
@@ -47,6 +47,7 @@ codes = [main(args) for args in runs]
 print(json.dumps({
     "module": imported_with_module,
     "after": sorted({m.split(".")[0] for m in sys.modules}),
+    "after_full": sorted(sys.modules),
     "codes": codes,
     "commands": sorted(cli.commands),
 }))
@@ -85,3 +86,31 @@ def test_the_probe_sees_a_heavy_import(tmp_path: Path) -> None:
     # The checks above would pass vacuously if the probe could not see imports made by a command.
     seen = probe([["preview", "--limit", "1"]], tmp_path)
     assert "feedparser" in seen["after"] or "aiohttp" in seen["after"]
+
+
+def test_a_dry_run_poll_without_credentials_loads_no_client_stack_pillow_or_emoji_table(
+    tmp_path: Path,
+) -> None:
+    """What a dry run (the demo, a first try) does not need is not loaded: the X client stack
+    (tweepy, requests, oauthlib), Pillow when no image is fitted, and twitter_text's emoji
+    table (pkg_resources and a regular expression of thousands of sequences) for ASCII text."""
+    feed = write_feed(tmp_path / "feed.xml", [Item(1, image=False), Item(2, image=False)])
+    env = bot_env(tmp_path, FEED_URLS=feed, DRY_RUN="true", PLATFORMS="twitter,facebook")
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps([["poll", "--json"]])],
+        env={**env, "PYTHONPATH": str(PROJECT_ROOT)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout.splitlines()[-1])
+    assert seen["codes"] == [0]
+    posted = [json.loads(line) for line in result.stdout.splitlines()[:-1]]
+    assert {p["platform"] for p in posted} == {"twitter", "facebook"}  # it really composed
+    assert "twitter_text.extract_urls" in seen["after_full"]  # the links were counted as URLs
+    loaded = set(seen["after"])
+    assert loaded.isdisjoint({"tweepy", "requests", "requests_oauthlib", "PIL", "pkg_resources"})
+    assert "twitter_text.regexp.emoji" not in seen["after_full"]

@@ -14,11 +14,11 @@ import regex
 from hypothesis import given
 
 from bot.compose import load_composer
-from bot.compose.length import url_spans
 from bot.models import Story
 from bot.platforms.bluesky.richtext import MENTION as BSKY_MENTION
 from bot.platforms.bluesky.richtext import facets, mentioned_handles, spans
 from bot.platforms.mastodon.instance import InstanceRules, length
+from bot.weighted_length import url_spans
 from tests.test_compose_common import BRANDS, CAPS, HANDLES, KP_STORY, LIMITS, TEMPLATES
 from tests.test_compose_properties import SETTINGS, _source_urls, stories
 

@@ -22,11 +22,11 @@ from hypothesis import strategies as st
 
 from bot.compose import Composer, fits, measure
 from bot.compose.handles import load_handles
-from bot.compose.length import url_spans
 from bot.compose.templates import parse_template
 from bot.compose.text import clean, count_hashtags, count_mentions
 from bot.errors import Unsuitable
 from bot.models import Counting, Limits, MentionStyle, Post, Story
+from bot.weighted_length import url_spans
 from tests.test_compose_common import BRAND, CAPS, HANDLES, KP_STORY, LIMITS, default_composer
 from tests.test_compose_properties import stories
 

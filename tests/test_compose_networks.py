@@ -12,11 +12,11 @@ from pathlib import Path
 from hypothesis import given
 
 from bot.compose import load_composer
-from bot.compose.length import url_spans
 from bot.compose.text import MENTION
 from bot.platforms.linkedin.little import MENTION as ELEMENT
 from bot.platforms.linkedin.little import escape
 from bot.platforms.threads.text import threads_length
+from bot.weighted_length import url_spans
 from tests.fakes.linkedin_server import shown
 from tests.test_compose_common import BRANDS, HANDLES, KP_STORY, LIMITS, TEMPLATES
 from tests.test_compose_common import CAPS as DEFAULT_CAPS

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from twitter_text import parse_tweet
 
 from bot.compose import is_valid_tweet, weighted_length
-from bot.compose.length import url_spans
 from bot.compose.text import MENTION, clean, count_hashtags, count_mentions
+from bot.weighted_length import url_spans
 from tests.test_compose_common import BRAND, HANDLES, KP_STORY, LIMITS, default_composer
 
 BOOK = tomllib.loads(HANDLES.read_text(encoding="utf-8"))

@@ -175,7 +175,8 @@ specs = registry.specs()
 facts = [(s.name, s.label, s.limits.max_length, s.section.credentials) for s in specs]
 settings = load_settings(json.loads(sys.argv[1]), Path.cwd())
 before = sorted({m.split(".")[0] for m in sys.modules})
-registry.spec("twitter").publisher_class()
+publisher = registry.spec("twitter").publisher_class()(settings.section("twitter"))
+publisher.close()  # built: X's client stack (tweepy) is loaded now, not with its class
 after = sorted({m.split(".")[0] for m in sys.modules})
 print(json.dumps({"before": before, "after": after, "platforms": settings.platforms}))
 """

@@ -12,7 +12,8 @@ import requests
 
 from bot.errors import AlreadyPublished, AuthError, NetworkError, RateLimited, Rejected, Transient
 from bot.models import Post
-from bot.platforms.twitter.adapter import TwitterPublisher, XSession, normalise_text
+from bot.platforms.twitter.adapter import TwitterPublisher, normalise_text
+from bot.platforms.twitter.session import XSession
 from bot.settings import Secret
 from tests.fakes.images import bomb_png, jpeg_bytes
 from tests.fakes.platform_server import FakePlatformServer, oauth1_signature, x_problem

@@ -16,7 +16,7 @@ import yaml
 from twitter_text import parse_tweet
 from twitter_text.extract_urls import extract_urls_with_indices
 
-from bot.compose.length import V3, is_valid_tweet, permillage, url_spans, weighted_length
+from bot.weighted_length import V3, is_valid_tweet, permillage, url_spans, weighted_length
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "twitter-text"
 VALIDATE = CORPUS / "conformance" / "validate.yml"

@@ -12,11 +12,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from bot.app import build_app
-from bot.compose.length import weighted_length
 from bot.errors import ConfigError
 from bot.settings import Backlog, load_settings
 from bot.settings_reach import Reach
 from bot.utm import feed_label, parse_utm
+from bot.weighted_length import weighted_length
 from tests.botenv import BASE_TIME, Item, write_feed
 from tests.conftest import FakeClock
 from tests.fakes.platform_server import FakePlatformServer

@@ -8,8 +8,8 @@ from bot.compose.composer import ALT_TEXT_MAX, Composer, alt_text, load_composer
 from bot.compose.counting import fits, graphemes, measure, utf8_emoji
 from bot.compose.handles import HandleBook, load_handles
 from bot.compose.hashtags import hashtag, hashtags
-from bot.compose.length import is_valid_tweet, weighted_length
 from bot.compose.templates import FIELDS, Template, load_template, parse_template
+from bot.weighted_length import is_valid_tweet, weighted_length
 
 __all__ = [
     "ALT_TEXT_MAX",

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import regex
 
-from bot.compose.length import URL_WEIGHT, emoji_spans, url_spans, weighted_length
 from bot.models import Counting, Limits
+from bot.weighted_length import URL_WEIGHT, emoji_spans, url_spans, weighted_length
 
 _GRAPHEME = regex.compile(r"\X")
 _SCHEMES = ("http://", "https://")

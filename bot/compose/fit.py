@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from typing import overload
 
-from bot.compose.length import emoji_spans, url_spans
+from bot.weighted_length import emoji_spans, url_spans
 
 ELLIPSIS = "…"
 _TRAILING = " \n,;:-–—(/\"“‘'"

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from bot.compose.length import url_spans
 from bot.errors import ConfigError
 from bot.models import Limits, MentionStyle
+from bot.weighted_length import url_spans
 
 REPLACE = MentionStyle.REPLACE
 SUFFIX = MentionStyle.SUFFIX

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from bot.compose.length import inside_url
+from bot.weighted_length import inside_url
 
 _DROPPED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufeff\ufffe\uffff]")
 """Control characters (Cc) but tab and newline, lone surrogates (Cs), the BOM and non-characters:

@@ -30,13 +30,12 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import aiohttp
-import httpx
 
 import bot
 from bot.errors import FeedError
 from bot.feeds.fetched import FeedRequest, FetchResult, content_digest, failure
 from bot.feeds.reply import PERMANENT, Failed, describe, one_hop
-from bot.net import proxy_for
+from bot.net import proxy_for, tls_context
 from bot.netpolicy import PINNED, NetworkPolicy, Pin, PinnedResolver, Refused
 
 __all__ = ["ACCEPT", "FeedRequest", "FetchResult", "Fetcher", "content_digest"]
@@ -88,8 +87,8 @@ class Fetcher:
         """Hosts whose keep-alive pools are kept (at most per_host idle connections each)."""
         self._closing: set[asyncio.Task[None]] = set()
         self._closed = False
-        # One CA bundle load (certifi's, as for the rest of the bot's HTTP), not one per host.
-        self._ssl = httpx.create_ssl_context()
+        # One CA bundle load (certifi's), shared with the rest of the bot's HTTP, not per host.
+        self._ssl = tls_context()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="feed-fetcher", daemon=True

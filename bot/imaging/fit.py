@@ -12,56 +12,20 @@ from __future__ import annotations
 import io
 import math
 import warnings
-from dataclasses import dataclass
 
 from PIL import Image, ImageCms, ImageFilter, ImageOps
+
+from bot.imaging.spec import SOURCE_MAX_BYTES, FittedImage, ImageRefused, ImageSpec
+
+__all__ = ["SOURCE_MAX_BYTES", "FittedImage", "ImageRefused", "ImageSpec", "fit_image", "misfit"]
 
 INPUT_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF")  # JPEG covers MPO too
 MAX_PIXELS = 50_000_000
 """Refused above this before decoding: a 50 MP image is a 150 MB bitmap already."""
-SOURCE_MAX_BYTES = 30 * 1024 * 1024
-"""The largest story image we download to fit (anything bigger is not a news photo)."""
 JPEG_QUALITIES = (90, 85, 78, 70, 60)
 _SRGB = ImageCms.createProfile("sRGB")
 
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow's guard at our limit: over it raises, never warns
-
-
-class ImageRefused(Exception):
-    """The bytes cannot become an acceptable image (not an image, a bomb, broken)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-@dataclass(frozen=True, slots=True)
-class ImageSpec:
-    """What one platform accepts; `min_aspect`/`max_aspect` are width / height."""
-
-    name: str
-    types: tuple[str, ...]
-    max_bytes: int
-    max_width: int = 4096
-    max_height: int = 4096
-    min_width: int = 1
-    min_aspect: float | None = None
-    max_aspect: float | None = None
-    fit: str = "pad"  # "pad" | "crop": how an image outside the aspect range is brought in
-    pad: str = "blur"  # "blur" | "brand": what fills the bars of a padded image
-    pad_color: tuple[int, int, int] = (255, 255, 255)
-
-
-@dataclass(frozen=True, slots=True)
-class FittedImage:
-    body: bytes
-    content_type: str
-    width: int
-    height: int
-
-    @property
-    def filename(self) -> str:
-        return "image." + {"image/png": "png", "image/webp": "webp"}.get(self.content_type, "jpg")
 
 
 def open_image(data: bytes) -> Image.Image:

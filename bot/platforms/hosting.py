@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 
 from bot.errors import AuthError, PublishError, Transient
-from bot.imaging.fit import FittedImage
+from bot.imaging.spec import FittedImage
 from bot.platforms.graph import GraphApi
 from bot.settings_values import S3Settings
 

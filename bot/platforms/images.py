@@ -11,14 +11,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from bot.imaging.fit import (
-    SOURCE_MAX_BYTES,
-    FittedImage,
-    ImageRefused,
-    ImageSpec,
-    fit_image,
-    misfit,
-)
+from bot.imaging.spec import SOURCE_MAX_BYTES, FittedImage, ImageRefused, ImageSpec
 from bot.platforms.media import ImageFile, ImageProblem, fetch_image
 
 SOURCE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
@@ -37,6 +30,8 @@ class SourceImage:
 
     def misfit(self, spec: ImageSpec) -> str | None:
         """Why the image cannot be used as it is under `spec` (None: it can)."""
+        from bot.imaging.fit import misfit
+
         return misfit(self.file.body, self.file.content_type, spec)
 
 
@@ -49,6 +44,8 @@ def download_source(http: httpx.Client, url: str | None) -> SourceImage:
 
 
 def fitted(source: SourceImage, spec: ImageSpec) -> FittedImage:
+    from bot.imaging.fit import fit_image  # Pillow, when an image is really fitted
+
     try:
         return fit_image(source.file.body, spec)
     except ImageRefused as exc:
@@ -57,6 +54,8 @@ def fitted(source: SourceImage, spec: ImageSpec) -> FittedImage:
 
 def fit_bytes(data: bytes, spec: ImageSpec) -> FittedImage:
     """A picture a person gave as a file, fitted like a downloaded one."""
+    from bot.imaging.fit import fit_image
+
     try:
         return fit_image(data, spec)
     except ImageRefused as exc:

@@ -26,7 +26,7 @@ import httpx
 import regex
 
 from bot.errors import AuthError, ConfigError, PublishError, RateLimited, Rejected, Transient
-from bot.imaging.fit import ImageSpec
+from bot.imaging.spec import ImageSpec
 from bot.models import Account, Limits, Post, PublishResult
 from bot.platforms.base import Checkpoint, Publisher, Wiring
 from bot.platforms.bluesky.errors import PLATFORM, error_name

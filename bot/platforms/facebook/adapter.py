@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import httpx
 
 from bot.errors import ConfigError, Rejected, Transient, Unsuitable
-from bot.imaging.fit import FittedImage, ImageSpec
+from bot.imaging.spec import FittedImage, ImageSpec
 from bot.models import Account, Limits, Post, PublishResult, TokenInfo
 from bot.platforms.base import Checkpoint, Publisher, Wiring
 from bot.platforms.facebook import PLATFORM as SPEC

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from bot.errors import ConfigError, PublishError, RateLimited, Rejected, Transient, Unsuitable
-from bot.imaging.fit import SOURCE_MAX_BYTES, FittedImage, ImageSpec
+from bot.imaging.spec import SOURCE_MAX_BYTES, FittedImage, ImageSpec
 from bot.models import Account, Limits, Post, PublishResult, TokenInfo
 from bot.platforms.base import Checkpoint, Publisher, Wiring, container_not_ready
 from bot.platforms.graph import GraphApi, rule_for

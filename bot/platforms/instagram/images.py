@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.imaging.fit import ImageSpec
+from bot.imaging.spec import ImageSpec
 
 
 def instagram_spec(

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 import httpx
 
 from bot.errors import AuthError, ConfigError, PublishError, Rejected, Transient
-from bot.imaging.fit import FittedImage, ImageSpec
+from bot.imaging.spec import FittedImage, ImageSpec
 from bot.models import Account, Limits, Post, PublishResult, TokenInfo
 from bot.platforms.base import Checkpoint, Publisher, Wiring
 from bot.platforms.images import ImageUnavailable, fetch_fitted, fit_bytes

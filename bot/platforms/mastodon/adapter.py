@@ -37,7 +37,7 @@ from bot.errors import (
     Rejected,
     Transient,
 )
-from bot.imaging.fit import ImageSpec
+from bot.imaging.spec import ImageSpec
 from bot.models import Account, Limits, Post, PublishResult
 from bot.platforms.base import Checkpoint, Publisher, Wiring
 from bot.platforms.images import ImageUnavailable, fetch_fitted, fit_bytes

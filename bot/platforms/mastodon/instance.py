@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import regex
-from twitter_text.extract_urls import extract_urls_with_indices
+
+from bot.twitter_text_parts import extract_urls_with_indices
 
 DEFAULT_MAX_CHARACTERS = 500
 DEFAULT_URL_WEIGHT = 23

@@ -22,7 +22,7 @@ from typing import ClassVar
 import httpx
 
 from bot.errors import ConfigError, PublishError, RateLimited, Rejected, Transient
-from bot.imaging.fit import SOURCE_MAX_BYTES, FittedImage, ImageSpec
+from bot.imaging.spec import SOURCE_MAX_BYTES, FittedImage, ImageSpec
 from bot.models import Account, Limits, Post, PublishResult, TokenInfo
 from bot.platforms.base import Checkpoint, Publisher, Wiring, container_not_ready
 from bot.platforms.hosting import ImageHost

@@ -1,8 +1,8 @@
 """X (Twitter) publisher: tweepy for posts and reads, signed requests for the v2 media endpoints.
 
-Every request, tweepy's included, goes through one `requests.Session` (`XSession`) that sends it
-to TWITTER_API_BASE_URL and applies our timeouts; tweepy has no timeout or host setting of its
-own. Errors are translated in `map_x_error` and nowhere else.
+Every request, tweepy's included, goes through one `requests.Session` (session.XSession) that
+sends it to TWITTER_API_BASE_URL and applies our timeouts; tweepy has no timeout or host setting
+of its own. Errors are translated in `map_x_error` and nowhere else.
 """
 
 from __future__ import annotations
@@ -13,15 +13,9 @@ import time
 import unicodedata
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
-import requests
-import tweepy
-from requests_oauthlib import OAuth1
-from twitter_text import parse_tweet
-from twitter_text.extract_urls import extract_urls_with_indices
 
 from bot.errors import (
     ConfigError,
@@ -29,70 +23,26 @@ from bot.errors import (
     Rejected,
     Transient,
 )
-from bot.imaging.fit import ImageSpec
+from bot.imaging.spec import ImageSpec
 from bot.models import Account, Limits, Post, PublishResult
-from bot.net import proxy_for
 from bot.platforms.base import Checkpoint, Publisher, Wiring
 from bot.platforms.images import ImageUnavailable, fetch_fitted, fit_bytes
 from bot.platforms.twitter import PLATFORM as SPEC
-from bot.platforms.twitter.errors import map_x_error
 from bot.platforms.twitter.settings import TwitterSettings
+from bot.twitter_text_parts import extract_urls_with_indices
+from bot.weighted_length import weighted_length
+
+if TYPE_CHECKING:
+    import requests
+    import tweepy
 
 log = logging.getLogger(__name__)
 
 PLATFORM = SPEC.name
-TWEEPY_HOST = "https://api.twitter.com"
 FIND_LOOKBACK = timedelta(minutes=1)
 FIND_PAGES = 20  # pages of 100 posts read at most when looking for an interrupted post
 X_SPEC = ImageSpec("X", ("image/jpeg", "image/png", "image/webp"), 5 * 1024 * 1024)
 """X: JPEG, PNG, WebP (GIF too, but a still GIF is better sent as PNG), at most 5 MB."""
-
-
-class XSession(requests.Session):
-    """A requests session that sends tweepy's requests to our base URL, with timeouts.
-
-    tweepy.Client.request builds `"https://api.twitter.com" + route` in a local variable and hands
-    it, with an OAuth1 auth object, to `self.session.request`; the signature is computed later,
-    while requests prepares the request. Rewriting the URL here, at the entry of
-    `Session.request`, therefore happens BEFORE signing, so the signature covers the URL that is
-    really sent. A transport adapter would rewrite after signing (wrong signature), and
-    overriding tweepy's `request` would mean copying its error handling. `client.session` is a
-    public attribute, so swapping it is the least invasive hook. Anything bound for a host other
-    than the base URL is refused rather than sent.
-    """
-
-    def __init__(
-        self, base_url: str, timeout: float, proxies: Mapping[str, str] | None = None
-    ) -> None:
-        super().__init__()
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-        self._route = _route(self.base_url, proxies or {})
-
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
-        url = url.decode() if isinstance(url, bytes) else url
-        if url.startswith(TWEEPY_HOST + "/"):
-            url = self.base_url + url[len(TWEEPY_HOST) :]
-        if not url.startswith(self.base_url + "/"):
-            raise requests.exceptions.InvalidURL(f"refusing to send an X request to {url}")
-        kwargs.setdefault("timeout", self.timeout)
-        if self._route is not None:
-            kwargs.setdefault("proxies", self._route)
-        return super().request(method, url, *args, **kwargs)
-
-
-def _route(base_url: str, proxies: Mapping[str, str]) -> dict[str, str] | None:
-    """requests' per-request `proxies` for the one host XSession talks to, as the settings'
-    proxy variables say; None without any. Per request because requests lets the process
-    environment's proxies override a session's; a "no_proxy" entry of the host itself is
-    how requests is told to go direct even when the environment names a proxy."""
-    if not proxies:
-        return None
-    parts = urlsplit(base_url)
-    proxy = proxy_for(proxies, parts.scheme, parts.hostname or "")
-    if proxy is None:
-        return {"no_proxy": parts.hostname or ""}
-    return {parts.scheme: proxy}
 
 
 def normalise_text(text: str) -> str:
@@ -129,6 +79,13 @@ class TwitterPublisher(Publisher):
         clock: Callable[[], float] = time.time,
         proxies: Mapping[str, str] | None = None,
     ) -> None:
+        # The client stack (tweepy, requests, oauthlib: about 40 ms of imports) loads with the
+        # first publisher that can post, not for a dry run without credentials.
+        import tweepy
+        from requests_oauthlib import OAuth1
+
+        from bot.platforms.twitter.session import XSession
+
         self.base_url = settings.base_url.rstrip("/")
         self._own_http = http is None
         self.http = http or httpx.Client(timeout=timeout)
@@ -166,6 +123,11 @@ class TwitterPublisher(Publisher):
             self.http.close()
 
     def _call(self, action: Callable[[], Any]) -> Any:
+        import requests
+        import tweepy
+
+        from bot.platforms.twitter.errors import map_x_error
+
         try:
             return action()
         except (
@@ -200,7 +162,7 @@ class TwitterPublisher(Publisher):
 
     @classmethod
     def _check_text(cls, post: Post) -> None:
-        length = parse_tweet(post.text).weightedLength
+        length = weighted_length(post.text)
         if length > cls.limits.max_length:
             raise Rejected(
                 PLATFORM,
@@ -334,5 +296,7 @@ def _match(tweets: list[tweepy.Tweet], post: Post, username: str) -> PublishResu
 
 def _raise_for_status(response: requests.Response) -> None:
     """Our own v2 media calls fail the same way tweepy's do, so one table maps both."""
+    import requests
+
     if response.status_code >= 400:
         raise requests.exceptions.HTTPError(response=response)

@@ -1,5 +1,6 @@
 """The weighted length (the twitter_text package's configuration v3), fast enough to call inside
-a fitting loop; and the URL and emoji spans every counting method and the fitter rely on.
+a fitting loop; and the URL and emoji spans every counting method and the fitter rely on. The
+composer fits posts with it, and X's adapter checks a post with it before sending.
 
 The counting rules are the twitter_text package's own (it passes every v3 conformance case), but
 its URL and emoji regular expressions are slow on long texts and quadratic on long dotted tokens
@@ -18,20 +19,19 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterator
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
-from twitter_text.config import config as _TT_CONFIG
-from twitter_text.extract_emojis import extract_emojis_with_indices
-from twitter_text.extract_urls import extract_urls_with_indices
-from twitter_text.get_character_weight import get_character_weight
-from twitter_text.has_invalid_characters import has_invalid_characters
-from twitter_text.parse_tweet import convert_line_ending
-from twitter_text.regexp.valid_cctld import valid_cctld
-from twitter_text.regexp.valid_gtld import valid_gtld
-from twitter_text.regexp.valid_punycode import valid_punycode
+from bot.twitter_text_parts import (
+    extract_emojis_with_indices,
+    extract_urls_with_indices,
+    get_character_weight,
+    has_invalid_characters,
+    tld_patterns,
+    v3_config,
+)
 
-V3: dict[str, object] = dict(_TT_CONFIG["version3"])
+V3: dict[str, object] = v3_config()
 """Weighted configuration v3: 280 weighted, URLs 23, CJK/emoji 2, emoji sequences once."""
 
 MAX_WEIGHTED_LENGTH = 280
@@ -71,17 +71,19 @@ def _prepare(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
-_TLD_AFTER_DOT = re.compile(
-    rf"\.(?:{valid_gtld.pattern}|{valid_cctld.pattern}|{valid_punycode.pattern})", re.IGNORECASE
-)
-"""Every URL the package extracts has a domain ending in '.' + a known TLD (or xn--...), matched
-case-insensitively, schemes included. Its URL regex is quadratic on long dotted tokens with no
-such ending ("ab.ab.ab.…", "U.S.-based"), so those are answered here without running it."""
+@cache
+def _tld_after_dot() -> re.Pattern[str]:
+    """Every URL the package extracts has a domain ending in '.' + a known TLD (or xn--...),
+    matched case-insensitively, schemes included. Its URL regex is quadratic on long dotted
+    tokens with no such ending ("ab.ab.ab.…", "U.S.-based"), so those are answered here without
+    running it (and without loading it: see bot.twitter_text_parts)."""
+    gtld, cctld, punycode = tld_patterns()
+    return re.compile(rf"\.(?:{gtld}|{cctld}|{punycode})", re.IGNORECASE)
 
 
 def _library_urls(text: str) -> list[dict[str, Any]]:
     """The package's URL entities of `text`, skipping its slow regex where it cannot match."""
-    if "." not in text or not _TLD_AFTER_DOT.search(text):
+    if "." not in text or not _tld_after_dot().search(text):
         return []
     return extract_urls_with_indices(text)
 
@@ -91,7 +93,7 @@ def _token_weight(token: str, url_scaled: int = _URL_SCALED) -> int:
     """The package's parse_tweet(token, V3).weightedLength, step for step (with URLs weighing
     `url_scaled` hundredths), its two entity extractors only run where they can find something
     (URLs need '.' + TLD, emoji non-ASCII)."""
-    text = convert_line_ending(unicodedata.normalize("NFC", token))
+    text = _LINE_ENDINGS.sub("\n", unicodedata.normalize("NFC", token))
     urls = {u["indices"][0]: len(u["url"]) for u in _library_urls(text)}
     emojis = {}
     if _EMOJI_PARSING and not text.isascii():
