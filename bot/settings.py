@@ -33,6 +33,7 @@ from bot.settings_values import (
     Backlog,
     QuietHours,
     Secret,
+    normalise_handle,
     notify_url_secrets,
     parse_backlog,
     parse_bool,
@@ -41,7 +42,6 @@ from bot.settings_values import (
     parse_database_url,
     parse_duration,
     parse_feed_urls,
-    parse_handle,
     parse_int,
     parse_log_level,
     parse_notify_urls,
@@ -281,7 +281,16 @@ def load_settings(
                     variable=missing.split(" and ")[0],
                 )
 
-    handles = {spec.name: r.get(spec.handle_variable, parse_handle, "") for spec in specs}
+    # Each platform's own handle syntax (a domain, a user@instance, ...: its Limits), checked
+    # whether or not the platform is active: a typo shows before it is switched on.
+    handles = {
+        spec.name: r.get(
+            spec.handle_variable,
+            lambda n, v, spec=spec: normalise_handle(v, spec.name, spec.limits, n, n),
+            "",
+        )
+        for spec in specs
+    }
     caps = {
         spec.name: r.get(
             spec.hashtags_variable, lambda n, v: parse_int(n, v, maximum=30), spec.default_hashtags

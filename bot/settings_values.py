@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import ConfigError
-from bot.models import Backlog, QuietHours
+from bot.models import Backlog, Limits, QuietHours
 
 _DURATION_RE = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*([smhd]?)\s*)+$", re.IGNORECASE)
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd]?)", re.IGNORECASE)
@@ -173,14 +173,21 @@ def parse_backlog(name: str, raw: str) -> Backlog:
     raise ConfigError(f"{name}={raw!r} is not a backlog mode; use skip, latest:3 or all", name)
 
 
-def parse_handle(name: str, raw: str) -> str:
+def normalise_handle(raw: str, platform: str, limits: Limits, where: str, variable: str) -> str:
+    """'@name' checked for the platform's handle syntax (`limits`); a missing '@' is added."""
     value = raw.strip()
     if not value:
         return ""
     if not value.startswith("@"):
         value = "@" + value
-    if not re.fullmatch(r"@[A-Za-z0-9_.]{1,30}", value):
-        raise ConfigError(f"{name}={raw!r} is not a handle; use e.g. @jckmagazine", name)
+    limit = limits.handle_max_length
+    if not re.fullmatch("@(?:" + limits.handle_syntax + ")", value) or len(value) - 1 > limit:
+        culprit = f"{where}={raw!r}" if where == variable else f"{where}: {raw!r}"
+        raise ConfigError(
+            f"{culprit} is not a {platform} handle; use e.g. @jckmagazine "
+            f"({limits.handle_hint}; at most {limit})",
+            variable=variable,
+        )
     return value
 
 

@@ -88,7 +88,10 @@ BAD = [
     ("DATABASE_URL", "mysql://x", "DATABASE_URL='mysql://x' is not a supported database URL"),
     ("BACKLOG", "some", "BACKLOG='some' is not a backlog mode; use skip, latest:3 or all"),
     ("BACKLOG", "latest:0", "BACKLOG='latest:0' is not a backlog mode"),
-    ("TWITTER_HANDLE", "@bad handle!", "TWITTER_HANDLE='@bad handle!' is not a handle"),
+    ("TWITTER_HANDLE", "@bad handle!", "TWITTER_HANDLE='@bad handle!' is not a twitter handle"),
+    ("TWITTER_HANDLE", "@jck-magazine", "TWITTER_HANDLE='@jck-magazine' is not a twitter handle"),
+    ("MASTODON_HANDLE", "jck magazine", "MASTODON_HANDLE='jck magazine' is not a mastodon handle"),
+    ("BLUESKY_HANDLE", "@jckmagazine", "BLUESKY_HANDLE='@jckmagazine' is not a Bluesky handle"),
     ("LOG_LEVEL", "loud", "LOG_LEVEL='loud' is not one of"),
     ("LOG_FORMAT", "xml", "LOG_FORMAT='xml' is not one of text, json"),
     ("HTTP_TIMEOUT", "soon", "HTTP_TIMEOUT='soon' is not a duration"),
@@ -245,3 +248,23 @@ def test_bad_value_exits_2_with_one_message(clean_env: Path) -> None:
     assert result.returncode == 2
     assert "POLL_INTERVAL='abc' is not a duration; use e.g. 90s, 10m or 1h" in result.stderr
     assert result.stdout == ""
+
+
+def test_each_platform_takes_its_own_handle_syntax(clean_env: Path) -> None:
+    """The brand handles the README shows for each network are taken as written: a Bluesky
+    domain (hyphens and all), a Mastodon user@instance; each is checked by its own platform's
+    rule, active or not."""
+    settings = load(
+        {
+            "TWITTER_HANDLE": "jckmagazine",
+            "BLUESKY_HANDLE": "jck-magazine.bsky.social",
+            "MASTODON_HANDLE": "@jckmagazine@mastodon.social",
+            "INSTAGRAM_HANDLE": "@jck.magazine",
+        },
+        clean_env,
+    )
+    handles = settings.handles  # type: ignore[attr-defined]
+    assert handles["twitter"] == "@jckmagazine"
+    assert handles["bluesky"] == "@jck-magazine.bsky.social"
+    assert handles["mastodon"] == "@jckmagazine@mastodon.social"
+    assert handles["instagram"] == "@jck.magazine"

@@ -18,27 +18,11 @@ from pathlib import Path
 
 from bot.errors import ConfigError
 from bot.models import Limits, MentionStyle
+from bot.settings_values import normalise_handle
 from bot.weighted_length import url_spans
 
 REPLACE = MentionStyle.REPLACE
 SUFFIX = MentionStyle.SUFFIX
-
-
-def normalise_handle(raw: str, platform: str, limits: Limits, where: str, variable: str) -> str:
-    """'@name' checked for the platform's handle syntax (`limits`); a missing '@' is added."""
-    value = raw.strip()
-    if not value:
-        return ""
-    if not value.startswith("@"):
-        value = "@" + value
-    limit = limits.handle_max_length
-    if not re.fullmatch("@(?:" + limits.handle_syntax + ")", value) or len(value) - 1 > limit:
-        raise ConfigError(
-            f"{where}: {raw!r} is not a {platform} handle; use e.g. @jckmagazine "
-            f"({limits.handle_hint}; at most {limit})",
-            variable=variable,
-        )
-    return value
 
 
 @dataclass(frozen=True)
