@@ -9,12 +9,15 @@ Counting as the server does is what lets fitting use all the room and never get 
 
 from __future__ import annotations
 
-import regex
+from functools import cache
+from typing import TYPE_CHECKING
 
 from bot.models import Counting, Limits
 from bot.weighted_length import URL_WEIGHT, emoji_spans, url_spans, weighted_length
 
-_GRAPHEME = regex.compile(r"\X")
+if TYPE_CHECKING:
+    import regex
+
 _SCHEMES = ("http://", "https://")
 
 
@@ -22,7 +25,16 @@ def graphemes(text: str) -> int:
     """Extended grapheme clusters (Unicode's UAX #29, as the `regex` module's \\X finds them)."""
     if text.isascii():  # every ASCII character is a cluster of its own, except CR LF together
         return len(text) - text.count("\r\n")
-    return len(_GRAPHEME.findall(text))
+    return len(_grapheme().findall(text))
+
+
+@cache
+def _grapheme() -> regex.Pattern[str]:
+    """The `regex` module loads (about 5 ms) with the first non-ASCII text a platform counts in
+    graphemes, not with every command that composes."""
+    import regex
+
+    return regex.compile(r"\X")
 
 
 def utf8_emoji(text: str) -> int:
