@@ -326,16 +326,19 @@ class Worker:
                 **({"schedules": ", ".join(j.schedule for j in jobs)} if len(jobs) > 1 else {}),
             },
         )
-        beat = time.monotonic()
+        beat = looked = time.monotonic()
         wake = self._wake_watch()
-        while not self.stopping.wait(WAKE_CHECK_EVERY / 2):
+        while not self.stopping.wait(WAKE_CHECK_EVERY / 2):  # a reload asked for waits 0.5 s
             if self.reload_asked.is_set():
                 self.reload_asked.clear()
                 self.scheduler.add_job(self._reload_job)  # between two jobs, never during one
-            if time.monotonic() - beat >= self.heartbeat_every:
-                beat = time.monotonic()
+            now = time.monotonic()
+            if now - beat >= self.heartbeat_every:
+                beat = now
                 self.heartbeat()
-            wake = self._woken(wake)
+            if now - looked >= WAKE_CHECK_EVERY - 0.1:  # one read of the store a second
+                looked = now
+                wake = self._woken(wake)
         finished = self.idle.wait(STOP_GRACE)
         self.scheduler.shutdown(wait=False)
         try:
