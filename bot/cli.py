@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from bot import __version__, cli_store
+from bot import __version__, cli_check, cli_store
 from bot.cli_common import PLATFORM_CHOICE, per_platform_texts
 from bot.cli_common import print_reports as _print_reports
 from bot.cli_common import start as _start
@@ -339,60 +339,7 @@ def preview(
     return 1 if shown.feed_errors else 0
 
 
-@cli.command()
-@click.option("--json", "as_json", is_flag=True, help="JSON Lines on stdout, one per platform.")
-def check(as_json: bool) -> int:
-    """Verify each configured platform's credentials with one cheap call."""
-    from bot.app import make_http
-    from bot.checks import check_publisher, format_row
-    from bot.publishers import build_publishers
-
-    ctx = _start(dry_run=False)
-    if not ctx.settings.platforms:
-        ctx.err("no platform is configured: set the credentials of at least one (see .env.example)")
-        return 1
-    http = make_http(ctx.settings)
-    publishers = build_publishers(ctx.settings, dry_run=False, http=http)
-    ok = True
-    tokens = []
-    try:
-        for name, publisher in publishers.items():
-            row, token = check_publisher(name, publisher, ctx.settings, time.time())
-            ok = ok and row["ok"]
-            tokens += [token] if token is not None else []
-            if as_json:
-                ctx.json_line(row)
-            else:
-                for line in format_row(row):
-                    ctx.out(line)
-    finally:
-        for publisher in publishers.values():
-            publisher.close()
-        http.close()
-    if tokens and ctx.settings.notify_urls:
-        _notify_expiry(ctx.settings, tokens)
-    return 0 if ok else 1
-
-
-def _notify_expiry(settings: Settings, tokens: list[Any]) -> None:
-    """A token ending within 14 days is notified (once: the store remembers)."""
-    from bot.notify import Notifier, notify_expiry
-    from bot.store import Store
-
-    try:
-        store = Store.open(settings.database_url)
-    except ConfigError as exc:  # check is about the platforms: say so, do not fail on it
-        log.warning(f"token expiry not notified: {exc}")
-        return
-    try:
-        notifier = Notifier.from_settings(settings, store, time.time)
-        if notifier is not None:
-            notify_expiry(notifier, tokens, time.time())
-    finally:
-        store.close()
-
-
-for _command in cli_store.COMMANDS:
+for _command in (*cli_store.COMMANDS, cli_check.check):
     cli.add_command(_command)
 
 

@@ -94,6 +94,7 @@ LAYERS: dict[str, int] = {
     "bot.cli": 5,
     "bot.cli_common": 5,
     "bot.cli_store": 5,
+    "bot.cli_check": 5,
     "benchmarks": 5,
 }
 

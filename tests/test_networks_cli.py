@@ -3,12 +3,16 @@ credentials, `preview`, `post`, `check` and `status`, driven through main.py."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from bot.store import Store
 from tests.botenv import Item, bot_env, run_main, write_feed
 from tests.fakes.linkedin_server import FakeLinkedInServer
 from tests.fakes.threads_server import FakeThreadsServer
@@ -79,3 +83,28 @@ def test_check_status_preview_and_post(
     assert made["commentary"].endswith("\\(December\\) is out")
     status = json.loads(run_main(["status", "--json"], env, tmp_path).stdout)
     assert {"threads", "linkedin"} <= set(status["platforms"])
+
+
+def test_check_counts_a_linkedin_token_from_its_first_use_kept_in_the_store(
+    linkedin: FakeLinkedInServer, tmp_path: Path
+) -> None:
+    """LinkedIn tells a token's expiry only to the app, so the bot counts 60 days from the token's
+    first use, which the store keeps: `check` reads it there, so a token first used 50 days ago
+    expires in 10 days, not in 60 from every run of `check`."""
+    env = bot_env(tmp_path, FEED_URLS=_feed(tmp_path), PLATFORMS="linkedin",
+                  **linkedin.linkedin_env())  # fmt: skip
+    first = json_lines(run_main(["check", "--json"], env, tmp_path).stdout)[0]
+    expires = datetime.fromisoformat(first["token"]["expires_at"]).timestamp()
+    assert abs(expires - (time.time() + 60 * 86400)) < 600
+
+    store = Store.open(env["DATABASE_URL"])
+    try:
+        digest = hashlib.sha256(linkedin.linkedin_token.encode()).hexdigest()[:16]
+        key = f"linkedin:token_first_used:{digest}"
+        assert store.platforms.get_meta(key)  # the first check kept the first use
+        store.platforms.set_meta(key, json.dumps(time.time() - 50 * 86400))
+    finally:
+        store.close()
+    again = json_lines(run_main(["check", "--json"], env, tmp_path).stdout)[0]
+    expires = datetime.fromisoformat(again["token"]["expires_at"]).timestamp()
+    assert abs(expires - (time.time() + 10 * 86400)) < 600
