@@ -42,10 +42,17 @@ class WebFace:
 @pytest.fixture
 def web_face(tmp_path: Path) -> Iterator[WebFace]:
     clock = FakeClock(BASE_TIME.timestamp())
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    app = make_app(tmp_path, clock, PUBLIC_URL=url)
-    server = BackgroundServer(make_server(context_for(app), port=port))
+    for _ in range(5):  # a free port can be taken by another test before we bind it
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        app = make_app(tmp_path, clock, PUBLIC_URL=url)
+        try:
+            server = BackgroundServer(make_server(context_for(app), port=port))
+            break
+        except ConfigError:
+            app.close()
+    else:
+        pytest.fail("no free port in 5 tries")
     server.start()
     try:
         yield WebFace(app, url, clock)
