@@ -96,3 +96,13 @@ def test_a_mapped_name_is_a_linkedin_mention_and_a_feeds_own_is_not() -> None:
     assert f"@[Kimberley Process]({URN})" in commentary
     assert re.search(r"\\@\u2060\\\[Evil Corp\\\]", commentary), commentary
     assert [m.group(2) for m in ELEMENT.finditer(commentary)] == [URN]
+
+
+def test_a_mention_after_punctuation_is_inert_where_meta_reads_it() -> None:
+    """twitter_text starts no mention after !#$%&*, but Threads, Instagram and Facebook do:
+    "*@someone" from a feed must not mention someone there (hypothesis found "*@0")."""
+    for summary in ("*@someone", "x !@someone y", "($@someone)", "100%@someone", "&@someone"):
+        story = replace(KP_STORY, title="Kimberley Process talks resume", summary=summary)
+        for platform in ("threads", "instagram", "facebook"):
+            text = COMPOSER.compose(story, platform, LIMITS[platform]).text
+            assert "@someone" not in [m.casefold() for m in _live_mentions(text)], (platform, text)

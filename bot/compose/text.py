@@ -87,11 +87,13 @@ platform's parser, '#\u2060tag' no hashtag, '$\u2060TICK' no cashtag."""
 CASHTAG = re.compile(r"\$(?<![\w$]\$)[A-Za-z]{1,6}(?:[._][A-Za-z]{1,2})?(?![\w$])")
 """A cashtag as the twitter_text package links one: '$' after a non-word character, then 1 to 6
 letters ($BRK.A too)."""
-_ANY_MENTION = re.compile(r"[@\uff20](?<![\w!#$%&*@\uff20][@\uff20])[A-Za-z0-9_\[]")
-"""Where the twitter_text package (the widest mention parser) would start a mention: '@' or the
-full-width '＠' after anything but a handle character or one of !#$%&*@, then a handle character
-(or '[', which opens a mention element naming an id: "@[Name](urn:li:person:1)").
-Wider than MENTION on purpose: what is neutralised must cover every sigil some platform reads."""
+_ANY_MENTION = re.compile(r"[@\uff20](?<![\w@\uff20][@\uff20])[A-Za-z0-9_\[]")
+"""Where any platform's parser may start a mention: '@' or the full-width '＠' (twitter_text's)
+after anything but a handle character or another '@' (twitter_text also skips one after
+!#$%&*, but MENTION, as Meta's networks read text, does not: "*@name" mentions there), then a
+handle character (or '[', which opens a mention element naming an id:
+"@[Name](urn:li:person:1)"). Wider than every parser on purpose: what is neutralised must cover
+every sigil some platform reads."""
 _SIGILS = re.compile("[@#$\uff20\uff03]")
 _ANY_HASHTAG = re.compile(r"[#\uff03](?<![\w&#\uff03][#\uff03])\w")
 
