@@ -90,7 +90,9 @@ def item_xml(site: int, post: int, published: datetime, image_host: str | None =
     `image_host` puts the images on another host (one the bot can vet without a DNS query)."""
     host = f"www.site{site}.example"
     slug = f"{_words(post, 4).replace(' ', '-')}-{post}"
-    link = f"https://{host}/{published:%Y/%m}/{slug}/"
+    # A link under a real TLD, as a newsroom's are: X counts it as a URL (23), which takes
+    # twitter_text's URL expression; a link under .example would be plain text to it.
+    link = f"https://www.site{site}.com/{published:%Y/%m}/{slug}/"
     title = f"{_words(post + 1, 7).capitalize()} &amp; {_words(post + 2, 3)} ({post})"
     cats = [_CATEGORIES[(post + k * 5) % len(_CATEGORIES)] for k in range(3)]
     summary = _words(post + 3, 22).capitalize() + "."
