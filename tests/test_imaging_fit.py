@@ -164,6 +164,17 @@ def test_bytes_that_are_no_image_are_refused() -> None:
         fit_image(FIXTURES["square-jpeg"][:400], X_SPEC)  # cut off in the middle
 
 
+def test_a_tracking_pixel_or_a_spacer_is_refused_not_enlarged() -> None:
+    """A feed's 1x1 GIF (FeedBurner's, an analytics beacon) or a thin spacer is no picture:
+    refused, where fitting would have enlarged a blank square to Instagram's 320 pixels."""
+    for size in ((1, 1), (600, 2), (15, 400)):
+        with pytest.raises(ImageRefused, match="tracking pixel or a spacer"):
+            fit_image(encode(gradient(size), "GIF"), instagram_spec())
+        png = encode(gradient(size), "PNG")
+        assert "tracking pixel" in (misfit(png, "image/png", X_SPEC) or "")
+    assert fit_image(encode(gradient((16, 16)), "PNG"), X_SPEC).width == 16
+
+
 def test_noise_too_big_for_x_is_shrunk_under_five_megabytes() -> None:
     noise = Image.frombytes("RGB", (2600, 2600), os.urandom(2600 * 2600 * 3))
     source = encode(noise, "PNG")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -9,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
+from PIL import Image
 
 from bot.errors import AlreadyPublished, AuthError, NetworkError, RateLimited, Rejected, Transient
 from bot.models import Post
@@ -168,6 +170,7 @@ def test_image_is_uploaded_with_alt_text_and_attached(server: FakePlatformServer
         ("fake.jpg", None),  # labelled JPEG, bytes are HTML
         ("page.html", None),  # not an image type
         ("bomb.png", None),  # a decompression bomb
+        ("pixel.gif", None),  # a 1x1 tracking pixel, no picture
         ("photo.jpg", 503),  # the upload endpoint fails
         ("photo.jpg", 429),  # the upload endpoint is rate limited
     ],
@@ -176,6 +179,9 @@ def test_image_failure_posts_without_the_image_and_warns(
     server: FakePlatformServer, caplog: pytest.LogCaptureFixture, image: str, fault: int | None
 ) -> None:
     server.add_image("bomb.png", bomb_png(), "image/png")
+    pixel = io.BytesIO()
+    Image.new("P", (1, 1)).save(pixel, "GIF")
+    server.add_image("pixel.gif", pixel.getvalue(), "image/gif")
     if fault:
         server.fail("POST", "/2/media/upload", status=fault, body=x_problem(fault, "Nope"))
     post = Post("twitter", "Story with a broken image", image_url=server.image_url(image))

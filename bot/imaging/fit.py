@@ -22,6 +22,10 @@ __all__ = ["SOURCE_MAX_BYTES", "FittedImage", "ImageRefused", "ImageSpec", "fit_
 INPUT_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF")  # JPEG covers MPO too
 MAX_PIXELS = 50_000_000
 """Refused above this before decoding: a 50 MP image is a 150 MB bitmap already."""
+MIN_SIDE = 16
+"""Under this many pixels a side, an image is a tracking pixel or a spacer (a feed's 1x1 GIF),
+not a story's picture: refused, so the post goes without it instead of with a blank square
+enlarged to the platform's minimum."""
 JPEG_QUALITIES = (90, 85, 78, 70, 60)
 _SRGB = ImageCms.createProfile("sRGB")
 
@@ -44,6 +48,11 @@ def open_image(data: bytes) -> Image.Image:
     if width * height > MAX_PIXELS or width < 1 or height < 1:
         raise ImageRefused(
             f"refused: {width}x{height} pixels is over the {MAX_PIXELS:,} pixel limit"
+        )
+    if width < MIN_SIDE or height < MIN_SIDE:
+        raise ImageRefused(
+            f"{width}x{height} pixels is a tracking pixel or a spacer, not a picture "
+            f"(under {MIN_SIDE} pixels a side)"
         )
     return image
 
