@@ -12,6 +12,10 @@ Deliberate differences, each tested on its own below:
 - first_image_src finds an <img> tag written in mixed case ("<Img"); the old code looked only
   when the fragment spelled "<img" or "<IMG" somewhere (the image is no part of identity and is
   chosen once, for a new story).
+- first_image_src passes over a tracking pixel (declared 0 or 1 pixel wide or high) and a
+  data: placeholder, taking a lazy-loading tag's data-src instead; the old code took the first
+  <img> whatever it was (then a story whose only <img> is FeedBurner's pixel got no picture at
+  all, not even its page's og:image).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urljoin
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -183,6 +188,30 @@ def test_an_img_tag_in_mixed_case_is_found_now() -> None:
     assert text.first_image_src('<p>x</p><Img src="https://ex.com/a.jpg">') == (
         "https://ex.com/a.jpg"
     )
+
+
+@pytest.mark.parametrize(
+    ("markup", "image"),
+    [
+        ('<img src="https://feeds.feedburner.com/~r/jck/~4/x" height="1" width="1" alt=""/>', None),
+        ("<img src='https://b.ex.com/p.gif' width=1 height=1><img src='/a.jpg'>", "/a.jpg"),
+        ('<img src="https://ex.com/a.jpg" width="640"><img src="/px" width="0" />', "https://ex.com/a.jpg"),
+        ('<img src="data:image/gif;base64,R0lGOD" data-src="https://ex.com/r.jpg">', "https://ex.com/r.jpg"),
+        ("<img src='data:,' data-lazy-src='/lazy.jpg'>", "/lazy.jpg"),
+        ('<img src="DATA:image/png,x"><img src="/c.jpg">', "/c.jpg"),
+        ('<img src="/d.jpg" width="10" height="120">', "/d.jpg"),
+        ('<img src="/e.jpg" width="100%" data-width="1">', "/e.jpg"),
+        ('<img src="/f.gif" width="1px">', None),
+    ],
+)  # fmt: skip
+def test_a_tracking_pixel_or_a_placeholder_is_no_picture(markup: str, image: str | None) -> None:
+    assert text.first_image_src(markup) == image
+    story = normalize.build_story(
+        normalize.RawItem(title="T", link="https://ex.com/t", content=markup),
+        feed_url="https://ex.com/feed/",
+        now=NOW,
+    )
+    assert story.image_url == (None if image is None else urljoin("https://ex.com/t", image))
 
 
 # --- whole stories ---------------------------------------------------------------------------

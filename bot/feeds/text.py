@@ -42,6 +42,12 @@ _FULL_STOPS = frozenset(".!?…")
 """A set, not a string: an empty text before the mark is no full stop."""
 
 _IMG_RE = re.compile(r"<img\b[^>]*?\ssrc\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>]+))", re.I)
+_PIXEL_SIZE = re.compile(r"\s(?:width|height)\s*=\s*[\"']?\s*[01](?:px)?\s*(?:[\"'\s/>]|$)", re.I)
+"""A declared width or height of 0 or 1: a tracking pixel (FeedBurner's, an analytics beacon)."""
+_LAZY_SRC = re.compile(
+    r"\sdata-(?:lazy-src|src|original)\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>]+))", re.I
+)
+"""Where lazy-loading themes put the real picture, the src holding a data: placeholder."""
 
 
 def collapse(text: str) -> str:
@@ -116,9 +122,21 @@ def _read_more_start(text: str) -> int | None:
 
 
 def first_image_src(markup: str) -> str | None:
-    """The src of the first <img> in an HTML fragment, entities decoded and unresolved; None
-    when there is none (or its src is empty)."""
-    match = _IMG_RE.search(markup)
-    if not match:
-        return None
-    return html.unescape(match.group(1) or match.group(2) or match.group(3) or "") or None
+    """The src of the first <img> in an HTML fragment that is a picture, entities decoded and
+    unresolved; None when there is none (or its src is empty). A tracking pixel (declared 0 or
+    1 pixel wide or high) is no picture; a data: placeholder gives way to the tag's data-src
+    (lazy loading), and without one the tag is passed over. Then, with no picture here, the
+    article page's og:image is used."""
+    for match in _IMG_RE.finditer(markup):
+        end = markup.find(">", match.end())
+        tag = markup[match.start() : len(markup) if end < 0 else end + 1]
+        if _PIXEL_SIZE.search(tag):
+            continue
+        src = match.group(1) or match.group(2) or match.group(3) or ""
+        if src.lstrip().lower().startswith("data:"):
+            lazy = _LAZY_SRC.search(tag)
+            if lazy is None:
+                continue
+            src = lazy.group(1) or lazy.group(2) or lazy.group(3) or ""
+        return html.unescape(src) or None
+    return None
