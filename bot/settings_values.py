@@ -183,9 +183,10 @@ def normalise_handle(raw: str, platform: str, limits: Limits, where: str, variab
     limit = limits.handle_max_length
     if not re.fullmatch("@(?:" + limits.handle_syntax + ")", value) or len(value) - 1 > limit:
         culprit = f"{where}={raw!r}" if where == variable else f"{where}: {raw!r}"
+        hint = limits.handle_hint  # its own example when it has one (a URN, user@instance)
+        example = "" if "e.g." in hint else "; use e.g. @jckmagazine"
         raise ConfigError(
-            f"{culprit} is not a {platform} handle; use e.g. @jckmagazine "
-            f"({limits.handle_hint}; at most {limit})",
+            f"{culprit} is not a {platform} handle{example} ({hint}; at most {limit})",
             variable=variable,
         )
     return value

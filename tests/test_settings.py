@@ -92,6 +92,12 @@ BAD = [
     ("TWITTER_HANDLE", "@jck-magazine", "TWITTER_HANDLE='@jck-magazine' is not a twitter handle"),
     ("MASTODON_HANDLE", "jck magazine", "MASTODON_HANDLE='jck magazine' is not a mastodon handle"),
     ("BLUESKY_HANDLE", "@jckmagazine", "BLUESKY_HANDLE='@jckmagazine' is not a Bluesky handle"),
+    (
+        "LINKEDIN_HANDLE",
+        "@jckmagazine",
+        "LINKEDIN_HANDLE='@jckmagazine' is not a linkedin handle (an organization or person URN, "
+        "e.g. urn:li:organization:",
+    ),
     ("LOG_LEVEL", "loud", "LOG_LEVEL='loud' is not one of"),
     ("LOG_FORMAT", "xml", "LOG_FORMAT='xml' is not one of text, json"),
     ("HTTP_TIMEOUT", "soon", "HTTP_TIMEOUT='soon' is not a duration"),
