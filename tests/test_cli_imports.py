@@ -54,10 +54,12 @@ print(json.dumps({
 """
 
 
-def probe(runs: object, tmp: Path) -> dict[str, list]:
+def probe(runs: object, tmp: Path, **env: str) -> dict[str, list]:
+    """What the commands `runs` imported, in a fresh interpreter; "printed" holds the lines the
+    commands wrote to stdout before the probe's own."""
     result = subprocess.run(
         [sys.executable, "-c", PROBE, json.dumps(runs)],
-        env={**bot_env(tmp), "PYTHONPATH": str(PROJECT_ROOT)},
+        env={**bot_env(tmp, **env), "PYTHONPATH": str(PROJECT_ROOT)},
         cwd=tmp,
         capture_output=True,
         text=True,
@@ -65,7 +67,8 @@ def probe(runs: object, tmp: Path) -> dict[str, list]:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.splitlines()[-1])
+    *printed, last = result.stdout.splitlines()
+    return {**json.loads(last), "printed": printed}
 
 
 def test_importing_the_cli_and_every_help_imports_no_heavy_module(tmp_path: Path) -> None:
@@ -95,20 +98,11 @@ def test_a_dry_run_poll_without_credentials_loads_no_client_stack_pillow_or_emoj
     (tweepy, requests, oauthlib), Pillow when no image is fitted, and twitter_text's emoji
     table (pkg_resources and a regular expression of thousands of sequences) for ASCII text."""
     feed = write_feed(tmp_path / "feed.xml", [Item(1, image=False), Item(2, image=False)])
-    env = bot_env(tmp_path, FEED_URLS=feed, DRY_RUN="true", PLATFORMS="twitter,facebook")
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps([["poll", "--json"]])],
-        env={**env, "PYTHONPATH": str(PROJECT_ROOT)},
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    seen = probe(
+        [["poll", "--json"]], tmp_path, FEED_URLS=feed, DRY_RUN="true", PLATFORMS="twitter,facebook"
     )
-    assert result.returncode == 0, result.stderr
-    seen = json.loads(result.stdout.splitlines()[-1])
     assert seen["codes"] == [0]
-    posted = [json.loads(line) for line in result.stdout.splitlines()[:-1]]
+    posted = [json.loads(line) for line in seen["printed"]]
     assert {p["platform"] for p in posted} == {"twitter", "facebook"}  # it really composed
     assert "twitter_text.extract_urls" in seen["after_full"]  # the links were counted as URLs
     loaded = set(seen["after"])
