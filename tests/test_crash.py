@@ -12,8 +12,9 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -98,6 +99,66 @@ def wait_until(predicate: object, timeout: float = 30.0) -> bool:
     return False
 
 
+def kill_once_posted_then_restart(
+    server: Any, method: str, path: str, made: Callable[[], int], env: dict[str, str], tmp: Path
+) -> None:
+    """The post reaches `server` (at `method` `path`) and its answer never comes: the poll is
+    SIGKILLed right there, then restarted twice (reconcile, then a plain cycle). Exactly one
+    post went out, and `status` counts it."""
+    server.hang(method, path, seconds=60)  # the post is recorded, then the answer never comes
+    proc = spawn(["poll"], env, tmp)
+    try:
+        assert wait_until(lambda: made() == 1), "the post never reached the server"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        server.release()
+    for _ in range(2):
+        result = run_main(["poll", "--json"], env, tmp)
+        assert result.returncode == 0, result.stderr
+    assert made() == 1
+    status = run_main(["status", "--json"], env, tmp)
+    assert '"published_total": 1' in status.stdout, status.stdout
+
+
+def kill_at_random(
+    env: dict[str, str],
+    tmp: Path,
+    feed: tuple[Path, list[Item]],
+    *,
+    runs: int,
+    first: int,
+    seed: int,
+    longest: float = 2.5,
+) -> int:
+    """`runs` workers (`run`), each SIGKILLed at a random moment 0.3 s to `longest` after its
+    start, while the feed file grows by a story every second run from its `first` ones, as new
+    stories keep arriving. Returns how many were killed (a worker may have stopped itself)."""
+    rng = random.Random(seed)
+    path, items = feed
+    kills = 0
+    for run in range(runs):
+        write_feed(path, items[: min(len(items), first + run // 2)])
+        proc = spawn(["run"], env, tmp)
+        time.sleep(rng.uniform(0.3, longest))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait(timeout=10)
+    return kills
+
+
+def tally(
+    per_platform: dict[str, Counter[str]], expected: set[str]
+) -> tuple[dict[str, dict[str, int]], dict[str, set[str]]]:
+    """Per platform, the stories sent more than once (with how often) and those never sent."""
+    duplicates = {p: {k: v for k, v in c.items() if v > 1} for p, c in per_platform.items()}
+    lost = {p: expected - set(c) for p, c in per_platform.items()}
+    return duplicates, lost
+
+
 EFFECT = {
     "twitter": ("POST", "/2/tweets", lambda s: s.tweets),
     "facebook": ("POST", "*/feed", lambda s: s.fb_posts),
@@ -112,43 +173,17 @@ def test_kill_after_the_post_was_made_then_restart(
     feed = write_feed(tmp_path / "feed.xml", [Item(1, image_url=server.image_url())])
     env = env_for(server, tmp_path, feed, PLATFORMS=platform)
     method, path, made = EFFECT[platform]
-    server.hang(method, path, seconds=60)  # the post is recorded, then the answer never comes
-    proc = spawn(["poll"], env, tmp_path)
-    try:
-        assert wait_until(lambda: len(made(server)) == 1), "the post never reached the server"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        server.release()
-    for _ in range(2):  # restart twice: reconcile, then a plain cycle
-        result = run_main(["poll", "--json"], env, tmp_path)
-        assert result.returncode == 0, result.stderr
-    assert len(made(server)) == 1
-    status = run_main(["status", "--json"], env, tmp_path)
-    assert '"published_total": 1' in status.stdout
+    kill_once_posted_then_restart(server, method, path, lambda: len(made(server)), env, tmp_path)
 
 
 def test_fifty_random_kills_during_a_stream_of_twenty_stories(
     server: SlowServer, tmp_path: Path
 ) -> None:
-    rng = random.Random(20261129)
     feed_path = tmp_path / "feed.xml"
     items = [Item(n, image_url=server.image_url()) for n in range(1, 21)]
-    feed = write_feed(feed_path, items[:5])
-    env = env_for(server, tmp_path, feed, POLL_INTERVAL="1s")
+    env = env_for(server, tmp_path, write_feed(feed_path, items[:5]), POLL_INTERVAL="1s")
     server.latency = 0.03
-    kills = 0
-    for run in range(50):
-        # New stories keep arriving while the bot is being killed.
-        write_feed(feed_path, items[: min(20, 5 + run // 2)])
-        proc = spawn(["run"], env, tmp_path)
-        time.sleep(rng.uniform(0.3, 2.5))
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            kills += 1
-        proc.wait(timeout=10)
+    kills = kill_at_random(env, tmp_path, (feed_path, items), runs=50, first=5, seed=20261129)
     server.latency = 0.0
     write_feed(feed_path, items)
     for _ in range(3):
@@ -156,8 +191,7 @@ def test_fifty_random_kills_during_a_stream_of_twenty_stories(
         assert result.returncode == 0, result.stderr
     per_platform = counts(server)
     expected = {f"https://news.example.com/story-{n}/" for n in range(1, 21)}
-    duplicates = {p: {k: v for k, v in c.items() if v > 1} for p, c in per_platform.items()}
-    lost = {p: expected - set(c) for p, c in per_platform.items()}
+    duplicates, lost = tally(per_platform, expected)
     print(
         f"\nkills={kills} posts: " + ", ".join(f"{p}={sum(c.values())}" for p, c in
                                                per_platform.items())

@@ -8,9 +8,7 @@ Idempotency-Key the attempt kept, and the instance answers with the status that 
 
 from __future__ import annotations
 
-import random
 import re
-import signal
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -22,7 +20,7 @@ import pytest
 from tests.botenv import Item, bot_env, run_main, write_feed
 from tests.fakes.http_fake import RecordedRequest, Reply
 from tests.fakes.networks import NetworksServer
-from tests.test_crash import spawn, wait_until
+from tests.test_crash import kill_at_random, kill_once_posted_then_restart, tally
 
 
 class SlowNetworks(NetworksServer):
@@ -87,40 +85,19 @@ def test_kill_after_the_post_was_made_then_restart(
     feed = write_feed(tmp_path / "feed.xml", [Item(1, image_url=server.image_url())])
     env = env_for(server, tmp_path, feed, PLATFORMS=platform)
     made = MADE[platform]
-    server.hang("POST", EFFECT[platform], seconds=60)  # recorded, then the answer never comes
-    proc = spawn(["poll"], env, tmp_path)
-    try:
-        assert wait_until(lambda: len(made(server)) == 1), "the post never reached the server"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        server.release()
-    for _ in range(2):  # restart twice: reconcile, then a plain cycle
-        result = run_main(["poll", "--json"], env, tmp_path)
-        assert result.returncode == 0, result.stderr
-    assert len(made(server)) == 1
-    status = run_main(["status", "--json"], env, tmp_path)
-    assert '"published_total": 1' in status.stdout
+    post = EFFECT[platform]
+    kill_once_posted_then_restart(server, "POST", post, lambda: len(made(server)), env, tmp_path)
 
 
 def test_random_kills_during_a_stream_of_stories(server: SlowNetworks, tmp_path: Path) -> None:
-    rng = random.Random(20261205)
     feed_path = tmp_path / "feed.xml"
     items = [Item(n, image_url=server.image_url()) for n in range(1, 13)]
     feed = write_feed(feed_path, items[:4])
     env = env_for(server, tmp_path, feed, POLL_INTERVAL="1s", PLATFORMS="bluesky,mastodon")
     server.latency = 0.03
-    kills = 0
-    for run in range(20):
-        write_feed(feed_path, items[: min(12, 4 + run // 2)])
-        proc = spawn(["run"], env, tmp_path)
-        time.sleep(rng.uniform(0.3, 2.0))
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            kills += 1
-        proc.wait(timeout=10)
+    kills = kill_at_random(
+        env, tmp_path, (feed_path, items), runs=20, first=4, seed=20261205, longest=2.0
+    )
     server.latency = 0.0
     write_feed(feed_path, items)
     for _ in range(3):
@@ -128,8 +105,7 @@ def test_random_kills_during_a_stream_of_stories(server: SlowNetworks, tmp_path:
         assert result.returncode == 0, result.stderr
     per_platform = counts(server)
     expected = {f"https://news.example.com/story-{n}/" for n in range(1, 13)}
-    duplicates = {p: {k: v for k, v in c.items() if v > 1} for p, c in per_platform.items()}
-    lost = {p: expected - set(c) for p, c in per_platform.items()}
+    duplicates, lost = tally(per_platform, expected)
     print(
         f"\nkills={kills} " + ", ".join(f"{p}={sum(c.values())}" for p, c in per_platform.items())
     )

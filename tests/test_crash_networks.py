@@ -4,9 +4,7 @@ loses one (the bot as a real process, the fakes in this test process; see tests/
 
 from __future__ import annotations
 
-import random
 import re
-import signal
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -19,7 +17,7 @@ from tests.botenv import Item, bot_env, run_main, write_feed
 from tests.fakes.linkedin_server import FakeLinkedInServer
 from tests.fakes.platform_server import FakePlatformServer, RecordedRequest, Reply
 from tests.fakes.threads_server import FakeThreadsServer
-from tests.test_crash import spawn, wait_until
+from tests.test_crash import kill_at_random, kill_once_posted_then_restart, tally
 
 
 class SlowThreads(FakeThreadsServer):
@@ -101,28 +99,12 @@ def test_kill_after_the_post_was_made_then_restart(
     env = env_for(threads, linkedin, tmp_path, feed, PLATFORMS=platform)
     server: FakePlatformServer = threads if platform == "threads" else linkedin
     method, path, made = EFFECT[platform]
-    server.hang(method, path, seconds=60)  # the post is recorded, then the answer never comes
-    proc = spawn(["poll"], env, tmp_path)
-    try:
-        assert wait_until(lambda: len(made(server)) == 1), "the post never reached the server"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        server.release()
-    for _ in range(2):  # restart twice: reconcile, then a plain cycle
-        result = run_main(["poll", "--json"], env, tmp_path)
-        assert result.returncode == 0, result.stderr
-    assert len(made(server)) == 1
-    status = run_main(["status", "--json"], env, tmp_path)
-    assert '"published_total": 1' in status.stdout, status.stdout
+    kill_once_posted_then_restart(server, method, path, lambda: len(made(server)), env, tmp_path)
 
 
 def test_random_kills_during_a_stream_of_ten_stories(
     threads: SlowThreads, linkedin: SlowLinkedIn, tmp_path: Path
 ) -> None:
-    rng = random.Random(20261205)
     feed_path = tmp_path / "feed.xml"
     items = [Item(n, image_url=threads.image_url()) for n in range(1, 11)]
     feed = write_feed(feed_path, items[:3])
@@ -130,15 +112,7 @@ def test_random_kills_during_a_stream_of_ten_stories(
                   PLATFORMS="threads,linkedin")  # fmt: skip
     threads.latency = linkedin.latency = 0.03
     threads.in_progress_reads = 1  # every container is read once before it is ready
-    kills = 0
-    for run in range(20):
-        write_feed(feed_path, items[: min(10, 3 + run // 2)])
-        proc = spawn(["run"], env, tmp_path)
-        time.sleep(rng.uniform(0.3, 2.5))
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            kills += 1
-        proc.wait(timeout=10)
+    kills = kill_at_random(env, tmp_path, (feed_path, items), runs=20, first=3, seed=20261205)
     threads.latency = linkedin.latency = 0.0
     write_feed(feed_path, items)
     deadline = time.monotonic() + 60
@@ -153,8 +127,7 @@ def test_random_kills_during_a_stream_of_ten_stories(
         "threads": Counter(threads_made(threads)),
         "linkedin": Counter(linkedin_made(linkedin)),
     }
-    duplicates = {p: {k: v for k, v in c.items() if v > 1} for p, c in per_platform.items()}
-    lost = {p: expected - set(c) for p, c in per_platform.items()}
+    duplicates, lost = tally(per_platform, expected)
     print(f"\nkills={kills} threads={len(threads.posts)} linkedin={len(linkedin.li_posts)}")
     status = run_main(["status", "--json"], env, tmp_path).stdout
     assert kills >= 15
