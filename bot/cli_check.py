@@ -7,6 +7,7 @@ and goes on without it when it does not: `check` is about the platforms.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -35,21 +36,20 @@ def check(as_json: bool) -> int:
     if not ctx.settings.platforms:
         ctx.err("no platform is configured: set the credentials of at least one (see .env.example)")
         return 1
-    store = _store_for_check(ctx.settings)
-    http = make_http(ctx.settings)
-    state = store.platforms if store is not None else None
     ok = True
     tokens = []
-    try:
+    with contextlib.ExitStack() as opened:  # closed in reverse: publishers, http, the store
+        store = _store_for_check(ctx.settings)
+        if store is not None:
+            opened.callback(store.close)
+        http = make_http(ctx.settings)
+        opened.callback(http.close)
         # The store's platform state: a kept log-in is reused (some networks allow only so many
         # a day), and a token's first use is remembered (an expiry counted from it).
+        state = store.platforms if store is not None else None
         publishers = build_publishers(ctx.settings, dry_run=False, http=http, state=state)
-    except BaseException:
-        http.close()
-        if store is not None:
-            store.close()
-        raise
-    try:
+        for publisher in publishers.values():
+            opened.callback(publisher.close)
         for name, publisher in publishers.items():
             row, token = check_publisher(name, publisher, ctx.settings, time.time())
             ok = ok and row["ok"]
@@ -61,12 +61,6 @@ def check(as_json: bool) -> int:
                     ctx.out(line)
         if tokens and ctx.settings.notify_urls and store is not None:
             _notify_expiry(ctx.settings, store, tokens)
-    finally:
-        for publisher in publishers.values():
-            publisher.close()
-        http.close()
-        if store is not None:
-            store.close()
     return 0 if ok else 1
 
 
