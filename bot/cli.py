@@ -346,7 +346,11 @@ for _command in (*cli_store.COMMANDS, cli_check.check):
 def _app(settings: Settings, **options: Any) -> App:
     """The app, then the garbage collector back on (main() pauses it while a command imports).
     What exists now (modules, settings, the app) lives as long as the command: frozen, the
-    collector never walks it again (the first collection after a pause would: about 25 ms)."""
+    collector never walks it again (the first collection after a pause would: about 25 ms).
+    The CA bundle loads on another core meanwhile (bot.tls)."""
+    from bot.tls import preload_tls_context
+
+    preload_tls_context()
     from bot.app import build_app
 
     app = build_app(settings, **options)

@@ -21,12 +21,12 @@ import urllib.request
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from functools import cache
 
 import httpcore
 import httpx
 
 from bot.netpolicy import PINNED, NetworkPolicy, Pin, Refused, pinned_addresses
+from bot.tls import tls_context
 
 
 class DownloadError(Exception):
@@ -343,14 +343,6 @@ class PinningBackend(httpcore.NetworkBackend):
 
     def sleep(self, seconds: float) -> None:  # pragma: no cover - httpcore's retries only
         self._sync.sleep(seconds)
-
-
-@cache
-def tls_context() -> ssl.SSLContext:
-    """The process's one TLS client context (httpx's defaults: certifi's CA bundle, verified).
-    Loading the bundle takes about 15 ms, which each client and transport would otherwise
-    spend again; a context is safe to share between threads."""
-    return httpx.create_ssl_context()
 
 
 def _transport(proxy: str | None = None) -> httpx.HTTPTransport:

@@ -29,6 +29,7 @@ LAYERS: dict[str, int] = {
     "bot.models": 0,
     "bot.settings_values": 0,
     "bot.netpolicy": 0,
+    "bot.tls": 0,
     "bot.netfail": 0,
     "bot.logs": 0,
     "bot.progress": 0,

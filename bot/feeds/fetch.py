@@ -35,8 +35,9 @@ import bot
 from bot.errors import FeedError
 from bot.feeds.fetched import FeedRequest, FetchResult, content_digest, failure
 from bot.feeds.reply import PERMANENT, Failed, describe, one_hop
-from bot.net import proxy_for, tls_context
+from bot.net import proxy_for
 from bot.netpolicy import PINNED, NetworkPolicy, Pin, PinnedResolver, Refused
+from bot.tls import tls_context
 
 __all__ = ["ACCEPT", "FeedRequest", "FetchResult", "Fetcher", "content_digest"]
 
