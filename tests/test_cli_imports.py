@@ -12,7 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from twitter_text import parse_tweet
+
 from bot.settings import PROJECT_ROOT
+from bot.weighted_length import weighted_length
 from tests.botenv import Item, bot_env, write_feed
 
 # Each one costs tens of milliseconds or more to import; none is needed to print help.
@@ -104,7 +107,12 @@ def test_a_dry_run_poll_without_credentials_loads_no_client_stack_pillow_or_emoj
     assert seen["codes"] == [0]
     posted = [json.loads(line) for line in seen["printed"]]
     assert {p["platform"] for p in posted} == {"twitter", "facebook"}  # it really composed
-    assert "twitter_text.extract_urls" in seen["after_full"]  # the links were counted as URLs
+    # The story links were weighed as links by the shortcut for plain links, as the package
+    # weighs them, without loading the package's URL expressions.
+    tweets = [p["text"] for p in posted if p["platform"] == "twitter"]
+    assert tweets and all("https://news.example.com/story-" in text for text in tweets)
+    assert [weighted_length(t) for t in tweets] == [parse_tweet(t).weightedLength for t in tweets]
+    assert "twitter_text.extract_urls" not in seen["after_full"]
     loaded = set(seen["after"])
     assert loaded.isdisjoint({"tweepy", "requests", "requests_oauthlib", "PIL", "pkg_resources"})
     assert "twitter_text.regexp.emoji" not in seen["after_full"]
