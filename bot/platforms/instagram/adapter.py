@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -20,10 +19,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from bot.errors import ConfigError, PublishError, RateLimited, Rejected, Transient, Unsuitable
+from bot.errors import ConfigError, PublishError, Rejected, Transient, Unsuitable
 from bot.imaging.spec import SOURCE_MAX_BYTES, FittedImage, ImageSpec
 from bot.models import Account, Limits, Post, PublishResult, TokenInfo
 from bot.platforms.base import Checkpoint, Publisher, Wiring, container_not_ready
+from bot.platforms.containers import HOSTED, ContainerAccount
 from bot.platforms.graph import GraphApi, rule_for
 from bot.platforms.hosting import ImageHost
 from bot.platforms.images import (
@@ -42,27 +42,9 @@ log = logging.getLogger(__name__)
 
 PLATFORM = SPEC.name
 TOKEN_VARIABLE = SPEC.section.auth_variables[0]
-QUOTA_RETRY_AFTER = 3600.0
-"""The quota is a rolling 24 h window and Meta does not say when the oldest post drops out of
-it; checking again in an hour costs one cheap read and never waits a whole day needlessly."""
 _NOT_JPEG = {"png", "gif", "webp", "bmp", "tif", "tiff", "svg", "avif", "heic"}
 _SUBCODE = re.compile(r"\b(2207\d{3})\b")
-HOSTED = "hosted_image"
-"""Recovery handle: the hosted copy of the image, removed once the post is out."""
 TitleCards = Callable[[str], FittedImage]
-
-
-def _norm(text: str | None) -> str:
-    return " ".join(unicodedata.normalize("NFC", text or "").split())
-
-
-def _epoch(stamp: str | None) -> float | None:
-    if not stamp:
-        return None
-    try:
-        return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S%z").timestamp()
-    except ValueError:
-        return None
 
 
 class InstagramPublisher(Publisher):
@@ -97,6 +79,17 @@ class InstagramPublisher(Publisher):
             token=settings.access_token,
             variable=TOKEN_VARIABLE,
             http=self.http,
+        )
+        self.media = ContainerAccount(
+            PLATFORM,
+            self.graph,
+            self.user_id,
+            media_edge="media",
+            quota_edge="content_publishing_limit",
+            text_field="caption",
+            list_fields="id,caption,timestamp,permalink",
+            status_fields=("status_code", "status"),
+            since_filter=False,
         )
 
     @classmethod
@@ -162,13 +155,13 @@ class InstagramPublisher(Publisher):
         hosted = handles.get(HOSTED)
         if handles.get("media_id"):  # an earlier attempt published and we kept its media id
             self._discard(hosted)
-            return self._known_media(handles["media_id"], container_id)
+            return self.media.known(handles["media_id"], container_id)
         code = status = ""
         if container_id:  # a kept container: where is it now?
-            code, status = self._status(container_id)
+            code, status = self.media.status(container_id)
             if code == "PUBLISHED":
                 self._discard(hosted)
-                return self._published(post, container_id, since=None)
+                return self.media.published(post.text, container_id, None)
             if code == "ERROR":
                 failure = self._container_error(container_id, status)
                 if not isinstance(failure, Transient):
@@ -182,7 +175,7 @@ class InstagramPublisher(Publisher):
             self._check_text(post)
             image_url, hosted = self._image_url(post)
             try:
-                self._check_quota()
+                self.media.check_quota()
                 container_id = self._create_container(post, image_url)
                 if checkpoint is not None:
                     checkpoint(
@@ -191,7 +184,7 @@ class InstagramPublisher(Publisher):
             except BaseException:
                 self._discard(hosted)
                 raise
-            code, status = self._status(container_id)
+            code, status = self.media.status(container_id)
             if code in {"ERROR", "EXPIRED"}:
                 self._discard(hosted)  # a retry makes a new container with a new copy
                 if code == "EXPIRED":
@@ -200,7 +193,7 @@ class InstagramPublisher(Publisher):
         if code != "FINISHED":  # never waited for here: read again at the next poll or tick
             raise container_not_ready(PLATFORM, container_id, code or status)
         if handles.get("container_id") == container_id:
-            self._check_quota()  # a kept container: the quota may have filled meanwhile
+            self.media.check_quota()  # a kept container: the quota may have filled meanwhile
         if checkpoint is not None:  # the engine proves its lease right before the one publish
             checkpoint({"container_id": container_id, **({HOSTED: hosted} if hosted else {})})
         answer = self.graph.post(f"{self.user_id}/media_publish", {"creation_id": container_id})
@@ -211,7 +204,7 @@ class InstagramPublisher(Publisher):
             except Exception as exc:  # it is out: the result is returned whatever happens
                 log.warning("instagram: published %s; could not keep its id: %s", media_id, exc)
         self._discard(hosted)
-        return PublishResult(media_id, self._permalink(media_id), container_id)
+        return self.media.known(media_id, container_id)
 
     def _discard(self, hosted: str | None) -> None:
         if self.host is not None:
@@ -258,13 +251,10 @@ class InstagramPublisher(Publisher):
         copy = self.host.put(image)
         return copy.url, copy.handle
 
-    def _known_media(self, media_id: str, container_id: str | None) -> PublishResult:
-        return PublishResult(media_id, self._permalink(media_id), container_id)
-
     def preflight(self, post: Post, pending: int = 0) -> None:
         self._check_text(post)
         self._image_url(post, dry=True)  # the live run's image checks, nothing hosted
-        self._check_quota(pending)
+        self.media.check_quota(pending)
 
     @classmethod
     def offline_checks(cls, post: Post, http: httpx.Client) -> None:
@@ -302,30 +292,11 @@ class InstagramPublisher(Publisher):
                 f"{cls.limits.max_length}",
             )
 
-    def _check_quota(self, pending: int = 0) -> None:
-        answer = self.graph.get(
-            f"{self.user_id}/content_publishing_limit", {"fields": "quota_usage,config"}
-        )
-        entries = self.graph.items(answer) or [{}]
-        usage = entries[0].get("quota_usage")
-        total = (entries[0].get("config") or {}).get("quota_total")
-        if isinstance(usage, int) and isinstance(total, int) and usage + pending >= total:
-            raise RateLimited(
-                PLATFORM,
-                f"publishing quota spent: {usage + pending} of {total} posts in the last 24 hours",
-                retry_after=QUOTA_RETRY_AFTER,
-                code="quota",
-            )
-
     def _create_container(self, post: Post, image_url: str) -> str:
         form = {"image_url": image_url, "caption": post.text}
         if post.alt_text:
             form["alt_text"] = post.alt_text
         return self.graph.field(self.graph.post(f"{self.user_id}/media", form), "id")
-
-    def _status(self, container_id: str) -> tuple[str, str]:
-        answer = self.graph.get(container_id, {"fields": "status_code,status"})
-        return str(answer.get("status_code", "")), str(answer.get("status", ""))
 
     @staticmethod
     def _container_error(container_id: str, status: str) -> PublishError:
@@ -337,55 +308,12 @@ class InstagramPublisher(Publisher):
             return rule.kind(PLATFORM, message, code=code)
         return Rejected(PLATFORM, message, code=code)
 
-    def _permalink(self, media_id: str) -> str | None:
-        """Best effort: the post is already out, so a failed lookup only costs the URL."""
-        try:
-            return self.graph.get(media_id, {"fields": "permalink"}).get("permalink")
-        except PublishError as exc:
-            log.warning(
-                "instagram: published %s but could not read its permalink: %s", media_id, exc
-            )
-            return None
-
     # -- reconciliation ---------------------------------------------------------------------
 
     def find(
         self, post: Post, since: datetime, recovery: Mapping[str, str] | None = None
     ) -> PublishResult | None:
-        container_id = (recovery or {}).get("container_id")
-        if (recovery or {}).get("media_id"):
-            return self._known_media((recovery or {})["media_id"], container_id)
-        if container_id:
-            code, _ = self._status(container_id)
-            if code != "PUBLISHED":
-                return None  # FINISHED: not out yet; ERROR/EXPIRED: never went out
-            self._discard((recovery or {}).get(HOSTED))
-            return self._published(post, container_id, since=since)
-        return self._search_media(post, since.timestamp())
-
-    def _published(self, post: Post, container_id: str, since: datetime | None) -> PublishResult:
-        found = self._search_media(post, since.timestamp() if since else None)
-        if found is not None:
-            return PublishResult(found.remote_id, found.remote_url, container_id)
-        log.warning(
-            "instagram: container %s is PUBLISHED but its media is not among the latest posts; "
-            "recording the container id instead",
-            container_id,
-        )
-        return PublishResult(container_id, None, container_id)
-
-    def _search_media(self, post: Post, since: float | None) -> PublishResult | None:
-        listing = self.graph.listing(
-            f"{self.user_id}/media", {"fields": "id,caption,timestamp,permalink", "limit": 100}
-        )
-        wanted = _norm(post.text)
-        for item in listing:
-            stamp = _epoch(item.get("timestamp"))
-            if since is not None and stamp is not None and stamp < since - 60:
-                break  # newest first: everything further is older still
-            if _norm(item.get("caption")) == wanted:
-                return PublishResult(str(item["id"]), item.get("permalink"))
-        return None
+        return self.media.find(post.text, since, recovery, self._discard)
 
 
 def _limits(hosting: bool, title_cards: bool) -> Limits:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import time
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -21,10 +20,11 @@ from typing import ClassVar
 
 import httpx
 
-from bot.errors import ConfigError, PublishError, RateLimited, Rejected, Transient
+from bot.errors import ConfigError, PublishError, Rejected, Transient
 from bot.imaging.spec import SOURCE_MAX_BYTES, FittedImage, ImageSpec
 from bot.models import Account, Limits, Post, PublishResult, TokenInfo
 from bot.platforms.base import Checkpoint, Publisher, Wiring, container_not_ready
+from bot.platforms.containers import HOSTED, ContainerAccount
 from bot.platforms.hosting import ImageHost
 from bot.platforms.images import SOURCE_TYPES, ImageUnavailable, download_source, fit_bytes, fitted
 from bot.platforms.state import KeyValue
@@ -42,11 +42,6 @@ from bot.platforms.threads.token import TokenKeeper
 
 log = logging.getLogger(__name__)
 
-QUOTA_RETRY_AFTER = 3600.0
-"""The quota is a rolling 24 h window and Meta does not say when the oldest post leaves it:
-an hour costs one cheap read and never waits a whole day needlessly."""
-HOSTED = "hosted_image"
-"""Recovery handle: the hosted copy of the image, removed once the post is out."""
 FIND_FIELDS = "id,text,timestamp,permalink,shortcode,media_type,link_attachment_url"
 THREADS_SPEC = ImageSpec(
     "Threads",
@@ -59,17 +54,6 @@ THREADS_SPEC = ImageSpec(
     max_aspect=10.0,
 )
 """Threads images: JPEG or PNG, at most 8 MB, 320 to 1440 px wide, aspect within 10:1."""
-
-
-def _norm(text: str | None) -> str:
-    return " ".join(unicodedata.normalize("NFC", text or "").split())
-
-
-def _epoch(stamp: str | None) -> float | None:
-    try:
-        return datetime.strptime(stamp or "", "%Y-%m-%dT%H:%M:%S%z").timestamp()
-    except ValueError:
-        return None
 
 
 class ThreadsPublisher(Publisher):
@@ -105,6 +89,17 @@ class ThreadsPublisher(Publisher):
             token=self.tokens.live(),  # a refresh by any worker is used by every worker
             variable=TOKEN,
             http=self.http,
+        )
+        self.media = ContainerAccount(
+            PLATFORM,
+            self.api,
+            self.user_id,
+            media_edge="threads",
+            quota_edge="threads_publishing_limit",
+            text_field="text",
+            list_fields=FIND_FIELDS,
+            status_fields=("status", "error_message"),
+            since_filter=True,
         )
 
     @classmethod
@@ -192,22 +187,7 @@ class ThreadsPublisher(Publisher):
     def preflight(self, post: Post, pending: int = 0) -> None:
         self.offline_checks(post, self.http)
         self._image_url(post, dry=True)
-        self._check_quota(pending)
-
-    def _check_quota(self, pending: int = 0) -> None:
-        answer = self.api.get(
-            f"{self.user_id}/threads_publishing_limit", {"fields": "quota_usage,config"}
-        )
-        entries = self.api.items(answer) or [{}]
-        usage = entries[0].get("quota_usage")
-        total = (entries[0].get("config") or {}).get("quota_total")
-        if isinstance(usage, int) and isinstance(total, int) and usage + pending >= total:
-            raise RateLimited(
-                PLATFORM,
-                f"publishing quota spent: {usage + pending} of {total} posts in the last 24 hours",
-                retry_after=QUOTA_RETRY_AFTER,
-                code="quota",
-            )
+        self.media.check_quota(pending)
 
     # -- publishing ------------------------------------------------------------------------
 
@@ -220,14 +200,14 @@ class ThreadsPublisher(Publisher):
         handles = dict(recovery or {})
         if handles.get("media_id"):  # an earlier attempt published and kept its media id
             self._discard(handles.get(HOSTED))
-            return self._known(handles["media_id"], handles.get("container_id"))
+            return self.media.known(handles["media_id"], handles.get("container_id"))
         container_id, hosted = handles.get("container_id"), handles.get(HOSTED)
         status = ""
         if container_id:
-            status, message = self._status(container_id)
+            status, message = self.media.status(container_id)
             if status == "PUBLISHED":
                 self._discard(hosted)
-                return self._published(post, container_id, None)
+                return self.media.published(post.text, container_id, None)
             if status == "ERROR" and message != "UNKNOWN":
                 self._discard(hosted)
                 raise _container_failed(container_id, message)
@@ -236,7 +216,7 @@ class ThreadsPublisher(Publisher):
                 container_id = hosted = None
         if not container_id:
             self.offline_checks(post, self.http)
-            self._check_quota()
+            self.media.check_quota()
             image_url, hosted = self._image_url(post)
             try:
                 container_id = self._create(post, image_url)
@@ -245,14 +225,14 @@ class ThreadsPublisher(Publisher):
             except BaseException:
                 self._discard(hosted)
                 raise
-            status, message = self._status(container_id)
+            status, message = self.media.status(container_id)
             if status in {"ERROR", "EXPIRED"}:
                 self._discard(hosted)
                 if status == "ERROR" and message != "UNKNOWN":
                     raise _container_failed(container_id, message)
                 raise Transient(PLATFORM, f"container {container_id} {status}: {message}")
         else:
-            self._check_quota()
+            self.media.check_quota()
         if status != "FINISHED":  # read again at the next poll or tick; never a sleep
             raise container_not_ready(PLATFORM, container_id, status)
         if checkpoint is not None:  # the engine proves its lease right before the one publish
@@ -264,7 +244,7 @@ class ThreadsPublisher(Publisher):
             except Exception as exc:  # it is out: the result is returned whatever happens
                 log.warning("threads: published %s; could not keep its id: %s", media_id, exc)
         self._discard(hosted)
-        return self._known(media_id, container_id)
+        return self.media.known(media_id, container_id)
 
     def _publish(self, post: Post, container_id: str) -> str:
         try:
@@ -273,11 +253,11 @@ class ThreadsPublisher(Publisher):
             # Meta has answered errors (5xx, code 10) for publishes that went through: the
             # container says which; a PUBLISHED one must never be published again.
             try:
-                status, _ = self._status(container_id)
+                status, _ = self.media.status(container_id)
             except PublishError:
                 status = ""
             if status == "PUBLISHED":
-                found = self._published(post, container_id, None)
+                found = self.media.published(post.text, container_id, None)
                 return found.remote_id
             raise
         return self.api.field(answer, "id")
@@ -295,10 +275,6 @@ class ThreadsPublisher(Publisher):
             if attachment:
                 form["link_attachment"] = attachment
         return self.api.field(self.api.post(f"{self.user_id}/threads", form), "id")
-
-    def _status(self, container_id: str) -> tuple[str, str]:
-        answer = self.api.get(container_id, {"fields": "status,error_message"})
-        return str(answer.get("status", "")), str(answer.get("error_message", ""))
 
     def _image_url(self, post: Post, *, dry: bool = False) -> tuple[str | None, str | None]:
         """The public URL Threads will fetch (and the hosted copy's handle), or None for a text
@@ -336,57 +312,12 @@ class ThreadsPublisher(Publisher):
         if self.host is not None:
             self.host.discard(hosted)
 
-    def _known(self, media_id: str, container_id: str | None) -> PublishResult:
-        return PublishResult(media_id, self._permalink(media_id), container_id)
-
-    def _permalink(self, media_id: str) -> str | None:
-        """Best effort: the post is already out, so a failed read only costs the URL."""
-        try:
-            return self.api.get(media_id, {"fields": "permalink"}).get("permalink")
-        except PublishError as exc:
-            log.warning("threads: published %s but could not read its permalink: %s", media_id, exc)
-            return None
-
     # -- reconciliation ---------------------------------------------------------------------
 
     def find(
         self, post: Post, since: datetime, recovery: Mapping[str, str] | None = None
     ) -> PublishResult | None:
-        handles = recovery or {}
-        if handles.get("media_id"):
-            return self._known(handles["media_id"], handles.get("container_id"))
-        container_id = handles.get("container_id")
-        if container_id:
-            status, _ = self._status(container_id)
-            if status != "PUBLISHED":
-                return None  # FINISHED or IN_PROGRESS: not out yet; ERROR/EXPIRED: never went out
-            self._discard(handles.get(HOSTED))
-            return self._published(post, container_id, since)
-        return self._search(post, since.timestamp())
-
-    def _published(self, post: Post, container_id: str, since: datetime | None) -> PublishResult:
-        found = self._search(post, since.timestamp() if since else None)
-        if found is not None:
-            return PublishResult(found.remote_id, found.remote_url, container_id)
-        log.warning(
-            "threads: container %s is PUBLISHED but its post is not among the latest; "
-            "recording the container id instead",
-            container_id,
-        )
-        return PublishResult(container_id, None, container_id)
-
-    def _search(self, post: Post, since: float | None) -> PublishResult | None:
-        params: dict[str, str | int] = {"fields": FIND_FIELDS, "limit": 100}
-        if since is not None:
-            params["since"] = int(since) - 60
-        wanted = _norm(post.text)
-        for item in self.api.listing(f"{self.user_id}/threads", params):
-            stamp = _epoch(item.get("timestamp"))
-            if since is not None and stamp is not None and stamp < since - 60:
-                break  # newest first: everything further is older still
-            if _norm(item.get("text")) == wanted:
-                return PublishResult(str(item["id"]), item.get("permalink"))
-        return None
+        return self.media.find(post.text, since, recovery, self._discard)
 
 
 def _attachment(post: Post) -> str | None:
