@@ -23,7 +23,7 @@ from tests.botenv import run_main
 from tests.fakes.images import jpeg_bytes, png_bytes
 from tests.fakes.platform_server import FakePlatformServer
 from tests.test_cli_post import json_lines, platform_env
-from tests.test_crash import SlowServer, spawn, wait_until
+from tests.test_crash import spawn, wait_until
 
 ALL = ("twitter", "facebook", "instagram")
 
@@ -251,7 +251,7 @@ def test_a_scheduled_announcement_waits_for_its_time(
 
 
 def test_a_sigkill_during_the_call_then_the_same_command_gives_one_post(tmp_path: Path) -> None:
-    with SlowServer(ig_in_progress_reads=0) as server:
+    with FakePlatformServer(ig_in_progress_reads=0) as server:
         env = platform_env(server, tmp_path, PLATFORMS="facebook")
         words = "Killed while posting, posted once"
         server.hang("POST", "*/feed", seconds=60)  # the post is made, the answer held back

@@ -20,7 +20,7 @@ from bot.store.schema import deliveries
 from tests.botenv import BASE_TIME, Item, run_main, write_feed
 from tests.conftest import FakeClock
 from tests.fakes.platform_server import FakePlatformServer
-from tests.test_crash import SlowServer, env_for, spawn, wait_until
+from tests.test_crash import env_for, spawn, wait_until
 
 CONTAINER_READS = "*/179*"
 """The path of a container's status read (the fake numbers containers 179...)."""
@@ -133,7 +133,7 @@ def test_an_expired_container_makes_a_new_one(
 def test_sigkill_between_container_and_publish_still_yields_one_post(tmp_path: Path) -> None:
     """Killed while reading a container it had already kept: the restart finds the container
     ready, publishes it, and nothing is posted twice."""
-    with SlowServer(ig_in_progress_reads=0) as server:
+    with FakePlatformServer(ig_in_progress_reads=0) as server:
         feed = write_feed(tmp_path / "feed.xml", [Item(1, image_url=server.image_url())])
         env = env_for(server, tmp_path, feed, PLATFORMS="instagram")
         server.hang("GET", CONTAINER_READS, seconds=60)

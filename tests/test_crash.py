@@ -20,23 +20,12 @@ import pytest
 
 from bot.settings import PROJECT_ROOT
 from tests.botenv import Item, bot_env, run_main, write_feed
-from tests.fakes.platform_server import FakePlatformServer, RecordedRequest, Reply
-
-
-class SlowServer(FakePlatformServer):
-    """Every answer takes `latency` seconds, so kills land in the middle of API calls."""
-
-    latency = 0.0
-
-    def handle(self, request: RecordedRequest) -> Reply:
-        if self.latency:
-            time.sleep(self.latency)
-        return super().handle(request)
+from tests.fakes.platform_server import FakePlatformServer
 
 
 @pytest.fixture
-def server() -> Iterator[SlowServer]:
-    with SlowServer(ig_in_progress_reads=0) as s:
+def server() -> Iterator[FakePlatformServer]:
+    with FakePlatformServer(ig_in_progress_reads=0) as s:
         yield s
 
 
@@ -168,7 +157,7 @@ EFFECT = {
 
 @pytest.mark.parametrize("platform", ["twitter", "facebook", "instagram"])
 def test_kill_after_the_post_was_made_then_restart(
-    server: SlowServer, tmp_path: Path, platform: str
+    server: FakePlatformServer, tmp_path: Path, platform: str
 ) -> None:
     feed = write_feed(tmp_path / "feed.xml", [Item(1, image_url=server.image_url())])
     env = env_for(server, tmp_path, feed, PLATFORMS=platform)
@@ -177,7 +166,7 @@ def test_kill_after_the_post_was_made_then_restart(
 
 
 def test_fifty_random_kills_during_a_stream_of_twenty_stories(
-    server: SlowServer, tmp_path: Path
+    server: FakePlatformServer, tmp_path: Path
 ) -> None:
     feed_path = tmp_path / "feed.xml"
     items = [Item(n, image_url=server.image_url()) for n in range(1, 21)]

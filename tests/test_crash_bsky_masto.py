@@ -9,7 +9,6 @@ Idempotency-Key the attempt kept, and the instance answers with the status that 
 from __future__ import annotations
 
 import re
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,25 +17,13 @@ from typing import Any
 import pytest
 
 from tests.botenv import Item, bot_env, run_main, write_feed
-from tests.fakes.http_fake import RecordedRequest, Reply
 from tests.fakes.networks import NetworksServer
 from tests.test_crash import kill_at_random, kill_once_posted_then_restart, tally
 
 
-class SlowNetworks(NetworksServer):
-    """The networks' fakes, every answer `latency` late, so kills land inside API calls."""
-
-    latency = 0.0
-
-    def handle(self, request: RecordedRequest) -> Reply:
-        if self.latency:
-            time.sleep(self.latency)
-        return super().handle(request)
-
-
 @pytest.fixture
-def server() -> Iterator[SlowNetworks]:
-    with SlowNetworks() as s:
+def server() -> Iterator[NetworksServer]:
+    with NetworksServer() as s:
         yield s
 
 
@@ -80,7 +67,7 @@ def counts(server: NetworksServer) -> dict[str, Counter[str]]:
 
 @pytest.mark.parametrize("platform", ["bluesky", "mastodon"])
 def test_kill_after_the_post_was_made_then_restart(
-    server: SlowNetworks, tmp_path: Path, platform: str
+    server: NetworksServer, tmp_path: Path, platform: str
 ) -> None:
     feed = write_feed(tmp_path / "feed.xml", [Item(1, image_url=server.image_url())])
     env = env_for(server, tmp_path, feed, PLATFORMS=platform)
@@ -89,7 +76,7 @@ def test_kill_after_the_post_was_made_then_restart(
     kill_once_posted_then_restart(server, "POST", post, lambda: len(made(server)), env, tmp_path)
 
 
-def test_random_kills_during_a_stream_of_stories(server: SlowNetworks, tmp_path: Path) -> None:
+def test_random_kills_during_a_stream_of_stories(server: NetworksServer, tmp_path: Path) -> None:
     feed_path = tmp_path / "feed.xml"
     items = [Item(n, image_url=server.image_url()) for n in range(1, 13)]
     feed = write_feed(feed_path, items[:4])

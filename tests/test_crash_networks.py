@@ -15,38 +15,21 @@ import pytest
 
 from tests.botenv import Item, bot_env, run_main, write_feed
 from tests.fakes.linkedin_server import FakeLinkedInServer
-from tests.fakes.platform_server import FakePlatformServer, RecordedRequest, Reply
+from tests.fakes.platform_server import FakePlatformServer
 from tests.fakes.threads_server import FakeThreadsServer
 from tests.test_crash import kill_at_random, kill_once_posted_then_restart, tally
 
 
-class SlowThreads(FakeThreadsServer):
-    latency = 0.0
-
-    def handle(self, request: RecordedRequest) -> Reply:
-        if self.latency:
-            time.sleep(self.latency)
-        return super().handle(request)
-
-
-class SlowLinkedIn(FakeLinkedInServer):
-    latency = 0.0
-
-    def handle(self, request: RecordedRequest) -> Reply:
-        if self.latency:
-            time.sleep(self.latency)
-        return super().handle(request)
-
-
 @pytest.fixture
-def threads() -> Iterator[SlowThreads]:
-    with SlowThreads(in_progress_reads=0) as s:
+def threads() -> Iterator[FakeThreadsServer]:
+    with FakeThreadsServer(in_progress_reads=0) as s:
         yield s
 
 
 @pytest.fixture
-def linkedin() -> Iterator[SlowLinkedIn]:
-    with SlowLinkedIn(refuse_duplicates=False) as s:  # count what arrived, not what it refused
+def linkedin() -> Iterator[FakeLinkedInServer]:
+    # Duplicates let through: the tests count what arrived, not what the fake refused.
+    with FakeLinkedInServer(refuse_duplicates=False) as s:
         yield s
 
 
@@ -92,7 +75,7 @@ EFFECT: dict[str, tuple[str, str, Callable[[Any], list[str]]]] = {
 
 @pytest.mark.parametrize("platform", ["threads", "linkedin"])
 def test_kill_after_the_post_was_made_then_restart(
-    threads: SlowThreads, linkedin: SlowLinkedIn, tmp_path: Path, platform: str
+    threads: FakeThreadsServer, linkedin: FakeLinkedInServer, tmp_path: Path, platform: str
 ) -> None:
     image = threads.image_url() if platform == "threads" else linkedin.image_url()
     feed = write_feed(tmp_path / "feed.xml", [Item(1, image_url=image)])
@@ -103,7 +86,7 @@ def test_kill_after_the_post_was_made_then_restart(
 
 
 def test_random_kills_during_a_stream_of_ten_stories(
-    threads: SlowThreads, linkedin: SlowLinkedIn, tmp_path: Path
+    threads: FakeThreadsServer, linkedin: FakeLinkedInServer, tmp_path: Path
 ) -> None:
     feed_path = tmp_path / "feed.xml"
     items = [Item(n, image_url=threads.image_url()) for n in range(1, 11)]

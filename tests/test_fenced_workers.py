@@ -23,8 +23,8 @@ import pytest
 
 from bot.settings import PROJECT_ROOT
 from tests.botenv import Item, write_feed
-from tests.fakes.platform_server import RecordedRequest, Reply
-from tests.test_crash import SlowServer, counts, env_for, spawn, wait_until
+from tests.fakes.platform_server import FakePlatformServer, RecordedRequest, Reply
+from tests.test_crash import counts, env_for, spawn, wait_until
 from tests.test_lookups import made
 
 SKEW = 600.0
@@ -47,7 +47,7 @@ _SKEWED_MAIN = (
 )
 
 
-class SlowPosts(SlowServer):
+class SlowPosts(FakePlatformServer):
     """Every third post (the one effectful call of each platform) takes `slow` seconds, longer
     than the workers' lease; the rest answer at once."""
 
@@ -122,8 +122,8 @@ def test_two_workers_one_ten_minutes_ahead_slow_platforms_every_story_once(
 
 
 @pytest.fixture
-def server() -> Iterator[SlowServer]:
-    with SlowServer(ig_in_progress_reads=0) as s:
+def server() -> Iterator[FakePlatformServer]:
+    with FakePlatformServer(ig_in_progress_reads=0) as s:
         yield s
 
 
@@ -134,7 +134,7 @@ BEFORE_THE_CALL = {"twitter": ("GET", "/images/*"), "instagram": ("GET", "/image
 
 @pytest.mark.parametrize("platform", list(BEFORE_THE_CALL))
 def test_a_worker_frozen_past_its_lease_finds_it_gone_and_sends_nothing(
-    server: SlowServer, tmp_path: Path, platform: str
+    server: FakePlatformServer, tmp_path: Path, platform: str
 ) -> None:
     feed = write_feed(tmp_path / "feed.xml", [Item(1, image_url=server.image_url())])
     env = env_for(server, tmp_path, feed, PLATFORMS=platform, LEASE_SECONDS="1s",

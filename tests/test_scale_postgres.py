@@ -35,7 +35,8 @@ from bot.store import NewDelivery, Store, worker_id
 from tests.botenv import Item, bot_env, rss, run_main, write_feed
 from tests.conftest import FakeClock
 from tests.fakes.feed_server import FeedServer
-from tests.test_crash import SlowServer, counts, env_for
+from tests.fakes.platform_server import FakePlatformServer
+from tests.test_crash import counts, env_for
 
 S = DeliveryStatus
 NOW = 1_800_000_000.0
@@ -114,7 +115,7 @@ def test_three_workers_publish_each_story_once_when_one_is_killed(
     postgres_url: str, probe: Engine, tmp_path: Path
 ) -> None:
     started = time.monotonic()
-    with SlowServer(ig_in_progress_reads=0, ig_quota_total=10_000) as server:
+    with FakePlatformServer(ig_in_progress_reads=0, ig_quota_total=10_000) as server:
         server.latency = 0.004  # each API call takes a moment, so the kill lands mid-send
         items = [Item(n, image_url=server.image_url()) for n in range(1, STORIES + 1)]
         feed = write_feed(tmp_path / "feed.xml", items)

@@ -192,6 +192,8 @@ class FakeHttpServer:
         self.requests: list[RecordedRequest] = []
         self.faults: list[Fault] = []
         self.head_allowed = True
+        self.latency = 0.0
+        """Seconds every answer waits: the crash tests kill the bot in the middle of API calls."""
         self.images: dict[str, tuple[bytes, str]] = {
             "photo.jpg": (jpeg_bytes(), "image/jpeg"),
             "photo.png": (png_bytes(), "image/png"),
@@ -385,6 +387,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._close()
             if fault.kind == "respond":
                 return self._send(self.app.fault_reply(fault, split.path))
+        if self.app.latency:
+            time.sleep(self.app.latency)
         reply = self.app.handle(request)
         if fault is not None:
             if fault.kind == "drop":
