@@ -214,6 +214,10 @@ class Composer:
                 day=day or story.published.date(),
             )
 
+        def shown(name: str, handle: str) -> str:
+            """A {mentions} entry: the handle, or for element mentions the name with it."""
+            return written(name, handle, style) if style == MentionStyle.ELEMENT else handle
+
         def build() -> _Draft:
             texts = [raw[f] for f in text_fields]
             texts = drop_sigils(texts, "#", dehash)
@@ -232,8 +236,7 @@ class Composer:
                         continue
                     if handle.casefold() not in seen:
                         seen.add(handle.casefold())
-                        element = style == MentionStyle.ELEMENT  # it needs the name too
-                        mentions.append(written(name, handle, style) if element else handle)
+                        mentions.append(shown(name, handle))
             present = [m.group(0) for t in subbed for m in find_hashtags(t)]
             budget = max(0, min(max_tags, cap - len(present)))
             sources = (*self.extra_hashtags, *story.categories)
@@ -268,8 +271,9 @@ class Composer:
             text = template.render(draft.values())
             warnings.append(f"hashtags reduced to the limit of {hard_tags}")
         while limits.max_mentions is not None and count_mentions(text) > limits.max_mentions:
-            if draft.mentions:
-                skip.update(n for n in story_names if handles.get(n) == draft.mentions[-1])
+            if draft.mentions:  # every name shown as the last entry (one handle, many names)
+                last = draft.mentions[-1]
+                skip.update(n for n in story_names if (h := handles.get(n)) and shown(n, h) == last)
             elif draft.substituted:
                 skip.add(draft.substituted[-1])
             elif deat < in_story(count_mentions):
