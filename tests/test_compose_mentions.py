@@ -88,6 +88,17 @@ def test_neutralise_leaves_urls_emails_and_the_bots_handles_alone() -> None:
     assert neutralise("$5 and $BRK.A", hashtags=True) == "$5 and $" + WORD_JOINER + "BRK.A"
 
 
+def test_a_sigil_after_a_non_ascii_character_is_made_inert() -> None:
+    # X starts a mention after any character but ASCII word characters (and !#$%&*@), so
+    # "café@name" mentions @name there; Mastodon does after "¹" (not a letter or decimal digit).
+    # Python's \w counts both 'é' and '¹' as word characters: the neutraliser must not.
+    joined = "@" + WORD_JOINER
+    assert neutralise("café@name") == "café" + joined + "name"
+    assert neutralise("By ¹@0") == "By ¹" + joined + "0"
+    assert neutralise("日本#タグ") == "日本#" + WORD_JOINER + "タグ"
+    assert neutralise("info@example.com and a#b") == "info@example.com and a#b"  # ASCII before
+
+
 @pytest.mark.parametrize("platform", ["twitter", "instagram"])
 def test_a_handle_written_in_does_not_bring_the_next_sigil_to_life(platform: str) -> None:
     """'De Beers@someone' holds no mention; written as 'De Beers (@debeersgroup)@someone' the

@@ -87,15 +87,19 @@ platform's parser, '#\u2060tag' no hashtag, '$\u2060TICK' no cashtag."""
 CASHTAG = re.compile(r"\$(?<![\w$]\$)[A-Za-z]{1,6}(?:[._][A-Za-z]{1,2})?(?![\w$])")
 """A cashtag as the twitter_text package links one: '$' after a non-word character, then 1 to 6
 letters ($BRK.A too)."""
-_ANY_MENTION = re.compile(r"[@\uff20](?<![\w@\uff20][@\uff20])[A-Za-z0-9_\[]")
+_ANY_MENTION = re.compile(r"[@\uff20](?<![A-Za-z0-9_@\uff20][@\uff20])[A-Za-z0-9_\[]")
 """Where any platform's parser may start a mention: '@' or the full-width '＠' (twitter_text's)
-after anything but a handle character or another '@' (twitter_text also skips one after
-!#$%&*, but MENTION, as Meta's networks read text, does not: "*@name" mentions there), then a
-handle character (or '[', which opens a mention element naming an id:
-"@[Name](urn:li:person:1)"). Wider than every parser on purpose: what is neutralised must cover
-every sigil some platform reads."""
+after anything but an ASCII handle character or another '@', then a handle character (or '[',
+which opens a mention element naming an id: "@[Name](urn:li:person:1)"). Wider than every
+parser on purpose: what is neutralised must cover every sigil some platform reads. X starts a
+mention after any character but [A-Za-z0-9_!#$%&*@＠] ("café@name" mentions @name there),
+Meta's networks after "*" and "!" too, and a Unicode-minded parser after anything that is not
+a letter, mark, decimal digit or '_' ("¹@name")."""
 _SIGILS = re.compile("[@#$\uff20\uff03]")
-_ANY_HASHTAG = re.compile(r"[#\uff03](?<![\w&#\uff03][#\uff03])\w")
+_ANY_HASHTAG = re.compile(r"[#\uff03](?<![A-Za-z0-9_&#\uff03][#\uff03])\w")
+"""Where any platform may start a hashtag: after anything but an ASCII word character, '&' or
+another '#'. As wide as _ANY_MENTION on purpose: a parser whose word characters are ASCII ones
+reads "é#tag" as a tag."""
 
 
 _ELEMENT = re.compile(r"@\[[^\[\]\n]{1,100}\]\(([^()\s]+)\)")
