@@ -119,25 +119,35 @@ def _simple_url(token: str) -> bool:
     return match["tld"] in _COMMON_TLDS and match["host"] != "t.co"
 
 
-def _library_urls(text: str) -> list[dict[str, Any]]:
-    """The package's URL entities of `text`, skipping its slow regex where it cannot match, and
-    the package itself for a token that is one plain link."""
+def _library_urls(text: str, spaced: bool = False) -> list[dict[str, Any]]:
+    """The package's URL entities of the token `text`, skipping its slow regex where it cannot
+    match, and the package itself for a token that is one plain link.
+
+    `spaced`: the token follows a space or newline, not the start of the text. The package's
+    expression takes the character before a URL as its own, and at the start of a text that can
+    be the token's first character ("Àexample.org" alone is "À" + the URL "example.org"; after
+    a space the URL is "Àexample.org"), so a spaced token is looked up behind a space."""
     if "." not in text:
         return []
     if _simple_url(text):
         return [{"url": text, "indices": [0, len(text)]}]
     if not _tld_after_dot().search(text):
         return []
-    return extract_urls_with_indices(text)
+    if not spaced:
+        return extract_urls_with_indices(text)
+    return [
+        {"url": u["url"], "indices": [u["indices"][0] - 1, u["indices"][1] - 1]}
+        for u in extract_urls_with_indices(" " + text)
+    ]
 
 
 @lru_cache(maxsize=16384)
-def _token_weight(token: str, url_scaled: int = _URL_SCALED) -> int:
+def _token_weight(token: str, url_scaled: int = _URL_SCALED, spaced: bool = False) -> int:
     """The package's parse_tweet(token, V3).weightedLength, step for step (with URLs weighing
     `url_scaled` hundredths), its two entity extractors only run where they can find something
-    (URLs need '.' + TLD, emoji non-ASCII)."""
+    (URLs need '.' + TLD, emoji non-ASCII); `spaced` as for _library_urls."""
     text = _LINE_ENDINGS.sub("\n", unicodedata.normalize("NFC", token))
-    urls = {u["indices"][0]: len(u["url"]) for u in _library_urls(text)}
+    urls = {u["indices"][0]: len(u["url"]) for u in _library_urls(text, spaced)}
     emojis = {}
     if _EMOJI_PARSING and not text.isascii():
         emojis = {e["indices"][0]: len(e["emoji"]) for e in extract_emojis_with_indices(text)}
@@ -162,8 +172,8 @@ def weighted_length(text: str, url_weight: int = URL_WEIGHT) -> int:
     total = len(text)  # spaces, newlines and plain ASCII characters weigh 1 each
     if text.isascii() and "." not in text:
         return total
-    for _, token in _tokens_with(text, _SPECIAL):
-        total += _token_weight(token, url_weight * _SCALE) - len(token)
+    for start, token in _tokens_with(text, _SPECIAL):
+        total += _token_weight(token, url_weight * _SCALE, start > 0) - len(token)
     return total
 
 
@@ -180,8 +190,8 @@ def permillage(text: str, max_length: int = MAX_WEIGHTED_LENGTH) -> int:
 
 
 @lru_cache(maxsize=16384)
-def _token_urls(token: str) -> tuple[tuple[int, int], ...]:
-    return tuple((u["indices"][0], u["indices"][1]) for u in _library_urls(token))
+def _token_urls(token: str, spaced: bool) -> tuple[tuple[int, int], ...]:
+    return tuple((u["indices"][0], u["indices"][1]) for u in _library_urls(token, spaced))
 
 
 @lru_cache(maxsize=16384)
@@ -196,7 +206,7 @@ def url_spans(text: str) -> list[tuple[int, int]]:
         return []
     spans: list[tuple[int, int]] = []
     for offset, token in _tokens_with(text, _DOT):
-        spans.extend((offset + a, offset + b) for a, b in _token_urls(token))
+        spans.extend((offset + a, offset + b) for a, b in _token_urls(token, offset > 0))
     return spans
 
 
@@ -212,7 +222,7 @@ def inside_url(text: str, index: int) -> bool:
     if text.find(".", start, end) == -1:
         return False
     offset = index - start
-    return any(a <= offset < b for a, b in _token_urls(text[start:end]))
+    return any(a <= offset < b for a, b in _token_urls(text[start:end], start > 0))
 
 
 def emoji_spans(text: str) -> list[tuple[int, int]]:

@@ -17,7 +17,13 @@ from twitter_text.extract_urls import extract_urls_with_indices
 from twitter_text.regexp.valid_cctld import valid_cctld
 from twitter_text.regexp.valid_gtld import valid_gtld
 
-from bot.weighted_length import _COMMON_TLDS, _library_urls, _simple_url, weighted_length
+from bot.weighted_length import (
+    _COMMON_TLDS,
+    _library_urls,
+    _simple_url,
+    url_spans,
+    weighted_length,
+)
 
 LABEL = st.from_regex(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", fullmatch=True)
 TLD = st.sampled_from([*sorted(_COMMON_TLDS), "xyz", "museum", "zz", "comx", "c"])
@@ -81,3 +87,11 @@ def test_an_upper_case_link_or_a_t_co_link_goes_to_the_package(link: str) -> Non
 def test_posts_of_links_and_words_weigh_what_the_package_says(words: list[str]) -> None:
     text = " ".join(words)
     assert weighted_length(text) == parse_tweet(text).weightedLength
+
+
+def test_a_token_after_a_space_is_read_as_the_package_reads_it_there() -> None:
+    # Found by hypothesis: at the start of a text the package takes "À" as the character before
+    # the URL "example.org"; after a space the URL is "Àexample.org".
+    for text in ("👨\u200d👩\u200d👧\u200d👦 Àexample.org", "x Àexample.org", "Àexample.org"):
+        assert weighted_length(text) == parse_tweet(text).weightedLength, text
+        assert url_spans(text) == [tuple(u["indices"]) for u in extract_urls_with_indices(text)]
