@@ -22,7 +22,7 @@ from bot.platforms.bluesky.richtext import facets, mentioned_handles, spans
 from bot.platforms.mastodon.instance import InstanceRules, length
 from bot.weighted_length import url_spans
 from tests.test_compose_common import BRANDS, CAPS, HANDLES, KP_STORY, LIMITS, TEMPLATES
-from tests.test_compose_properties import SETTINGS, _source_urls, stories
+from tests.test_compose_properties import SETTINGS, source_urls, stories
 
 _folder = Path(tempfile.mkdtemp(prefix="handles-"))
 BOOK_FILE = _folder / "handles.toml"
@@ -73,7 +73,7 @@ def _check_bluesky(story: Story) -> None:
     # (Bluesky's link runs to the next space: "…?q=1[" is one link there, "…?q=1" on X).
     sources = [clean(story.title), clean(story.summary, multiline=True)]
     bluesky_view = {s.value for source in sources for s in spans(source) if s.kind == BSKY_LINK}
-    assert links <= _source_urls(story) | bluesky_view
+    assert links <= source_urls(story) | bluesky_view
 
 
 def _check_mastodon(story: Story) -> None:
@@ -81,7 +81,7 @@ def _check_mastodon(story: Story) -> None:
     text = post.text
     assert length(text, InstanceRules()) <= 500, length(text, InstanceRules())
     assert story.url in [text[a:b] for a, b in url_spans(text)]  # the link, whole
-    assert {text[a:b] for a, b in url_spans(text)} <= _source_urls(story)
+    assert {text[a:b] for a, b in url_spans(text)} <= source_urls(story)
     for found in MASTO_MENTION.finditer(text):  # what the server makes a mention of
         assert found.group(0) in ("@kp@diamonds.social", MASTO_BRAND), found.group(0)
 
@@ -130,3 +130,14 @@ def test_the_bot_s_own_handles_stay_live_whatever_their_syntax() -> None:
 def test_a_link_glued_to_a_bracket_stays_whole_on_bluesky() -> None:
     # Found by the property above: Bluesky's link runs on through '[', X's stops before it.
     _check_bluesky(replace(KP_STORY, title="", summary="https://example.com/path?q=1["))
+
+
+def test_a_hashtag_glued_to_a_domain_stays_inert_on_mastodon() -> None:
+    # Found by the property above: "#Diamondsexample.org" in a summary.
+    _check_mastodon(replace(KP_STORY, title="", summary="#Diamondsexample.org"))
+
+
+def test_a_mention_after_a_superscript_is_inert_on_mastodon() -> None:
+    # Found by the property above: an author "¹@0". Mastodon starts a mention after anything
+    # that is not a letter, mark, decimal digit or '_'; Python's \w counts '¹' as a word.
+    _check_mastodon(replace(KP_STORY, author="¹@0"))

@@ -20,7 +20,7 @@ from bot.weighted_length import url_spans
 from tests.fakes.linkedin_server import shown
 from tests.test_compose_common import BRANDS, HANDLES, KP_STORY, LIMITS, TEMPLATES
 from tests.test_compose_common import CAPS as DEFAULT_CAPS
-from tests.test_compose_properties import ALL_HANDLES, SETTINGS, _source_urls, stories
+from tests.test_compose_properties import ALL_HANDLES, SETTINGS, source_urls, stories
 
 URN = "urn:li:organization:2414183"
 _folder = Path(tempfile.mkdtemp(prefix="handles-"))
@@ -48,7 +48,7 @@ def _check_threads(story) -> None:  # type: ignore[no-untyped-def]
     text = post.text
     assert threads_length(text) <= 500, threads_length(text)
     assert story.url in [text[a:b] for a, b in url_spans(text)]  # the link, whole
-    assert {text[a:b] for a, b in url_spans(text)} <= _source_urls(story)  # no URL cut short
+    assert {text[a:b] for a, b in url_spans(text)} <= source_urls(story)  # no URL cut short
     threads_handles = {h.casefold() for h in ALL_HANDLES}
     for mention in _live_mentions(text):  # only the handles file's and the brand's
         assert mention.casefold() in threads_handles, mention

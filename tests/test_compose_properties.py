@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from twitter_text import parse_tweet
 
 from bot.compose import is_valid_tweet, weighted_length
-from bot.compose.text import MENTION, clean, count_hashtags, count_mentions
+from bot.compose.text import MENTION, clean, count_hashtags, count_mentions, neutralise
 from bot.weighted_length import url_spans
 from tests.test_compose_common import BRAND, HANDLES, KP_STORY, LIMITS, default_composer
 
@@ -111,10 +111,14 @@ COMPOSER = default_composer()
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def _source_urls(story) -> set[str]:
-    found = {story.url}
+def source_urls(story) -> set[str]:
+    """The story's link and every URL written in its title and summary, read as they are and
+    with strangers' @mentions and #tags made inert (a word joiner after the sigil, which lets
+    "@name.com" read as the domain name.com: the feed wrote it, and nothing is cut short)."""
+    found = {story.url or ""}
     for text in (clean(story.title), clean(story.summary, multiline=True)):
-        found.update(text[a:b] for a, b in url_spans(text))
+        for view in (text, neutralise(text)):
+            found.update(view[a:b] for a, b in url_spans(view))
     return found
 
 
@@ -131,7 +135,7 @@ def test_x_post_always_fits_and_keeps_url_and_brand(story) -> None:
     for match in MENTION.finditer(text):  # no handle is ever cut short
         mention = match.group(0)
         assert not any(h != mention and h.startswith(mention) for h in ALL_HANDLES), mention
-    assert {text[a:b] for a, b in url_spans(text)} <= _source_urls(story)  # no URL cut short
+    assert {text[a:b] for a, b in url_spans(text)} <= source_urls(story)  # no URL cut short
     assert not any(ch in text for ch in "\ufeff\ufffe\uffff\x00\x1b")
 
 
@@ -164,3 +168,13 @@ def test_instagram_never_exceeds_mentions_even_with_crowded_stories(names) -> No
     assert count_mentions(post.text) <= 20
     assert count_hashtags(post.text) <= 5
     assert len(post.text) <= 2200
+
+
+def test_a_strangers_handle_glued_to_a_domain_adds_no_link_the_feed_did_not_write() -> None:
+    # Found by hypothesis: "#Diamondsexample.org", "@evil.com" become "#\u2060…" and "@\u2060…",
+    # where X reads the domain after the joiner as a link; the domain is the feed's own words.
+    for title in ("#Diamondsexample.org rises", "Gold @evil.com rises", "@evil.com"):
+        story = replace(KP_STORY, title=title, summary=title)
+        text = COMPOSER.compose(story, "twitter", LIMITS["twitter"]).text
+        assert {text[a:b] for a, b in url_spans(text)} <= source_urls(story)
+        assert "@evil" not in [m.group(0) for m in MENTION.finditer(text)]
