@@ -46,6 +46,11 @@ def tls_context() -> ssl.SSLContext:
 
 
 def preload_tls_context() -> None:
-    """Start loading the shared context on a thread, unless it is loaded."""
+    """Start loading the shared context on a thread, unless it is loaded.
+
+    Not a daemon thread: the interpreter waits for it before shutting down (at most the load's
+    20 ms). A command that fails right away would otherwise exit while OpenSSL is parsing on
+    the thread, and OpenSSL's exit handlers then crash the process (SIGSEGV instead of exit 2;
+    tests/test_tls.py)."""
     if _context is None:
-        threading.Thread(target=_load, args=_bundle(), name="tls-preload", daemon=True).start()
+        threading.Thread(target=_load, args=_bundle(), name="tls-preload").start()

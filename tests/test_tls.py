@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ssl
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +13,7 @@ import certifi
 import pytest
 
 import bot.tls
+from bot.settings import PROJECT_ROOT
 
 
 @pytest.fixture
@@ -69,3 +72,22 @@ def test_ssl_cert_dir_names_the_folder(
     monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path))
     bot.tls.tls_context()
     assert fresh == [(None, str(tmp_path))]
+
+
+def test_a_command_that_exits_while_the_bundle_loads_exits_cleanly() -> None:
+    # A daemon thread inside OpenSSL at exit crashed the process (SIGSEGV instead of the exit
+    # code 2 of a configuration error) nearly every time: CI caught `run` doing so.
+    script = (
+        "import sys, time\n"
+        "from bot.tls import preload_tls_context\n"
+        "preload_tls_context()\n"
+        "time.sleep(float(sys.argv[1]))\n"
+        "sys.exit(2)\n"
+    )
+    codes = [
+        subprocess.run(
+            [sys.executable, "-c", script, str(delay)], cwd=PROJECT_ROOT, check=False
+        ).returncode
+        for delay in (0, 0.001, 0.003, 0.005, 0.008) * 2
+    ]
+    assert codes == [2] * 10
