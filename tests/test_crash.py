@@ -22,6 +22,14 @@ from bot.settings import PROJECT_ROOT
 from tests.botenv import Item, bot_env, run_main, write_feed
 from tests.fakes.platform_server import FakePlatformServer
 
+CRASH_SETTINGS = {
+    "HTTP_TIMEOUT": "10s",
+    # Crash tests push every story out at once: set explicitly, both caps lift the defaults.
+    "MAX_POSTS_PER_HOUR": "10000",
+    "MAX_NEW_PER_FEED": "10000",
+}
+"""What every crash test's worker runs with, whatever its networks."""
+
 
 @pytest.fixture
 def server() -> Iterator[FakePlatformServer]:
@@ -43,13 +51,7 @@ def env_for(server: FakePlatformServer, tmp: Path, feed: str, **extra: str) -> d
         FACEBOOK_PAGE_ACCESS_TOKEN=server.page_token,
         INSTAGRAM_USER_ID=server.ig_user_id,
         GRAPH_API_BASE_URL=server.base_url,
-        **{
-            "HTTP_TIMEOUT": "10s",
-            # Crash tests push every story out at once: set explicitly, both caps lift the defaults
-            "MAX_POSTS_PER_HOUR": "10000",
-            "MAX_NEW_PER_FEED": "10000",
-            **extra,
-        },
+        **{**CRASH_SETTINGS, **extra},
     )
 
 

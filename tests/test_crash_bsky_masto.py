@@ -18,7 +18,7 @@ import pytest
 
 from tests.botenv import Item, bot_env, run_main, write_feed
 from tests.fakes.networks import NetworksServer
-from tests.test_crash import kill_at_random, kill_once_posted_then_restart, tally
+from tests.test_crash import CRASH_SETTINGS, kill_at_random, kill_once_posted_then_restart, tally
 
 
 @pytest.fixture
@@ -36,12 +36,7 @@ def env_for(server: NetworksServer, tmp: Path, feed: str, **extra: str) -> dict[
         BLUESKY_SERVICE=server.base_url,
         MASTODON_BASE_URL=server.base_url,
         MASTODON_ACCESS_TOKEN=server.masto_token,
-        **{
-            "HTTP_TIMEOUT": "10s",
-            "MAX_POSTS_PER_HOUR": "10000",
-            "MAX_NEW_PER_FEED": "10000",
-            **extra,
-        },
+        **{**CRASH_SETTINGS, **extra},
     )
 
 

@@ -17,7 +17,7 @@ from tests.botenv import Item, bot_env, run_main, write_feed
 from tests.fakes.linkedin_server import FakeLinkedInServer
 from tests.fakes.platform_server import FakePlatformServer
 from tests.fakes.threads_server import FakeThreadsServer
-from tests.test_crash import kill_at_random, kill_once_posted_then_restart, tally
+from tests.test_crash import CRASH_SETTINGS, kill_at_random, kill_once_posted_then_restart, tally
 
 
 @pytest.fixture
@@ -41,13 +41,7 @@ def env_for(
         FEED_URLS=feed,
         **threads.threads_env(),
         **linkedin.linkedin_env(),
-        **{
-            "HTTP_TIMEOUT": "10s",
-            "RETRY_BASE_SECONDS": "1",
-            "MAX_POSTS_PER_HOUR": "10000",
-            "MAX_NEW_PER_FEED": "10000",
-            **extra,
-        },
+        **{**CRASH_SETTINGS, "RETRY_BASE_SECONDS": "1", **extra},
     )
 
 
